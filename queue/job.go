@@ -1,0 +1,62 @@
+package queue
+
+import "time"
+
+// State is where a job is in its life.
+type State string
+
+// The states of a job.
+//
+//	pending ──Sending──▶ sending ──Done──▶ done
+//	   ▲                    │
+//	   └──────Retry─────────┤──Ambiguous──▶ ambiguous ──Done / Retry / Dead
+//	                        └──Dead──▶ dead
+//
+// A job found in sending when the queue opens is moved to ambiguous: the
+// request may have reached the server. An operator may drop a job (dropped,
+// a tombstone kept for audit), retry a dead one, or resolve an ambiguous one.
+const (
+	Pending   State = "pending"   // waiting to be sent at NextAttempt
+	Sending   State = "sending"   // written to disk before each HTTP attempt
+	Ambiguous State = "ambiguous" // may have been applied; reconcile at NextAttempt
+	Done      State = "done"      // applied; kept for Retention, then pruned
+	Dead      State = "dead"      // rejected for good or given up; waits for an operator
+	Dropped   State = "dropped"   // tombstone: an operator dropped it
+)
+
+// Scan is what the till knew when the job was made; the queue stores it and
+// never interprets it.
+type Scan struct {
+	Card        string    `json:"card"`    // card number, e.g. "544256-439-856"
+	TillID      string    `json:"till_id"` // goes into the comment marker
+	Scanner     string    `json:"scanner"` // configured scanner name
+	Raw         string    `json:"raw"`     // the scanned text, as read
+	ScannedAt   time.Time `json:"scanned_at"`
+	Mode        string    `json:"mode,omitempty"`         // cashier-selected mode, e.g. "redeem"; "" is the default
+	PurchaseSum *float64  `json:"purchase_sum,omitempty"` // entered before the scan, if any
+}
+
+// Attempt records one try at a job: a send or a reconciliation read.
+type Attempt struct {
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"`    // "send", "reconcile", "operator", "recover"
+	Outcome    string    `json:"outcome"` // e.g. "applied", "not_sent", "rate_limited", "rejected", "unauthorized", "ambiguous", "found", "absent"
+	Error      string    `json:"error,omitempty"`
+	HTTPStatus int       `json:"http_status,omitempty"`
+}
+
+// Job is one acknowledged scan on its way to the API.
+type Job struct {
+	ID          string    `json:"id"` // sortable and unique across queue files (a ULID); goes into the marker
+	Scan                  // what was scanned
+	State       State     `json:"state"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	NextAttempt time.Time `json:"next_attempt"` // when a pending or ambiguous job is due
+	Attempts    []Attempt `json:"attempts"`
+	Misses      int       `json:"misses"`           // consecutive reconciliation reads that did not find the marker
+	SentAt      time.Time `json:"sent_at"`          // start of the first send, for reconciliation windows
+	Result      string    `json:"result,omitempty"` // e.g. the card's new balance, "stamp 8/10"
+	Reason      string    `json:"reason,omitempty"` // why it is dead or dropped
+	Action      string    `json:"action,omitempty"` // what the worker decided to send, e.g. "add-stamp 1", for audit
+}
