@@ -1,0 +1,80 @@
+// Command tillscan reads loyalty-card scans at a shop till and applies the
+// configured action to each card through the Highlight Cards API, through a
+// durable on-disk queue. This package only parses the command line and wires
+// the packages together; the packages decide.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globals is what every command's Run receives.
+type globals struct {
+	Ctx    context.Context
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Env    func(string) string // os.Getenv in production; tests pass their own
+}
+
+// cli is the command line. Each command is a struct with
+// Run(*globals) error, in a file of its own.
+type cli struct {
+	Version versionCmd `cmd:"" help:"Print the version and exit."`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop() // not deferred: os.Exit skips deferred calls
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tillscan:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args and runs the chosen command. Tests call it directly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
+	var c cli
+	exited := false
+	parser, err := kong.New(&c,
+		kong.Name("tillscan"),
+		kong.Description("Loyalty-card scans at the till, applied once and never lost."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(int) { exited = true }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		return err
+	}
+	kctx, err := parser.Parse(args)
+	if exited {
+		return nil // --help printed
+	}
+	if err != nil {
+		return err
+	}
+	g := &globals{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr, Env: env}
+	if err := kctx.Run(g); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(g *globals) error {
+	_, err := fmt.Fprintf(g.Stdout, "tillscan %s\n", version)
+	return err
+}
