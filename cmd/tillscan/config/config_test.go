@@ -1,0 +1,116 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = "till_id: till-1\n"
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.BaseURL != DefaultBaseURL || c.DedupeWindow != 10*time.Second || c.Status.Listen != DefaultStatusListen ||
+		c.API.RateLimit != 10 || c.StateDir != DefaultStateDir {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string // substrings of the error
+	}{
+		{"unknown key with position", "till_id: t\napi:\n  rate_limt: 5\n", []string{"t.yaml", "[3:3]", `unknown field "rate_limt"`}},
+		{"key in file refused", "till_id: t\napi:\n  key: secret\n", []string{"never goes in the config file"}},
+		{"duration as number", "till_id: t\ndedupe_window: 10\n", []string{"[2:16]", "Duration"}},
+		{"bad till id", "till_id: 'till 1'\n", []string{"till_id"}},
+		{"unknown scanner type", "till_id: t\nscanners:\n  - {type: bluetooth}\n", []string{"scanners[0].type", "bluetooth"}},
+		{"serial needs path", "till_id: t\nscanners:\n  - {type: serial}\n", []string{"scanners[0].path", "by-id"}},
+		{"hid needs ids and layout", "till_id: t\nscanners:\n  - {type: hid, layout: se}\n", []string{"vid and pid", `"se"`}},
+		{"none needs idle", "till_id: t\nscanners:\n  - {type: stdin, terminator: none}\n", []string{"idle_timeout"}},
+		{"duplicate scanner", "till_id: t\nscanners:\n  - {name: a, type: stdin}\n  - {name: a, type: stdin}\n", []string{"used twice"}},
+		{"unknown card type", "till_id: t\nrules:\n  loyalty: {action: add-stamp}\n", []string{"rules.loyalty", "unknown card type"}},
+		{"wrong action for type", "till_id: t\nrules:\n  coupon: {action: add-stamp}\n", []string{"add-stamp does not apply to coupon"}},
+		{"fractional stamps", "till_id: t\nrules:\n  stamp: {action: add-stamp, quantity: 1.5}\n", []string{"whole number"}},
+		{"bad mechanics", "till_id: t\ntemplates:\n  12: {mechanics: magic}\n", []string{"templates.12.mechanics"}},
+		{"mode without barcode", "till_id: t\nmodes:\n  redeem: {}\n", []string{"modes.redeem.barcode"}},
+		{"status not loopback", "till_id: t\nstatus: {listen: '0.0.0.0:8765'}\n", []string{"not a loopback"}},
+		{"rate over limit", "till_id: t\napi: {rate_limit: 20}\n", []string{"api.rate_limit"}},
+		{"bad hex", "till_id: t\nscanners:\n  - {type: stdin, feedback: {good: 'zz'}}\n", []string{"not hex"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("Parse(%q) = nil error", tt.src)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Parse(%q) error lacks %q:\n%v", tt.src, w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	c, err := Load("../../../configs/tillscan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Scanners) == 0 || len(c.Rules) != 8 || len(c.Modes) == 0 {
+		t.Fatalf("example config should show scanners, all 8 card types and modes: %+v", c)
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("file-key\n"), 0o600)
+	credDir := filepath.Join(dir, "creds")
+	os.Mkdir(credDir, 0o700)
+	os.WriteFile(filepath.Join(credDir, "api-key"), []byte("cred-key"), 0o600)
+	multi := filepath.Join(dir, "multi")
+	os.WriteFile(multi, []byte("a b"), 0o600)
+
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name    string
+		keyFile string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"env wins", keyFile, map[string]string{"TILLSCAN_API_KEY": "env-key", "CREDENTIALS_DIRECTORY": credDir}, "env-key", ""},
+		{"credential next", keyFile, map[string]string{"CREDENTIALS_DIRECTORY": credDir}, "cred-key", ""},
+		{"file last", keyFile, nil, "file-key", ""},
+		{"none", "", nil, "", "api.key_file"},
+		{"missing file", filepath.Join(dir, "nope"), nil, "", "no such file"},
+		{"two words", multi, nil, "", "only the key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Config{API: API{KeyFile: tt.keyFile}}
+			got, _, err := c.APIKey(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrNoKey) {
+					t.Fatalf("APIKey() error = %v, want ErrNoKey mentioning %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "a b") {
+					t.Fatalf("APIKey() error leaks the file's content: %v", err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("APIKey() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
