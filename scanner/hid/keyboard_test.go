@@ -199,7 +199,7 @@ func TestKeyboardDecoder_recordedStreams(t *testing.T) {
 		name, layout, reports, want string
 	}{
 		{
-			name: "us card, press/release per key, idle repeat of a release",
+			name:   "us card, press/release per key, idle repeat of a release",
 			layout: "us",
 			reports: `0000220000000000 0000000000000000 0000210000000000 0000000000000000
 				0000210000000000 0000000000000000 0000000000000000 00001f0000000000 0000000000000000
