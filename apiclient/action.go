@@ -105,6 +105,10 @@ type Action struct {
 	PurchaseSum *float64 // optional purchase sum sent with the action
 }
 
+// maxQuantity bounds a quantity so it is sent exactly, as a plain integer
+// or decimal (no exponent), and stays inside a 32-bit integer.
+const maxQuantity = math.MaxInt32
+
 // Validate checks the action without sending it.
 func (a Action) Validate() error {
 	if err := ValidCardNumber(a.Card); err != nil {
@@ -125,6 +129,8 @@ func (a Action) Validate() error {
 		return fmt.Errorf("apiclient: %s: quantity %v must be positive: %w", a.Method, q, ErrRejected)
 	case info.integer && q != math.Trunc(q):
 		return fmt.Errorf("apiclient: %s: %s must be a whole number, not %v: %w", a.Method, info.field, q, ErrRejected)
+	case q > maxQuantity:
+		return fmt.Errorf("apiclient: %s: quantity %v is implausibly large (max %d): %w", a.Method, q, maxQuantity, ErrRejected)
 	}
 	if a.PurchaseSum != nil && (math.IsNaN(*a.PurchaseSum) || math.IsInf(*a.PurchaseSum, 0) || *a.PurchaseSum < 0) {
 		return fmt.Errorf("apiclient: %s: purchase sum %v is not a positive number: %w", a.Method, *a.PurchaseSum, ErrRejected)

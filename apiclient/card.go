@@ -23,20 +23,21 @@ func ValidCardNumber(s string) error {
 // Card is a loyalty card as GET /cards/{number} and every card action return
 // it. Fields the API may send as null are pointers or zero values.
 type Card struct {
-	ID                   string       `json:"id"` // the serial, e.g. "544256-439-856"
-	TemplateID           int          `json:"templateId"`
-	CompanyID            int          `json:"companyId"`
-	CustomerID           string       `json:"customerId"`
-	Customer             *Customer    `json:"customer,omitempty"`
-	Type                 CardType     `json:"type"` // the API sends a string ("stamp", "subscription", …)
-	Status               string       `json:"status"`
-	Balance              Balance      `json:"balance"`
-	AvailableRewardTiers []RewardTier `json:"availableRewardTiers"`
-	CouponRedeemed       bool         `json:"couponRedeemed"`
-	CountVisits          *int         `json:"countVisits"`
-	ExpiresAt            string       `json:"expiresAt"`
-	CreatedAt            string       `json:"createdAt"`
-	UpdatedAt            string       `json:"updatedAt"`
+	ID                   string        `json:"id"` // the serial, e.g. "544256-439-856"
+	TemplateID           int           `json:"templateId"`
+	CompanyID            int           `json:"companyId"`
+	CustomerID           string        `json:"customerId"`
+	Customer             *Customer     `json:"customer,omitempty"`
+	Type                 CardType      `json:"type"` // the API sends a string ("stamp", "subscription", …)
+	Status               string        `json:"status"`
+	Balance              Balance       `json:"balance"`
+	AvailableRewardTiers []RewardTier  `json:"availableRewardTiers"`
+	CouponRedeemed       bool          `json:"couponRedeemed"`
+	CountVisits          *int          `json:"countVisits"`
+	CustomFields         []CustomField `json:"customFields"`
+	ExpiresAt            string        `json:"expiresAt"`
+	CreatedAt            string        `json:"createdAt"`
+	UpdatedAt            string        `json:"updatedAt"`
 }
 
 // Balance is a card's balance block. Which fields mean what depends on the

@@ -1,48 +1,281 @@
 package apiclient
 
-// CONTRACT STUB: the signatures below are fixed (package pos and cmd/tillscan
-// build against them); the bodies are replaced by the real client.
-
 import (
-	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 )
 
 // Config configures a Client. Zero fields mean the documented default.
+//
+// Printing a Config (any fmt verb, JSON) shows "[redacted]" for the key.
 type Config struct {
 	BaseURL   string        // required, e.g. "https://api.highlightcards.co.uk/api/v2"
 	APIKey    string        // required; sent as x-api-key, never logged or printed
 	RateLimit float64       // requests per second for this key, every request counted; 0 means 10
 	Burst     int           // limiter burst; 0 means 1
-	Timeout   time.Duration // per request; 0 means 10s
+	Timeout   time.Duration // per request, from the first byte sent to the last byte read; 0 means 10s
 	// HTTPClient is used if set (tests pass a loopback client); its
-	// transport must not retry POSTs.
-	HTTPClient *http.Client
+	// transport must not retry POSTs. The Client uses a copy of it that
+	// never follows redirects (net/http would carry x-api-key to the new
+	// host). nil means a Transport of its own (see newTransport).
+	HTTPClient *http.Client `json:"-"`
+
+	// Tries is how many times one call is sent when the answer proves it
+	// was not applied (not sent, or 429); 0 means 4. Everything else is
+	// sent once.
+	Tries int
+	// BackoffBase and BackoffCap shape the wait before re-sending a request
+	// that was not sent, and the pause after a 429 without Retry-After:
+	// full jitter, uniform in [0, min(BackoffCap, BackoffBase·2ⁿ)).
+	// 0 means 500ms and 30s.
+	BackoffBase time.Duration
+	BackoffCap  time.Duration
+	// RetryAfterCap bounds how long a 429's Retry-After pauses the client;
+	// 0 means 60s. A longer Retry-After pauses for the cap and ends the
+	// call with ErrRateLimited, so the caller's durable queue waits instead
+	// of a goroutine.
+	RetryAfterCap time.Duration
+	// MaxBodyBytes bounds the answer body read into memory; 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Defaults of the zero Config fields.
+const (
+	DefaultRateLimit     = 10
+	DefaultBurst         = 1
+	DefaultTimeout       = 10 * time.Second
+	DefaultTries         = 4
+	DefaultBackoffBase   = 500 * time.Millisecond
+	DefaultBackoffCap    = 30 * time.Second
+	DefaultRetryAfterCap = 60 * time.Second
+	DefaultMaxBodyBytes  = 1 << 20
+)
+
+const redacted = "[redacted]"
+
+// redactedConfig has Config's fields but none of its methods, so printing it
+// does not recurse into Config.Format.
+type redactedConfig Config
+
+func (c Config) redact() redactedConfig {
+	r := redactedConfig(c)
+	if r.APIKey != "" {
+		r.APIKey = redacted
+	}
+	return r
+}
+
+// Format prints the Config with the API key replaced by "[redacted]", for
+// every verb (%v, %+v, %#v, %s, %q…).
+func (c Config) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), c.redact())
+}
+
+// String is the Config with the API key redacted.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.redact()) }
+
+// GoString is the Config with the API key redacted.
+func (c Config) GoString() string { return fmt.Sprintf("%#v", c.redact()) }
+
+// MarshalJSON encodes the Config with the API key redacted, so a logger's
+// Interface field cannot leak it.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain redactedConfig // drops MarshalJSON: no recursion
+	return json.Marshal(plain(c.redact()))
 }
 
 // Client talks to the Highlight Cards API. It is safe for concurrent use and
-// should be shared: one Client, one rate limiter per API key.
-type Client struct{}
+// should be shared: one Client, one rate limiter per API key. The zero value
+// is not usable; create one with New.
+type Client struct {
+	base          string // BaseURL without a trailing slash
+	hc            *http.Client
+	lim           *rate.Limiter
+	log           zerolog.Logger
+	timeout       time.Duration
+	tries         int
+	backoffBase   time.Duration
+	backoffCap    time.Duration
+	retryAfterCap time.Duration
+	maxBody       int64
 
-var errStub = errors.New("apiclient: not implemented")
-
-// New returns a Client.
-func New(cfg Config, log zerolog.Logger) (*Client, error) { return nil, errStub }
-
-// GetCard returns the card with the given number (GET /cards/{number}).
-func (c *Client) GetCard(ctx context.Context, number string) (*Card, error) { return nil, errStub }
-
-// Apply sends one card action and returns the updated card.
-func (c *Client) Apply(ctx context.Context, a Action) (*Card, error) { return nil, errStub }
-
-// ListOperations returns one page of GET /operations.
-func (c *Client) ListOperations(ctx context.Context, q OperationsQuery) ([]Operation, Meta, error) {
-	return nil, Meta{}, errStub
+	mu          sync.Mutex // guards the fields below
+	key         string     // never printed: Client has its own Format
+	gen         uint64     // bumped by every SetAPIKey that changes the key
+	refused     error      // non-nil: the current key is refused (401/403) or unusable; fail fast
+	pausedUntil time.Time  // no request starts before this (429)
+	streak      int        // 429s in a row, for the backoff when Retry-After is absent
 }
 
-// SetAPIKey replaces the key (on reload) and ends a pause caused by 401/403.
-func (c *Client) SetAPIKey(key string) {}
+// New returns a Client. log is used as is; pass zerolog.Nop() for silence.
+// It fails if BaseURL is not an absolute http(s) URL or a number is negative.
+// An empty or malformed APIKey is not an error here (a daemon may start
+// before its key is configured): every call then fails with ErrUnauthorized
+// until SetAPIKey gives a usable key.
+func New(cfg Config, log zerolog.Logger) (*Client, error) {
+	base, err := parseBase(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.Timeout < 0 || cfg.Tries < 0 ||
+		cfg.BackoffBase < 0 || cfg.BackoffCap < 0 || cfg.RetryAfterCap < 0 || cfg.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("apiclient: config: negative value in %v", cfg)
+	}
+	c := &Client{
+		base:          base,
+		log:           log,
+		timeout:       orDefault(cfg.Timeout, DefaultTimeout),
+		tries:         orDefault(cfg.Tries, DefaultTries),
+		backoffBase:   orDefault(cfg.BackoffBase, DefaultBackoffBase),
+		backoffCap:    orDefault(cfg.BackoffCap, DefaultBackoffCap),
+		retryAfterCap: orDefault(cfg.RetryAfterCap, DefaultRetryAfterCap),
+		maxBody:       orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		lim: rate.NewLimiter(rate.Limit(orDefault(cfg.RateLimit, DefaultRateLimit)),
+			orDefault(cfg.Burst, DefaultBurst)),
+	}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient // a copy: the caller's client keeps its own redirect policy
+		c.hc = &hc
+	} else {
+		c.hc = &http.Client{Transport: newTransport()}
+	}
+	// Never follow a redirect: net/http strips Authorization on a cross-host
+	// redirect but not x-api-key, and turns a redirected POST into a GET.
+	// A 3xx answer is classified like any other status (see classify).
+	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.setKeyLocked(cfg.APIKey)
+	return c, nil
+}
+
+func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func parseBase(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		return "", errors.New("apiclient: config: BaseURL is empty (want e.g. https://api.highlightcards.co.uk/api/v2)")
+	case err != nil:
+		return "", fmt.Errorf("apiclient: config: BaseURL: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return "", fmt.Errorf("apiclient: config: BaseURL %q is not an absolute http(s) URL", u.Redacted())
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		// userinfo would be printed in every net/http error.
+		return "", fmt.Errorf("apiclient: config: BaseURL %q must not carry credentials, a query or a fragment", u.Redacted())
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// SetAPIKey replaces the key (on reload). A key different from the current
+// one ends a pause caused by 401/403; setting the refused key again does not,
+// so a reload cannot start a retry storm with a key the server refuses. An
+// empty or malformed key makes every call fail with ErrUnauthorized.
+func (c *Client) SetAPIKey(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key == c.key {
+		return
+	}
+	c.setKeyLocked(key)
+}
+
+func (c *Client) setKeyLocked(key string) {
+	c.key = key
+	c.gen++
+	c.refused = nil
+	switch {
+	case key == "":
+		c.refused = fmt.Errorf("apiclient: no API key configured: %w", ErrUnauthorized)
+	case !validHeaderValue(key):
+		// Never quote the key: it would end up in a log line.
+		c.refused = fmt.Errorf("apiclient: the API key contains characters an HTTP header cannot carry (check for a stray newline): %w", ErrUnauthorized)
+	}
+	if c.refused == nil {
+		c.log.Info().Msg("API key set; sending enabled")
+	}
+}
+
+// validHeaderValue is RFC 9110's field-value, minus obs-text: visible ASCII,
+// spaces and tabs inside.
+func validHeaderValue(v string) bool {
+	if strings.TrimSpace(v) != v {
+		return false
+	}
+	for i := range len(v) {
+		if b := v[i]; (b < 0x20 && b != '\t') || b >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// credentials returns the key to send and its generation, or the error of a
+// refused key without sending anything.
+func (c *Client) credentials(op string) (string, uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refused != nil {
+		return "", 0, fmt.Errorf("apiclient: %s: not sent, the API key was refused (set another key): %w", op, c.refused)
+	}
+	return c.key, c.gen, nil
+}
+
+// refuse stops all sending after a 401/403, unless the key has changed since
+// the refused request was sent.
+func (c *Client) refuse(gen uint64, err *StatusError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || c.refused != nil {
+		return
+	}
+	c.refused = err
+	c.log.Error().Int("status", err.Status).Str("message", err.Message).
+		Msg("API key refused; sending stopped until the key changes")
+}
+
+// Status is what a Client reports for a health page.
+type Status struct {
+	// Refused is non-nil while sending is stopped because the key was
+	// refused (401/403) or is unusable; it matches ErrUnauthorized.
+	Refused error
+	// PausedUntil is when sending resumes after a 429; zero or past if not
+	// paused.
+	PausedUntil time.Time
+}
+
+// Status reports whether sending is stopped or paused.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Status{Refused: c.refused, PausedUntil: c.pausedUntil}
+}
+
+// Format prints the Client without its key, for every verb.
+func (c *Client) Format(f fmt.State, verb rune) {
+	if c == nil {
+		fmt.Fprint(f, "apiclient.Client(nil)")
+		return
+	}
+	fmt.Fprintf(f, "apiclient.Client{BaseURL: %q, APIKey: %s, RateLimit: %v, Burst: %d}",
+		c.base, redacted, float64(c.lim.Limit()), c.lim.Burst())
+}
+
+// String describes the Client without its key.
+func (c *Client) String() string { return fmt.Sprintf("%v", c) }
+
+// GoString describes the Client without its key.
+func (c *Client) GoString() string { return fmt.Sprintf("%v", c) }

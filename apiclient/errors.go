@@ -37,6 +37,15 @@ var (
 	// 502, 503 or 504. Never re-send such a request blindly: look for its
 	// comment marker in GET /operations first.
 	ErrAmbiguous = errors.New("apiclient: outcome unknown")
+
+	// ErrBadResponse marks a 2xx answer whose body could not be read or
+	// decoded (too large, malformed, cut off): the server DID accept the
+	// request, so an action was applied. It is not an outcome class of its
+	// own: such an error also matches ErrAmbiguous, so a caller that does not
+	// know ErrBadResponse reconciles against GET /operations (and finds the
+	// action there) instead of re-sending it. A caller that checks
+	// ErrBadResponse first may treat the action as applied without a card.
+	ErrBadResponse = errors.New("apiclient: unreadable answer")
 )
 
 // StatusError is the detail of a request that got an HTTP answer other than
@@ -47,6 +56,8 @@ type StatusError struct {
 	Message    string        // the API's "message", if any; wording is not guaranteed
 	RetryAfter time.Duration // from Retry-After, capped; 0 if absent
 	Class      error         // one of the Err* outcome classes
+
+	overCap bool // Retry-After exceeded Config.RetryAfterCap: no in-client retry
 }
 
 func (e *StatusError) Error() string {

@@ -1,0 +1,269 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestBackoff(t *testing.T) {
+	const base, ceiling = 500 * time.Millisecond, 30 * time.Second
+	tests := []struct {
+		n    int
+		r    float64
+		want time.Duration
+	}{
+		{0, 0, 0},
+		{0, 0.5, 250 * time.Millisecond},
+		{1, 0.5, 500 * time.Millisecond},
+		{3, 0.999, time.Duration(0.999 * float64(4*time.Second))},
+		{6, 0.5, 15 * time.Second}, // 32s capped to 30s
+		{62, 0.5, 15 * time.Second},
+		{1000, 0.5, 15 * time.Second}, // no overflow
+	}
+	for _, tt := range tests {
+		if got := backoff(tt.n, base, ceiling, tt.r); got != tt.want {
+			t.Errorf("backoff(%d, r=%v) = %v; want %v", tt.n, tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	date := "Wed, 25 Nov 2026 12:00:00 GMT" // the server's clock; the local one is 5 minutes off below
+	tests := []struct {
+		name   string
+		header map[string]string
+		now    time.Time
+		want   time.Duration
+		wantOK bool
+	}{
+		{"absent", nil, now, 0, false},
+		{"seconds", map[string]string{"Retry-After": "7"}, now, 7 * time.Second, true},
+		{"zero", map[string]string{"Retry-After": "0"}, now, 0, true},
+		{"negative", map[string]string{"Retry-After": "-3"}, now, 0, false},
+		{"garbage", map[string]string{"Retry-After": "soon"}, now, 0, false},
+		{"fraction", map[string]string{"Retry-After": "1.5"}, now, 0, false},
+		{"huge seconds", map[string]string{"Retry-After": "99999999999999999999999"}, now, 1<<63 - 1, true},
+		{"IMF date against Date", map[string]string{"Retry-After": "Wed, 25 Nov 2026 12:00:30 GMT", "Date": date}, now.Add(5 * time.Minute), 30 * time.Second, true},
+		{"RFC 850 date", map[string]string{"Retry-After": "Wednesday, 25-Nov-26 12:00:10 GMT", "Date": date}, now, 10 * time.Second, true},
+		{"asctime date", map[string]string{"Retry-After": "Wed Nov 25 12:00:20 2026", "Date": date}, now, 20 * time.Second, true},
+		{"date without Date header", map[string]string{"Retry-After": "Wed, 25 Nov 2026 12:00:30 GMT"}, now, 30 * time.Second, true},
+		{"date in the past", map[string]string{"Retry-After": "Wed, 25 Nov 2026 11:59:00 GMT", "Date": date}, now, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range tt.header {
+				h.Set(k, v)
+			}
+			got, ok := parseRetryAfter(h, tt.now)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseRetryAfter(%v) = %v, %v; want %v, %v", tt.header, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		status int
+		want   error
+	}{
+		{400, ErrRejected}, {404, ErrRejected}, {409, ErrRejected}, {422, ErrRejected},
+		{405, ErrRejected}, {413, ErrRejected},
+		{401, ErrUnauthorized}, {403, ErrUnauthorized},
+		{429, ErrRateLimited},
+		{408, ErrAmbiguous},
+		{500, ErrAmbiguous}, {502, ErrAmbiguous}, {503, ErrAmbiguous}, {504, ErrAmbiguous},
+		{501, ErrAmbiguous}, {522, ErrAmbiguous},
+		{301, ErrAmbiguous}, {303, ErrAmbiguous}, {307, ErrAmbiguous}, {102, ErrAmbiguous},
+	}
+	for _, tt := range tests {
+		if got := classify(tt.status); got != tt.want {
+			t.Errorf("classify(%d) = %v; want %v", tt.status, got, tt.want)
+		}
+	}
+}
+
+func TestActionBody(t *testing.T) {
+	sum := 12.5
+	big := 1234567.25
+	tests := []struct {
+		a    Action
+		want string
+	}{
+		{Action{Method: AddStamp, Quantity: 1}, `{"stamps":1}`},
+		{Action{Method: AddStamp, Quantity: 2, Comment: "tillscan:till-1:7"}, `{"comment":"tillscan:till-1:7","stamps":2}`},
+		{Action{Method: AddTransactionAmount, Quantity: 1500, PurchaseSum: &sum}, `{"amount":1500,"purchaseSum":12.5}`},
+		{Action{Method: AddPoint, Quantity: 2.75}, `{"points":2.75}`},
+		{Action{Method: AddPurchase, Quantity: big}, `{"amount":1234567.25}`},
+		{Action{Method: AddScores, Quantity: 1e9}, `{"scores":1000000000}`}, // never 1e+09
+		{Action{Method: ReceiveReward, Quantity: 42}, `{"id":42}`},
+		{Action{Method: RedeemCoupon}, `{}`},
+		{Action{Method: RedeemCoupon, Quantity: 3, Comment: "c"}, `{"comment":"c"}`},
+		{Action{Method: AddVisit, Quantity: 1, PurchaseSum: &big}, `{"purchaseSum":1234567.25,"visits":1}`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(actionBody(tt.a))
+		if err != nil || string(b) != tt.want {
+			t.Errorf("actionBody(%+v) = %s, %v; want %s", tt.a, b, err, tt.want)
+		}
+	}
+}
+
+func testClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://127.0.0.1:1/api/v2"
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = "k"
+	}
+	c, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	return c
+}
+
+// The limiter paces every waiter: 20 goroutines at 10/s, burst 1, take 1.9s
+// of (fake) time, and no two tokens are closer than 100ms.
+func TestWait_LimiterShared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{})
+		start := time.Now()
+		var mu sync.Mutex
+		var at []time.Duration
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if err := c.wait(t.Context()); err != nil {
+					t.Errorf("wait() = %v", err)
+				}
+				mu.Lock()
+				at = append(at, time.Since(start))
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if got, want := time.Since(start), 1900*time.Millisecond; got != want {
+			t.Errorf("20 waits took %v; want %v", got, want)
+		}
+		seen := map[time.Duration]bool{}
+		for _, d := range at {
+			if seen[d] {
+				t.Errorf("two tokens granted at %v", d)
+			}
+			seen[d] = true
+		}
+	})
+}
+
+// A 429 pauses every goroutine, including those already queued on the
+// limiter; Retry-After decides how long, capped.
+func TestWait_PauseAfter429(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter string
+		want       time.Duration
+		wantOver   bool
+	}{
+		{"seconds", "5", 5 * time.Second, false},
+		{"date", "Wed, 25 Nov 2026 12:00:07 GMT", 7 * time.Second, false},
+		{"over cap", "3600", 60 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := testClient(t, Config{})
+				h := http.Header{"Retry-After": {tt.retryAfter}, "Date": {"Wed, 25 Nov 2026 12:00:00 GMT"}}
+				start := time.Now()
+				d, over := c.rateLimited(h, start)
+				if d != tt.want || over != tt.wantOver {
+					t.Fatalf("rateLimited() = %v, %v; want %v, %v", d, over, tt.want, tt.wantOver)
+				}
+				if got := c.Status().PausedUntil; !got.Equal(start.Add(tt.want)) {
+					t.Errorf("Status().PausedUntil = %v; want %v", got, start.Add(tt.want))
+				}
+				var wg sync.WaitGroup
+				for range 3 {
+					wg.Go(func() {
+						if err := c.wait(t.Context()); err != nil {
+							t.Errorf("wait() = %v", err)
+						}
+						if el := time.Since(start); el < tt.want {
+							t.Errorf("wait() returned after %v; want >= %v", el, tt.want)
+						}
+					})
+				}
+				wg.Wait()
+				// After the pause the limiter paces again: 3 waiters, 200ms.
+				if got, want := time.Since(start), tt.want+200*time.Millisecond; got != want {
+					t.Errorf("3 waits took %v; want %v", got, want)
+				}
+			})
+		})
+	}
+}
+
+// Without Retry-After the pause grows with the 429 streak and is reset by
+// any other answer.
+func TestRateLimited_BackoffStreak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{BackoffBase: time.Second, BackoffCap: 8 * time.Second})
+		for n := range 6 {
+			d, over := c.rateLimited(http.Header{}, time.Now())
+			ceil := min(time.Second<<n, 8*time.Second)
+			if d < 0 || d >= ceil || over {
+				t.Errorf("429 #%d: pause %v, over cap %v; want in [0, %v), false", n+1, d, over, ceil)
+			}
+		}
+		c.answered()
+		if c.streak != 0 {
+			t.Errorf("streak after an answer = %d; want 0", c.streak)
+		}
+	})
+}
+
+// A goroutine queued on the limiter when a 429 arrives does not start early.
+func TestWait_PauseWhileQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{RateLimit: 1})
+		if err := c.wait(t.Context()); err != nil { // takes the only token
+			t.Fatal(err)
+		}
+		start := time.Now()
+		done := make(chan time.Duration)
+		go func() {
+			if err := c.wait(t.Context()); err != nil {
+				t.Errorf("wait() = %v", err)
+			}
+			done <- time.Since(start)
+		}()
+		synctest.Wait() // the goroutine is blocked on the limiter (1s)
+		c.pauseFor(time.Now(), 10*time.Second)
+		if got := <-done; got < 10*time.Second {
+			t.Errorf("queued wait() returned after %v; want >= 10s", got)
+		}
+	})
+}
+
+func TestWait_ContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{})
+		c.pauseFor(time.Now(), time.Minute)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := c.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("wait() = %v; want context.DeadlineExceeded", err)
+		}
+	})
+}

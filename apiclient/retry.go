@@ -1,0 +1,135 @@
+package apiclient
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// backoff is full jitter: uniform in [0, min(ceiling, base·2ⁿ)), given r
+// uniform in [0, 1).
+func backoff(n int, base, ceiling time.Duration, r float64) time.Duration {
+	d := ceiling
+	if n < 62 && base <= ceiling>>n { // base·2ⁿ does not overflow and stays under the cap
+		d = min(base<<n, ceiling)
+	}
+	return time.Duration(r * float64(d))
+}
+
+// parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): delay-seconds,
+// or an HTTP-date measured against the answer's Date header (falling back to
+// now when Date is missing) so the local clock's skew does not matter. It
+// reports false when the header is absent or malformed (negative numbers
+// included), and 0 for a date in the past.
+func parseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if strings.Trim(v, "0123456789") == "" {
+				return time.Duration(1<<63 - 1), true // absurdly large: the caller caps it
+			}
+			return 0, false
+		}
+		if secs > uint64((1<<63-1)/time.Second) {
+			return time.Duration(1<<63 - 1), true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	at, err := http.ParseTime(v) // IMF-fixdate, RFC 850 and asctime
+	if err != nil {
+		return 0, false
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	return max(at.Sub(now), 0), true
+}
+
+// pauseFor stops every request of the Client from starting for d, counted
+// from now; an existing longer pause stays.
+func (c *Client) pauseFor(now time.Time, d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := now.Add(d); until.After(c.pausedUntil) {
+		c.pausedUntil = until
+	}
+	return c.pausedUntil
+}
+
+// rateLimited records a 429 and pauses the whole Client: for Retry-After
+// (capped) if the server sent one, else for a full-jitter backoff that grows
+// with the number of 429s in a row (across all goroutines, since they share
+// the key). It returns the pause and whether Retry-After exceeded the cap.
+func (c *Client) rateLimited(h http.Header, now time.Time) (d time.Duration, overCap bool) {
+	ra, ok := parseRetryAfter(h, now)
+	c.mu.Lock()
+	n := c.streak
+	c.streak++
+	c.mu.Unlock()
+	switch {
+	case ok && ra > c.retryAfterCap:
+		d, overCap = c.retryAfterCap, true
+	case ok:
+		d = ra
+	default:
+		d = backoff(n, c.backoffBase, c.backoffCap, rand.Float64())
+	}
+	until := c.pauseFor(now, d)
+	c.log.Warn().Dur("pause", d).Time("until", until).Bool("retry_after", ok).
+		Msg("rate limited (429): pausing all requests")
+	return d, overCap
+}
+
+// answered resets the 429 streak: the server took a request.
+func (c *Client) answered() {
+	c.mu.Lock()
+	c.streak = 0
+	c.mu.Unlock()
+}
+
+// wait blocks until the Client is not paused and the limiter grants a token.
+// It returns ctx's error, or the limiter's when ctx's deadline is too near to
+// wait for a token.
+func (c *Client) wait(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		left := time.Until(c.pausedUntil)
+		c.mu.Unlock()
+		if left > 0 {
+			if err := sleep(ctx, left); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.lim.Wait(ctx); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		paused := time.Now().Before(c.pausedUntil)
+		c.mu.Unlock()
+		if !paused {
+			return nil
+		}
+		// A 429 arrived while this goroutine waited for its token: the
+		// pause wins, the token is given up.
+	}
+}
+
+// sleep waits for d or until ctx is done, like rate's own wait.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
