@@ -43,6 +43,7 @@ type Attempt struct {
 	Outcome    string    `json:"outcome"` // e.g. "applied", "not_sent", "rate_limited", "rejected", "unauthorized", "ambiguous", "found", "absent"
 	Error      string    `json:"error,omitempty"`
 	HTTPStatus int       `json:"http_status,omitempty"`
+	Note       string    `json:"note,omitempty"` // operator's note (Resolve, Drop) or recovery detail
 }
 
 // Job is one acknowledged scan on its way to the API.
@@ -54,9 +55,30 @@ type Job struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	NextAttempt time.Time `json:"next_attempt"` // when a pending or ambiguous job is due
 	Attempts    []Attempt `json:"attempts"`
-	Misses      int       `json:"misses"`           // consecutive reconciliation reads that did not find the marker
-	SentAt      time.Time `json:"sent_at"`          // start of the first send, for reconciliation windows
-	Result      string    `json:"result,omitempty"` // e.g. the card's new balance, "stamp 8/10"
-	Reason      string    `json:"reason,omitempty"` // why it is dead or dropped
-	Action      string    `json:"action,omitempty"` // what the worker decided to send, e.g. "add-stamp 1", for audit
+	Misses      int       `json:"misses"`               // consecutive reconciliation reads that did not find the marker
+	SentAt      time.Time `json:"sent_at"`              // start of the first send, for reconciliation windows
+	Result      string    `json:"result,omitempty"`     // e.g. the card's new balance, "stamp 8/10"
+	Reason      string    `json:"reason,omitempty"`     // why it is dead or dropped
+	Action      string    `json:"action,omitempty"`     // what the worker decided to send, e.g. "add-stamp 1", for audit
+	FinishedAt  time.Time `json:"finished_at,omitzero"` // when it became done or dropped; Retention counts from here
+
+	// AttemptsOmitted counts attempts dropped from the middle of Attempts:
+	// the history keeps the first and the most recent ones, so a job retried
+	// for a week does not grow without bound (every change rewrites it).
+	AttemptsOmitted int `json:"attempts_omitted,omitempty"`
 }
+
+// Finished reports whether s is a final state (done or dropped): the job no
+// longer holds its card and only waits to be pruned.
+func (s State) Finished() bool { return s == Done || s == Dropped }
+
+func (s State) valid() bool {
+	switch s {
+	case Pending, Sending, Ambiguous, Done, Dead, Dropped:
+		return true
+	}
+	return false
+}
+
+// states lists every State, in the order status pages show them.
+var states = [...]State{Pending, Sending, Ambiguous, Dead, Done, Dropped}

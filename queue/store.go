@@ -1,0 +1,232 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The file layout. Index keys end with the 26-byte job id, so the id of an
+// index entry is its last idLen bytes and cursor order within a prefix is id
+// (= enqueue) order.
+var (
+	bucketMeta     = []byte("meta")     // metaMagic, metaFormat, counters, lastdone, lastid
+	bucketJobs     = []byte("jobs")     // id → JSON Job
+	bucketDue      = []byte("due")      // tkey(NextAttempt) ‖ id → nil: card heads that are pending or ambiguous
+	bucketCards    = []byte("cards")    // card ‖ 0x00 ‖ id → nil: every unfinished job
+	bucketStates   = []byte("states")   // state ‖ 0x00 ‖ id → nil: every job
+	bucketFinished = []byte("finished") // tkey(FinishedAt) ‖ id → nil: done and dropped jobs, for Prune
+
+	allBuckets = [][]byte{bucketMeta, bucketJobs, bucketDue, bucketCards, bucketStates, bucketFinished}
+
+	keyMagic    = []byte("magic")
+	keyFormat   = []byte("format")
+	keyLastDone = []byte("lastdone")
+	keyLastID   = []byte("lastid")
+)
+
+const (
+	magic  = "tillscan-queue"
+	format = 1 // bumped when the layout changes; Open refuses newer formats
+
+	idLen = 26 // length of a ULID in text form
+
+	// A job's Attempts keeps the first keepFirst and the last keepLast
+	// attempts; the ones between are counted in AttemptsOmitted.
+	keepFirst = 5
+	keepLast  = 45
+)
+
+var errSchema = errors.New("not a tillscan queue")
+
+// tkey encodes t as 8 big-endian bytes of Unix nanoseconds, so byte order is
+// time order. Times before 1970 (or zero) sort first.
+func tkey(t time.Time) []byte {
+	var b [8]byte
+	if ns := t.UnixNano(); !t.IsZero() && ns > 0 {
+		binary.BigEndian.PutUint64(b[:], uint64(ns))
+	}
+	return b[:]
+}
+
+func keyTime(k []byte) uint64 { return binary.BigEndian.Uint64(k[:8]) }
+
+func idOf(k []byte) string { return string(k[len(k)-idLen:]) }
+
+func join(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func cardPrefix(card string) []byte { return append([]byte(card), 0) }
+
+func statePrefix(s State) []byte { return append([]byte(s), 0) }
+
+func counterKey(s State) []byte { return []byte("n:" + string(s)) }
+
+// txn bundles a bbolt transaction with the queue's buckets. All index
+// maintenance goes through its methods.
+type txn struct {
+	tx                                       *bolt.Tx
+	meta, jobs, due, cards, states, finished *bolt.Bucket
+}
+
+func wrap(tx *bolt.Tx) (*txn, error) {
+	t := &txn{tx: tx, meta: tx.Bucket(bucketMeta), jobs: tx.Bucket(bucketJobs), due: tx.Bucket(bucketDue),
+		cards: tx.Bucket(bucketCards), states: tx.Bucket(bucketStates), finished: tx.Bucket(bucketFinished)}
+	if t.meta == nil || t.jobs == nil || t.due == nil || t.cards == nil || t.states == nil || t.finished == nil {
+		return nil, errSchema
+	}
+	return t, nil
+}
+
+func (t *txn) get(id string) (Job, error) {
+	v := t.jobs.Get([]byte(id))
+	if v == nil {
+		return Job{}, fmt.Errorf("queue: job %q: %w", id, ErrNotFound)
+	}
+	var j Job
+	if err := json.Unmarshal(v, &j); err != nil {
+		return Job{}, fmt.Errorf("queue: job %q: undecodable record: %w", id, err)
+	}
+	return j, nil
+}
+
+// head returns the id of card's oldest unfinished job.
+func (t *txn) head(card string) (string, bool) {
+	p := cardPrefix(card)
+	k, _ := t.cards.Cursor().Seek(p)
+	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+idLen {
+		return "", false
+	}
+	return idOf(k), true
+}
+
+func (t *txn) count(s State, delta int64) error {
+	k := counterKey(s)
+	var n int64
+	if v := t.meta.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	if n < 0 {
+		n = 0
+	}
+	return t.meta.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+func (t *txn) counter(s State) int {
+	if v := t.meta.Get(counterKey(s)); len(v) == 8 {
+		return int(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+func isDueState(s State) bool { return s == Pending || s == Ambiguous }
+
+// save writes j and brings every index from old's state to j's. old is the
+// zero Job for a new job.
+func (t *txn) save(old, j Job) error {
+	id := []byte(j.ID)
+	v, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("queue: encode job %s: %w", j.ID, err)
+	}
+	if err := t.jobs.Put(id, v); err != nil {
+		return err
+	}
+	if old.State != j.State {
+		if old.State != "" {
+			if err := t.states.Delete(join(statePrefix(old.State), id)); err != nil {
+				return err
+			}
+			if err := t.count(old.State, -1); err != nil {
+				return err
+			}
+		}
+		if err := t.states.Put(join(statePrefix(j.State), id), nil); err != nil {
+			return err
+		}
+		if err := t.count(j.State, 1); err != nil {
+			return err
+		}
+	}
+	if old.State != "" && isDueState(old.State) {
+		// Deleting a key that is not there is a no-op, so a non-head needs no test.
+		if err := t.due.Delete(join(tkey(old.NextAttempt), id)); err != nil {
+			return err
+		}
+	}
+	ck := join(cardPrefix(j.Card), id)
+	switch {
+	case old.State == "" && !j.State.Finished():
+		if err := t.cards.Put(ck, nil); err != nil {
+			return err
+		}
+	case !old.State.Finished() && old.State != "" && j.State.Finished():
+		if err := t.cards.Delete(ck); err != nil {
+			return err
+		}
+		if err := t.finished.Put(join(tkey(j.FinishedAt), id), nil); err != nil {
+			return err
+		}
+		if j.State == Done {
+			if err := t.meta.Put(keyLastDone, tkey(j.FinishedAt)); err != nil {
+				return err
+			}
+		}
+		if err := t.promote(j.Card); err != nil {
+			return err
+		}
+	}
+	if isDueState(j.State) {
+		if h, ok := t.head(j.Card); ok && h == j.ID {
+			return t.due.Put(join(tkey(j.NextAttempt), id), nil)
+		}
+	}
+	return nil
+}
+
+// promote puts card's new head, if any, into the due index once the old head
+// has finished.
+func (t *txn) promote(card string) error {
+	h, ok := t.head(card)
+	if !ok {
+		return nil
+	}
+	hj, err := t.get(h)
+	if err != nil {
+		return err
+	}
+	if !isDueState(hj.State) {
+		return nil
+	}
+	return t.due.Put(join(tkey(hj.NextAttempt), []byte(h)), nil)
+}
+
+// remove deletes a finished job and its index entries (Prune).
+func (t *txn) remove(j Job) error {
+	id := []byte(j.ID)
+	if err := t.jobs.Delete(id); err != nil {
+		return err
+	}
+	if err := t.states.Delete(join(statePrefix(j.State), id)); err != nil {
+		return err
+	}
+	if err := t.finished.Delete(join(tkey(j.FinishedAt), id)); err != nil {
+		return err
+	}
+	return t.count(j.State, -1)
+}
+
+// addAttempt appends a to j's history, keeping the first keepFirst and the
+// last keepLast entries.
+func addAttempt(j *Job, a Attempt) {
+	j.Attempts = append(j.Attempts, a)
+	if len(j.Attempts) > keepFirst+keepLast {
+		j.Attempts = append(j.Attempts[:keepFirst], j.Attempts[keepFirst+1:]...)
+		j.AttemptsOmitted++
+	}
+}
