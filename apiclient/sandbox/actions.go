@@ -1,0 +1,670 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+)
+
+// rejection is a rule violation answered with status and the API's message.
+type rejection struct {
+	status int
+	msg    string
+}
+
+func irrelevant() *rejection { return &rejection{http.StatusBadRequest, "Irrelevant accrual type"} }
+
+func notEnough(what string) *rejection {
+	return &rejection{http.StatusBadRequest, "not enough " + what + " on the card"}
+}
+
+func invalid(format string, args ...any) *rejection {
+	return &rejection{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
+}
+
+// quantity is the JSON type of an action's quantity field.
+type quantity int
+
+const (
+	qNone    quantity = iota // no quantity (redeem-coupon)
+	qInteger                 // "integer" in the API's schema: 1.5 or "1" is a 422
+	qNumber                  // "number": decimals allowed
+)
+
+// action is one POST /cards/{id}/{name} card action.
+type action struct {
+	field string   // the quantity's body field
+	kind  quantity // its JSON type
+	// event is the operation's eventId. The real code table is undocumented
+	// and sources disagree (notes/api.md §4); this one is INVENTED, taking
+	// S4's labels where they exist (1 stamp, 4 purchase, 5 points, 6 amount,
+	// 7 visit, 42 reward redeemed, 43 coupon redeemed).
+	event int
+	// sign of the logged amount: subtractions are logged negative. Whether
+	// the real API does so is UNKNOWN (S7 assumed it).
+	sign  float64
+	apply func(x *actx) (balance float64, rej *rejection)
+}
+
+// actx is what an action's apply sees; a.mu is held.
+type actx struct {
+	a   *API
+	c   *cardState
+	t   *Template
+	q   float64 // the quantity; for receive-reward the reward-tier id
+	now time.Time
+}
+
+var actions = map[string]action{
+	"add-stamp":                   {"stamps", qInteger, 1, +1, addStamp},
+	"subtract-stamp":              {"stamps", qInteger, 2, -1, subtractStamp},
+	"add-purchase":                {"amount", qNumber, 4, +1, addPurchase},
+	"subtract-purchase":           {"amount", qNumber, 14, -1, subtractPurchase},
+	"add-point":                   {"points", qNumber, 5, +1, addPoint},
+	"subtract-point":              {"points", qNumber, 15, -1, subtractPoint},
+	"add-transaction-amount":      {"amount", qInteger, 6, +1, addAmount},
+	"subtract-transaction-amount": {"amount", qInteger, 16, -1, subtractAmount},
+	"add-visit":                   {"visits", qInteger, 7, +1, addVisit},
+	"subtract-visit":              {"visits", qInteger, 17, -1, subtractVisit},
+	"add-reward":                  {"rewards", qInteger, 8, +1, addReward},
+	"subtract-reward":             {"rewards", qInteger, 42, -1, subtractReward},
+	"add-scores":                  {"scores", qInteger, 9, +1, addScores},
+	"subtract-scores":             {"scores", qInteger, 19, -1, subtractScores},
+	"receive-reward":              {"id", qInteger, 44, -1, receiveReward},
+	"redeem-coupon":               {"", qNone, 43, -1, redeemCoupon},
+}
+
+// mechanics returns a Stamp or Reward template's accrual mechanics.
+func mechanics(t *Template) string {
+	switch {
+	case t.Mechanics != "":
+		return t.Mechanics
+	case t.Type == typeStamp:
+		return "stamps"
+	default:
+		return "points"
+	}
+}
+
+func stampsPerReward(t *Template) int { return cmpOr(t.StampsPerReward, 10) }
+
+// --- stamp cards -----------------------------------------------------------
+
+// addStamps adds n stamps; each full set of stampsPerReward becomes an
+// unused reward and the count restarts (notes/api.md §3 balance semantics).
+func (x *actx) addStamps(n float64) float64 {
+	b, per := &x.c.bal, float64(stampsPerReward(x.t))
+	if n > 0 {
+		x.c.lastStamp = ptr(x.now)
+	}
+	b.CurrentNumberOfUses += n
+	for b.CurrentNumberOfUses >= per {
+		b.CurrentNumberOfUses -= per
+		b.NumberRewardsUnused++
+		x.c.rewardsEarned++
+		x.c.lastReward = ptr(x.now)
+	}
+	b.NumberStampsTotal = per
+	b.StampsBeforeReward = per - b.CurrentNumberOfUses
+	return b.CurrentNumberOfUses
+}
+
+func (x *actx) takeStamps(n float64) (float64, *rejection) {
+	if x.c.bal.CurrentNumberOfUses < n {
+		return 0, notEnough("stamps")
+	}
+	x.c.bal.CurrentNumberOfUses -= n
+	return x.addStamps(0), nil
+}
+
+func addStamp(x *actx) (float64, *rejection) {
+	if x.t.Type != typeStamp || mechanics(x.t) != "stamps" {
+		return 0, irrelevant()
+	}
+	return x.addStamps(x.q), nil
+}
+
+// subtractStamp corrects a stamp card of any mechanics (INVENTED: the notes
+// do not say whether visits/spend stamp cards accept it).
+func subtractStamp(x *actx) (float64, *rejection) {
+	if x.t.Type != typeStamp {
+		return 0, irrelevant()
+	}
+	return x.takeStamps(x.q)
+}
+
+func addReward(x *actx) (float64, *rejection) {
+	if x.t.Type != typeStamp {
+		return 0, irrelevant()
+	}
+	x.c.bal.NumberRewardsUnused += x.q
+	x.c.rewardsEarned += int(x.q)
+	x.c.lastReward = ptr(x.now)
+	return x.c.bal.NumberRewardsUnused, nil
+}
+
+// subtractReward redeems ready rewards of a stamp card.
+func subtractReward(x *actx) (float64, *rejection) {
+	if x.t.Type != typeStamp {
+		return 0, irrelevant()
+	}
+	if x.c.bal.NumberRewardsUnused < x.q {
+		return 0, notEnough("rewards")
+	}
+	x.c.bal.NumberRewardsUnused -= x.q
+	x.c.rewardsRedeem += int(x.q)
+	x.c.lastRedeem = ptr(x.now)
+	return x.c.bal.NumberRewardsUnused, nil
+}
+
+// --- visits ----------------------------------------------------------------
+
+// addVisit registers visits on a visits-mechanics Stamp (one stamp per
+// visit) or Reward card (PointsPerVisit each), adds available visits to a
+// Multipass, and registers visits on a Membership whose tier has no limits
+// (notes/api.md §1: limited memberships use subtract-visit).
+func addVisit(x *actx) (float64, *rejection) {
+	b := &x.c.bal
+	switch {
+	case x.t.Type == typeMultipass:
+		b.CurrentNumberOfUses += x.q
+		return b.CurrentNumberOfUses, nil
+	case x.t.Type == typeMembership:
+		if limitedTier(tierByID(x.t, x.c.tierID)) {
+			return 0, irrelevant()
+		}
+		x.registerVisits(int(x.q))
+		return float64(x.c.countVisits), nil
+	case (x.t.Type == typeStamp || x.t.Type == typeReward) && mechanics(x.t) == "visits":
+		// The per-day limit is a template setting; days are UTC days here
+		// (the real API presumably uses the company's time zone: UNKNOWN).
+		if lim := x.t.VisitsPerDay; lim > 0 && x.visitsSince(periodStart(x.now, "day"))+int(x.q) > lim {
+			return 0, visitTaken()
+		}
+		x.registerVisits(int(x.q))
+		if x.t.Type == typeStamp {
+			return x.addStamps(x.q), nil
+		}
+		b.BonusBalance += x.q * pointsPerVisit(x.t)
+		return b.BonusBalance, nil
+	}
+	return 0, irrelevant()
+}
+
+// subtractVisit consumes available visits of a Multipass, or registers
+// visits on a Membership whose tier has limits, refusing a visit beyond the
+// limit of any active period.
+func subtractVisit(x *actx) (float64, *rejection) {
+	b := &x.c.bal
+	switch x.t.Type {
+	case typeMultipass:
+		if b.CurrentNumberOfUses < x.q {
+			return 0, notEnough("visits")
+		}
+		b.CurrentNumberOfUses -= x.q
+		x.registerVisits(int(x.q))
+		return b.CurrentNumberOfUses, nil
+	case typeMembership:
+		tier := tierByID(x.t, x.c.tierID)
+		if !limitedTier(tier) {
+			return 0, irrelevant()
+		}
+		for _, p := range tierPeriods(tier) {
+			if x.visitsSince(periodStart(x.now, p.period))+int(x.q) > *p.params.Limit {
+				return 0, visitTaken()
+			}
+		}
+		x.registerVisits(int(x.q))
+		return x.a.membershipLeftLocked(x.c, x.t, x.now), nil
+	}
+	return 0, irrelevant()
+}
+
+func visitTaken() *rejection {
+	return &rejection{http.StatusBadRequest, "visit has already been registered"}
+}
+
+func (x *actx) registerVisits(n int) {
+	// Keep a year of visits: enough for every limit period.
+	keep := x.c.visits[:0]
+	for _, v := range x.c.visits {
+		if x.now.Sub(v) < 367*24*time.Hour {
+			keep = append(keep, v)
+		}
+	}
+	x.c.visits = keep
+	for range n {
+		x.c.visits = append(x.c.visits, x.now)
+	}
+	x.c.countVisits += n
+}
+
+func (x *actx) visitsSince(start time.Time) int { return visitsSince(x.c, start) }
+
+func visitsSince(c *cardState, start time.Time) int {
+	n := 0
+	for _, v := range c.visits {
+		if !v.Before(start) {
+			n++
+		}
+	}
+	return n
+}
+
+// periodStart is the start of the UTC day, ISO week, month or year of now.
+func periodStart(now time.Time, period string) time.Time {
+	now = now.UTC()
+	y, m, d := now.Date()
+	switch period {
+	case "week":
+		wd := (int(now.Weekday()) + 6) % 7 // Monday = 0
+		return time.Date(y, m, d-wd, 0, 0, 0, 0, time.UTC)
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	case "year":
+		return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+type tierPeriod struct {
+	period string
+	params *TierParameters
+}
+
+// tierPeriods lists the tier's active limits.
+func tierPeriods(t *MembershipTier) []tierPeriod {
+	if t == nil {
+		return nil
+	}
+	var out []tierPeriod
+	for _, p := range []tierPeriod{
+		{"day", t.DailyParameters}, {"week", t.WeeklyParameters},
+		{"month", t.MonthlyParameters}, {"year", t.YearlyParameters},
+	} {
+		if p.params != nil && p.params.Active && p.params.Limit != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func limitedTier(t *MembershipTier) bool { return len(tierPeriods(t)) > 0 }
+
+// membershipLeftLocked is the number of visits a limited membership card has
+// left now: the smallest allowance over its active periods. The sandbox
+// shows it as balance.currentNumberOfUses (INVENTED).
+func (a *API) membershipLeftLocked(c *cardState, t *Template, now time.Time) float64 {
+	left := math.Inf(1)
+	for _, p := range tierPeriods(tierByID(t, c.tierID)) {
+		left = math.Min(left, float64(max(0, *p.params.Limit-visitsSince(c, periodStart(now, p.period)))))
+	}
+	if math.IsInf(left, 1) {
+		return 0
+	}
+	return left
+}
+
+// --- spend -----------------------------------------------------------------
+
+// addPurchase accrues a purchase on a spend-mechanics Stamp card (one stamp
+// per SpendPerStamp spent, the remainder dropped) or Reward card
+// (PointsPerUnit points per unit, rounded down). The rounding is INVENTED.
+func addPurchase(x *actx) (float64, *rejection) {
+	if mechanics(x.t) != "spend" || (x.t.Type != typeStamp && x.t.Type != typeReward) {
+		return 0, irrelevant()
+	}
+	if x.t.Type == typeStamp {
+		return x.addStamps(math.Floor(x.q / spendPerStamp(x.t))), nil
+	}
+	x.c.bal.BonusBalance += math.Floor(x.q * pointsPerUnit(x.t))
+	return x.c.bal.BonusBalance, nil
+}
+
+// subtractPurchase reverses addPurchase. Its real semantics are UNKNOWN
+// (notes/api.md §1: path and body confirmed only).
+func subtractPurchase(x *actx) (float64, *rejection) {
+	if mechanics(x.t) != "spend" || (x.t.Type != typeStamp && x.t.Type != typeReward) {
+		return 0, irrelevant()
+	}
+	if x.t.Type == typeStamp {
+		return x.takeStamps(math.Floor(x.q / spendPerStamp(x.t)))
+	}
+	p := math.Floor(x.q * pointsPerUnit(x.t))
+	if x.c.bal.BonusBalance < p {
+		return 0, notEnough("points")
+	}
+	x.c.bal.BonusBalance -= p
+	return x.c.bal.BonusBalance, nil
+}
+
+func spendPerStamp(t *Template) float64  { return cmpOr(t.SpendPerStamp, 10) }
+func pointsPerUnit(t *Template) float64  { return cmpOr(t.PointsPerUnit, 1) }
+func pointsPerVisit(t *Template) float64 { return cmpOr(t.PointsPerVisit, 10) }
+
+// --- points, scores, money -------------------------------------------------
+
+func pointsCard(t *Template) bool {
+	return t.Type == typeCashback || t.Type == typeDiscount || t.Type == typeGift
+}
+
+func addPoint(x *actx) (float64, *rejection) {
+	if !pointsCard(x.t) {
+		return 0, irrelevant()
+	}
+	x.c.bal.BonusBalance += x.q
+	return x.c.bal.BonusBalance, nil
+}
+
+func subtractPoint(x *actx) (float64, *rejection) {
+	if !pointsCard(x.t) {
+		return 0, irrelevant()
+	}
+	return x.takePoints(x.q)
+}
+
+func (x *actx) takePoints(n float64) (float64, *rejection) {
+	if x.c.bal.BonusBalance < n {
+		return 0, notEnough("points")
+	}
+	x.c.bal.BonusBalance -= n
+	return x.c.bal.BonusBalance, nil
+}
+
+// addScores adds points to a points-mechanics Reward card or a Multipass.
+func addScores(x *actx) (float64, *rejection) {
+	if x.t.Type != typeMultipass && (x.t.Type != typeReward || mechanics(x.t) != "points") {
+		return 0, irrelevant()
+	}
+	x.c.bal.BonusBalance += x.q
+	return x.c.bal.BonusBalance, nil
+}
+
+// subtractScores corrects a Reward card of any mechanics or a Multipass
+// (INVENTED for visits/spend reward cards).
+func subtractScores(x *actx) (float64, *rejection) {
+	if x.t.Type != typeMultipass && x.t.Type != typeReward {
+		return 0, irrelevant()
+	}
+	return x.takePoints(x.q)
+}
+
+// addAmount credits CashbackPercent of a purchase amount as money balance.
+func addAmount(x *actx) (float64, *rejection) {
+	if x.t.Type != typeCashback {
+		return 0, irrelevant()
+	}
+	pct := cmpOr(x.t.CashbackPercent, 5)
+	x.c.bal.Balance = round2(x.c.bal.Balance + x.q*pct/100)
+	return x.c.bal.Balance, nil
+}
+
+// subtractAmount spends money balance.
+func subtractAmount(x *actx) (float64, *rejection) {
+	if x.t.Type != typeCashback {
+		return 0, irrelevant()
+	}
+	if x.c.bal.Balance < x.q {
+		return 0, notEnough("balance")
+	}
+	x.c.bal.Balance = round2(x.c.bal.Balance - x.q)
+	return x.c.bal.Balance, nil
+}
+
+// receiveReward spends a Reward card's points on a reward tier (body
+// {"id": tierId}); the logged amount is minus the tier's threshold.
+func receiveReward(x *actx) (float64, *rejection) {
+	if x.t.Type != typeReward {
+		return 0, irrelevant()
+	}
+	for _, rt := range x.t.RewardTiers {
+		if float64(rt.ID) != x.q {
+			continue
+		}
+		if x.c.bal.BonusBalance < rt.Threshold {
+			return 0, notEnough("points")
+		}
+		x.c.bal.BonusBalance -= rt.Threshold
+		x.c.rewardsRedeem++
+		x.c.lastRedeem = ptr(x.now)
+		x.q = rt.Threshold // logged as the points spent
+		return x.c.bal.BonusBalance, nil
+	}
+	return 0, &rejection{http.StatusBadRequest, fmt.Sprintf("reward tier %v not found for this card", x.q)}
+}
+
+// redeemCoupon redeems a coupon once; the logged amount is -1 (INVENTED).
+func redeemCoupon(x *actx) (float64, *rejection) {
+	if x.t.Type != typeCoupon {
+		return 0, irrelevant()
+	}
+	if x.c.couponRedeemed {
+		return 0, &rejection{http.StatusBadRequest, "coupon already redeemed"}
+	}
+	x.c.couponRedeemed = true
+	x.c.lastRedeem = ptr(x.now)
+	x.q = 1
+	return 0, nil
+}
+
+// --- the handler -----------------------------------------------------------
+
+// actionBody is a decoded action body.
+type actionBody struct {
+	q           float64
+	comment     *string
+	purchaseSum *float64
+}
+
+// parseActionBody checks an action body against the API's schema: the
+// quantity is required and of its JSON type; comment and purchaseSum are
+// optional and nullable. Zero and negative quantities are refused with 422
+// (INVENTED: the notes say this is UNKNOWN). Unknown fields are ignored.
+func parseActionBody(ac action, fields map[string]json.RawMessage) (actionBody, *rejection) {
+	var out actionBody
+	if raw, ok := fields["comment"]; ok && !isNull(raw) {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return out, invalid("comment must be a string")
+		}
+		out.comment = &s
+	}
+	if raw, ok := fields["purchaseSum"]; ok && !isNull(raw) {
+		f, rej := number(raw, "purchaseSum", qNumber)
+		if rej != nil {
+			return out, rej
+		}
+		out.purchaseSum = &f
+	}
+	if ac.kind == qNone {
+		return out, nil
+	}
+	raw, ok := fields[ac.field]
+	if !ok || isNull(raw) {
+		return out, invalid("%s: this value should not be null", ac.field)
+	}
+	q, rej := number(raw, ac.field, ac.kind)
+	if rej != nil {
+		return out, rej
+	}
+	if q <= 0 {
+		return out, invalid("%s: this value should be positive", ac.field)
+	}
+	out.q = q
+	return out, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// number decodes a JSON number, refusing strings, booleans and (for
+// integer fields) fractions such as 1.5.
+func number(raw json.RawMessage, field string, kind quantity) (float64, *rejection) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return 0, invalid("%s: this value should be a number", field)
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, invalid("%s: this value should be of type %s", field, kindName(kind))
+	}
+	if kind == qInteger {
+		i, err := n.Int64()
+		if err != nil {
+			return 0, invalid("%s: this value should be of type integer", field)
+		}
+		return float64(i), nil
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsInf(f, 0) {
+		return 0, invalid("%s: this value should be a finite number", field)
+	}
+	return f, nil
+}
+
+func kindName(k quantity) string {
+	if k == qInteger {
+		return "integer"
+	}
+	return "number"
+}
+
+// cardAction serves POST /cards/{id}/{action}.
+func (a *API) cardAction(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("action"), r.PathValue("id")
+	switch name {
+	case "set-expiration-date":
+		a.setExpirationDate(w, r)
+		return
+	case "set-membership-tier":
+		a.setMembershipTier(w, r)
+		return
+	}
+	ac, ok := actions[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("No route found for \"POST %s\"", r.URL.Path))
+		return
+	}
+	fields, ok := decodeFields(w, r)
+	if !ok {
+		return
+	}
+	body, rej := parseActionBody(ac, fields)
+	now := a.now()
+	a.mu.Lock()
+	c, found := a.cards[id]
+	switch {
+	case !found:
+		rej = &rejection{http.StatusNotFound, "Card not found"}
+	case rej == nil:
+		x := &actx{a: a, c: c, t: a.templateOfLocked(c), q: body.q, now: now}
+		var bal float64
+		if bal, rej = ac.apply(x); rej == nil {
+			c.updatedAt = now
+			a.logLocked(c, ac.event, ac.sign*x.q, bal, body, now)
+		}
+	}
+	if rej != nil {
+		a.mu.Unlock()
+		writeError(w, rej.status, rej.msg)
+		return
+	}
+	after := a.afterApplyLocked()
+	out := a.renderLocked(c, true)
+	a.mu.Unlock()
+	switch after {
+	case -1:
+		a.reply(w, out, nil)
+	case 0:
+		drop(w)
+	default:
+		writeFault(w, after)
+	}
+}
+
+// decodeFields reads an action body as a JSON object of raw fields.
+func decodeFields(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, bool) {
+	var fields map[string]json.RawMessage
+	return fields, decodeBody(w, r, &fields)
+}
+
+// setExpirationDate serves set-expiration-date {"expiresAt": "Y-m-dTH:i:sP"}
+// for any card; null or absent clears it. It is not an operation (no
+// comment field, no balance change), so it is not logged.
+func (a *API) setExpirationDate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ExpiresAt *string `json:"expiresAt"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	var at *time.Time
+	if body.ExpiresAt != nil {
+		t, err := time.Parse(phpTime, *body.ExpiresAt)
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "expiresAt: want Y-m-dTH:i:sP, e.g. 2027-01-31T23:59:59+00:00")
+			return
+		}
+		at = &t
+	}
+	a.mutateCard(w, r.PathValue("id"), func(c *cardState, _ *Template) *rejection {
+		c.expiresAt = at
+		return nil
+	})
+}
+
+// setMembershipTier serves set-membership-tier {"period", "tierId"} for a
+// Membership card; it is not logged (see setExpirationDate).
+func (a *API) setMembershipTier(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Period *string `json:"period"`
+		TierID *int    `json:"tierId"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Period == nil || body.TierID == nil {
+		writeError(w, http.StatusUnprocessableEntity, "period and tierId are required")
+		return
+	}
+	switch *body.Period {
+	case "day", "week", "month", "year":
+	default:
+		writeError(w, http.StatusUnprocessableEntity, "period: want day, week, month or year")
+		return
+	}
+	a.mutateCard(w, r.PathValue("id"), func(c *cardState, t *Template) *rejection {
+		if t.Type != typeMembership {
+			return &rejection{http.StatusBadRequest, "card is not a membership card"}
+		}
+		if tierByID(t, *body.TierID) == nil {
+			return &rejection{http.StatusBadRequest, fmt.Sprintf("membership tier %d not found", *body.TierID)}
+		}
+		c.tierID, c.period = *body.TierID, *body.Period
+		return nil
+	})
+}
+
+// mutateCard applies f to a card under the lock and answers the card.
+func (a *API) mutateCard(w http.ResponseWriter, id string, f func(*cardState, *Template) *rejection) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cards[id]
+	rej := &rejection{http.StatusNotFound, "Card not found"}
+	if ok {
+		rej = f(c, a.templateOfLocked(c))
+	}
+	if rej != nil {
+		a.mu.Unlock()
+		writeError(w, rej.status, rej.msg)
+		return
+	}
+	c.updatedAt = now
+	out := a.renderLocked(c, true)
+	a.mu.Unlock()
+	a.reply(w, out, nil)
+}

@@ -1,0 +1,109 @@
+package sandbox
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Faults are injected failures, all off by default. They can be changed
+// while serving with SetFaults; a request uses the faults in force when it
+// arrived.
+type Faults struct {
+	Latency time.Duration // added before answering each request (401s and 429s too)
+	// ErrorRate is the probability of a 500/502/503/504 answer WITHOUT
+	// applying (0..1). 502–504 carry an HTML body, as from a load balancer.
+	ErrorRate float64
+	// ApplyThenDropRate is the probability that an applied card action is
+	// followed by closing the connection with no answer: the ambiguous
+	// "may have been applied" case.
+	ApplyThenDropRate float64
+	SlowBody          time.Duration // spread each response body over this long (a slow trickle)
+	// RetryAfter, if set, is sent as the Retry-After header of every 429
+	// ("2" or an HTTP-date). The real API's behaviour is UNKNOWN
+	// (notes/api.md §6), so by default no header is sent.
+	RetryAfter string
+}
+
+// SetFaults replaces the fault settings.
+func (a *API) SetFaults(f Faults) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.faults = f
+}
+
+// FailNext makes the next len(statuses) authenticated, admitted requests
+// answer these codes without being applied (a 429 counts in
+// Stats.RateLimited). Calls append to the queue.
+func (a *API) FailNext(statuses ...int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failNext = append(a.failNext, statuses...)
+}
+
+// ApplyThenFail makes the next len(statuses) successfully applied card
+// actions answer these codes instead of 200; 0 drops the connection with no
+// answer. Actions that are rejected (400, 404, …) do not consume an entry.
+// Calls append to the queue.
+func (a *API) ApplyThenFail(statuses ...int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.applyThenFail = append(a.applyThenFail, statuses...)
+}
+
+// afterApplyLocked decides what an applied action answers: -1 for the
+// normal 200, 0 to drop the connection, or a status code.
+func (a *API) afterApplyLocked() int {
+	if len(a.applyThenFail) > 0 {
+		s := a.applyThenFail[0]
+		a.applyThenFail = a.applyThenFail[1:]
+		return s
+	}
+	if r := a.faults.ApplyThenDropRate; r > 0 && a.rng.Float64() < r {
+		return 0
+	}
+	return -1
+}
+
+// drop closes the client's connection without an answer. It hijacks the raw
+// connection where it can (HTTP/1); otherwise it aborts the handler, which
+// makes net/http close the connection (or reset the HTTP/2 stream).
+func drop(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// slowWriter trickles every Write in slices spread over total, flushing
+// each, so clients see a slow body after a prompt header.
+type slowWriter struct {
+	http.ResponseWriter
+	ctx   context.Context // the request's; a gone client stops the trickle
+	total time.Duration
+	sleep func(context.Context, time.Duration) error
+}
+
+const slowSlices = 8
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	rc := http.NewResponseController(s.ResponseWriter)
+	step := (len(p) + slowSlices - 1) / slowSlices
+	n := 0
+	for n < len(p) {
+		m, err := s.ResponseWriter.Write(p[n:min(len(p), n+step)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		_ = rc.Flush()
+		if err := s.sleep(s.ctx, s.total/slowSlices); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the connection (Hijack, Flush).
+func (s *slowWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
