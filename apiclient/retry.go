@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -100,9 +101,15 @@ func (c *Client) answered() {
 func (c *Client) wait(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		left := time.Until(c.pausedUntil)
+		until := c.pausedUntil
 		c.mu.Unlock()
-		if left > 0 {
+		if left := time.Until(until); left > 0 {
+			if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+				// Like rate.Limiter.Wait: fail now rather than sleep into
+				// a deadline that ends before the pause does.
+				return fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
+					until.Format(time.RFC3339), context.DeadlineExceeded)
+			}
 			if err := sleep(ctx, left); err != nil {
 				return err
 			}
