@@ -1,0 +1,285 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/scanner/scannertest"
+)
+
+// fakeRead is one result of fakePort.Read, arriving after advance.
+type fakeRead struct {
+	data    string
+	err     error
+	advance time.Duration
+}
+
+// fakePort behaves like a go.bug.st/serial port with a read timeout: each
+// Read returns what the script says, and (0, nil) stands for a timeout.
+// When the script runs out it cancels ctx and times out once more.
+type fakePort struct {
+	script []fakeRead
+	clock  time.Time
+	cancel context.CancelFunc
+}
+
+func (p *fakePort) Read(b []byte) (int, error) {
+	if len(p.script) == 0 {
+		p.cancel()
+		return 0, nil
+	}
+	r := p.script[0]
+	p.script = p.script[1:]
+	p.clock = p.clock.Add(r.advance)
+	return copy(b, r.data), r.err
+}
+
+func (p *fakePort) now() time.Time { return p.clock }
+
+// timeouts returns k empty reads, each d after the previous one.
+func timeouts(k int, d time.Duration) []fakeRead {
+	return slices.Repeat([]fakeRead{{advance: d}}, k)
+}
+
+func script(parts ...[]fakeRead) []fakeRead { return slices.Concat(parts...) }
+
+func TestSerial_read(t *testing.T) {
+	card := "544256-439-856"
+	tests := []struct {
+		name    string
+		frame   FrameConfig
+		script  []fakeRead
+		want    []string
+		wantAt  []time.Duration // offsets from t0 of each scan's At, if checked
+		wantErr error           // nil: Run ends by ctx
+		wantLog string
+	}{
+		{
+			name: "partial reads with hundreds of empty reads between them make one scan",
+			script: script(
+				[]fakeRead{{data: "5442"}}, timeouts(150, time.Millisecond),
+				[]fakeRead{{data: "56-43"}}, timeouts(150, time.Millisecond),
+				[]fakeRead{{data: "9-856\r"}}, timeouts(300, 100*time.Millisecond),
+				[]fakeRead{{data: card + "\r"}},
+			),
+			want: []string{card, card},
+		},
+		{
+			name:  "no terminator: the tick ends the scan at its last byte",
+			frame: FrameConfig{Terminator: TermNone, IdleTimeout: 150 * time.Millisecond},
+			script: script(
+				[]fakeRead{{data: "5442", advance: 10 * time.Millisecond}, {data: "56-439-856", advance: 5 * time.Millisecond}},
+				timeouts(3, 100*time.Millisecond),
+			),
+			want:   []string{card},
+			wantAt: []time.Duration{15 * time.Millisecond},
+		},
+		{
+			name: "garbage rejected with a log line, then resync",
+			script: []fakeRead{
+				{data: "\x00\xff\x01noise\r"}, {data: card + "\r"},
+			},
+			want:    []string{card},
+			wantLog: "scan rejected",
+		},
+		{
+			name:    "stale partial scan dropped, next scan whole",
+			script:  script([]fakeRead{{data: "5442"}}, timeouts(6, 100*time.Millisecond), []fakeRead{{data: card + "\r"}}),
+			want:    []string{card},
+			wantLog: "incomplete scan",
+		},
+		{
+			name:    "EIO is an unplug",
+			script:  []fakeRead{{data: card + "\r"}, {err: syscall.EIO}},
+			want:    []string{card},
+			wantErr: ErrDeviceGone,
+		},
+		{
+			name:    "ENODEV with data pending is an unplug; the partial scan is dropped",
+			script:  []fakeRead{{data: "5442"}, {err: syscall.ENODEV}},
+			wantErr: ErrDeviceGone,
+		},
+		{
+			name:    "other read errors are returned as such",
+			script:  []fakeRead{{err: syscall.EINVAL}},
+			wantErr: syscall.EINVAL,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer // read only after read returns, on this goroutine
+			s, err := NewSerial(SerialConfig{Name: "till-1", Path: "/dev/fake", Frame: tt.frame}, zerolog.New(&logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := NewFramer(tt.frame)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			port := &fakePort{script: tt.script, clock: t0, cancel: cancel}
+			var got []Scan
+			err = s.read(ctx, port, f, port.now, func(sc Scan) { got = append(got, sc) })
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("read() = %v, want %v", err, tt.wantErr)
+			}
+			var texts []string
+			for i, sc := range got {
+				texts = append(texts, sc.Text)
+				if sc.Scanner != "till-1" {
+					t.Errorf("scan %d Scanner = %q, want till-1", i, sc.Scanner)
+				}
+				if i < len(tt.wantAt) && !sc.At.Equal(t0.Add(tt.wantAt[i])) {
+					t.Errorf("scan %d At = %v, want %v", i, sc.At, t0.Add(tt.wantAt[i]))
+				}
+			}
+			if !slices.Equal(texts, tt.want) {
+				t.Errorf("scans = %q, want %q", texts, tt.want)
+			}
+			if !strings.Contains(logs.String(), tt.wantLog) {
+				t.Errorf("log = %q, want it to contain %q", logs.String(), tt.wantLog)
+			}
+		})
+	}
+}
+
+func TestNewSerial_Invalid(t *testing.T) {
+	ok := SerialConfig{Name: "s", Path: "/dev/ttyACM0"}
+	tests := []struct {
+		name string
+		edit func(*SerialConfig)
+		want string
+	}{
+		{"no name", func(c *SerialConfig) { c.Name = "" }, "required"},
+		{"no path", func(c *SerialConfig) { c.Path = "" }, "required"},
+		{"parity", func(c *SerialConfig) { c.Parity = "evn" }, "parity"},
+		{"data bits", func(c *SerialConfig) { c.DataBits = 9 }, "data bits"},
+		{"stop bits 1.5", func(c *SerialConfig) { c.StopBits = 1.5 }, "1.5 stop bits"},
+		{"stop bits 3", func(c *SerialConfig) { c.StopBits = 3 }, "stop bits"},
+		{"baud", func(c *SerialConfig) { c.Baud = -1 }, "baud"},
+		{"frame", func(c *SerialConfig) { c.Frame.Terminator = TermNone; c.Frame.IdleTimeout = -1 }, "idle timeout"},
+	}
+	for _, tt := range tests {
+		cfg := ok
+		tt.edit(&cfg)
+		if _, err := NewSerial(cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: NewSerial() = %v, want an error mentioning %q", tt.name, err, tt.want)
+		}
+	}
+	for _, p := range []string{"none", "ODD", "even", "mark", "space"} {
+		cfg := ok
+		cfg.Parity, cfg.StopBits, cfg.DataBits, cfg.Baud = p, 2, 7, 115200
+		if _, err := NewSerial(cfg, zerolog.Nop()); err != nil {
+			t.Errorf("NewSerial(parity %s) = %v", p, err)
+		}
+	}
+}
+
+// runSerial starts s.RunOpened and returns channels of its scans and its
+// result, after the port is open.
+func runSerial(t *testing.T, ctx context.Context, s *Serial) (<-chan Scan, <-chan error) {
+	t.Helper()
+	scans := make(chan Scan, 16)
+	done := make(chan error, 1)
+	opened := make(chan struct{})
+	go func() { done <- s.RunOpened(ctx, func(sc Scan) { scans <- sc }, func() { close(opened) }) }()
+	select {
+	case <-opened:
+	case err := <-done:
+		t.Fatalf("RunOpened() = %v before opening", err)
+	}
+	return scans, done
+}
+
+func newTestSerial(t *testing.T, path string) *Serial {
+	t.Helper()
+	s, err := NewSerial(SerialConfig{Name: "till-1", Path: path, GoodRead: []byte("\x07"), BadRead: []byte("NAK\r")},
+		zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSerial_PTY(t *testing.T) {
+	dev := scannertest.NewDevice(t, filepath.Join(t.TempDir(), "usb-Test_Scanner-if00"))
+	s := newTestSerial(t, dev.Path)
+	if err := s.Feedback(true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Feedback() before Run = %v, want ErrNotConnected", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scans, done := runSerial(t, ctx, s)
+
+	url := "https://shop.example/c/544256-439-856?ü=1"
+	for _, piece := range []string{"https://sh", "op.example/c/54", "4256-439-856?\xc3", "\xbc=1\r"} {
+		if _, err := dev.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sc := <-scans; sc.Text != url || sc.Scanner != "till-1" {
+		t.Errorf("scan = %+v, want %q from till-1", sc, url)
+	}
+
+	if err := s.Feedback(true); err != nil {
+		t.Fatalf("Feedback(true) = %v", err)
+	}
+	dev.PTY().Expect(t, []byte("\x07"))
+	if err := s.Feedback(false); err != nil {
+		t.Fatalf("Feedback(false) = %v", err)
+	}
+	dev.PTY().Expect(t, []byte("NAK\r"))
+
+	// A rejected scan sends the bad-read bytes by itself.
+	dev.Write([]byte("\x1b[2~\r"))
+	dev.PTY().Expect(t, []byte("NAK\r"))
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() after cancel = %v, want nil", err)
+	}
+	if err := s.Feedback(true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Feedback() after Run = %v, want ErrNotConnected", err)
+	}
+}
+
+func TestSerial_PTY_Unplug(t *testing.T) {
+	dev := scannertest.NewDevice(t, filepath.Join(t.TempDir(), "usb-Test_Scanner-if00"))
+	s := newTestSerial(t, dev.Path)
+	_, done := runSerial(t, t.Context(), s)
+	dev.Unplug()
+	err := <-done
+	if !errors.Is(err, ErrDeviceGone) {
+		t.Fatalf("Run() after unplug = %v, want ErrDeviceGone", err)
+	}
+	t.Logf("Run() after unplug = %v", err)
+}
+
+func TestSerial_OpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notTTY := filepath.Join(dir, "file")
+	if err := os.WriteFile(notTTY, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path     string
+		wantGone bool
+		want     string
+	}{
+		{filepath.Join(dir, "missing"), true, "device gone"},
+		{notTTY, false, "check the path names a serial device"},
+	}
+	for _, tt := range tests {
+		err := newTestSerial(t, tt.path).Run(t.Context(), func(Scan) { t.Error("unexpected scan") })
+		if err == nil || errors.Is(err, ErrDeviceGone) != tt.wantGone || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Run(%s) = %v; want gone=%v and %q", tt.path, err, tt.wantGone, tt.want)
+		}
+	}
+}
