@@ -1,0 +1,139 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// OpenNotifier is an optional interface of a Source whose Run opens a
+// device. RunOpened is Run, except that it calls opened (if not nil) once
+// the device is open, so that Supervise reports "connected" at once rather
+// than assuming it when Run starts. *Serial implements it.
+type OpenNotifier interface {
+	RunOpened(ctx context.Context, emit func(Scan), opened func()) error
+}
+
+// Defaults for zero SuperviseOptions fields.
+const (
+	DefaultMinBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+	DefaultHealthy    = 10 * time.Second
+)
+
+// SuperviseOptions tune Supervise. Zero fields mean the documented default.
+type SuperviseOptions struct {
+	// MinBackoff is the delay before the first restart; it doubles after
+	// each failed attempt up to MaxBackoff. 0 means DefaultMinBackoff.
+	MinBackoff time.Duration
+	// MaxBackoff caps the delay, so a replugged device is found within it.
+	// 0 means DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// Healthy is how long a source must have been connected for its next
+	// failure to restart after MinBackoff again. 0 means DefaultHealthy.
+	Healthy time.Duration
+	// OnState, if not nil, is told of every connect (connected, nil error),
+	// failure (not connected, the error; once per attempt while a device is
+	// missing) and stop (not connected, nil error). It is called from
+	// Supervise's goroutine and must be quick. Meant for the status page.
+	OnState func(name string, connected bool, err error)
+}
+
+// Supervise runs src until ctx ends, restarting it with backoff whenever it
+// fails, and returns nil. An unplugged or missing device is not an error:
+// Supervise logs it and keeps retrying, so the device comes back by itself.
+// If Run returns nil before ctx ends (stdin reached EOF), the source is
+// finished and Supervise returns nil too.
+//
+// It logs each connect at info, an unplug (ErrDeviceGone) at warn, other
+// failures at error, and repeats of the same failure at debug.
+func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Logger, opt SuperviseOptions) error {
+	if opt.MinBackoff <= 0 {
+		opt.MinBackoff = DefaultMinBackoff
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = DefaultMaxBackoff
+	}
+	opt.MaxBackoff = max(opt.MaxBackoff, opt.MinBackoff)
+	if opt.Healthy <= 0 {
+		opt.Healthy = DefaultHealthy
+	}
+	name := src.Name()
+	state := func(connected bool, err error) {
+		if opt.OnState != nil {
+			opt.OnState(name, connected, err)
+		}
+	}
+	log = log.With().Str("scanner", name).Logger()
+
+	delay := opt.MinBackoff
+	lastErr := "" // the previous failure's text, to log repeats quietly
+	for ctx.Err() == nil {
+		// connectedAt is written by opened, which a Source may call from
+		// another goroutine, hence atomic (UnixNano; 0 = not connected).
+		var connectedAt atomic.Int64
+		opened := func() {
+			connectedAt.Store(time.Now().UnixNano())
+			log.Info().Msg("scanner connected")
+			state(true, nil)
+		}
+		var err error
+		if on, ok := src.(OpenNotifier); ok {
+			err = on.RunOpened(ctx, emit, opened)
+		} else {
+			opened()
+			err = src.Run(ctx, emit)
+		}
+		wasConnected := connectedAt.Load() != 0
+		if ctx.Err() != nil || err == nil {
+			if ctx.Err() == nil {
+				log.Info().Msg("scanner source ended")
+			}
+			if err != nil {
+				log.Debug().Err(err).Msg("scanner stopped") // a failure racing shutdown
+			}
+			state(false, nil)
+			return nil
+		}
+		if wasConnected {
+			lastErr = ""
+			if time.Since(time.Unix(0, connectedAt.Load())) >= opt.Healthy {
+				delay = opt.MinBackoff
+			}
+		}
+		state(false, err)
+		logFailure(log, err, wasConnected, err.Error() == lastErr, delay)
+		lastErr = err.Error()
+
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		delay = min(2*delay, opt.MaxBackoff)
+	}
+	return nil
+}
+
+// logFailure logs why a source stopped, at a level that matches how much a
+// person needs to act.
+func logFailure(log zerolog.Logger, err error, wasConnected, repeat bool, retry time.Duration) {
+	var ev *zerolog.Event
+	msg := ""
+	switch gone := errors.Is(err, ErrDeviceGone); {
+	case repeat:
+		ev, msg = log.Debug(), "scanner still unavailable"
+	case gone && wasConnected:
+		ev, msg = log.Warn(), "scanner unplugged, waiting for it to come back"
+	case gone:
+		ev, msg = log.Warn(), "scanner not connected, waiting for it to appear"
+	default:
+		ev, msg = log.Error(), "scanner failed; fix the cause shown, tillscan keeps retrying"
+	}
+	ev.Err(err).Str("retry_in", retry.String()).Msg(msg)
+}
