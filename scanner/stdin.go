@@ -1,0 +1,125 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// stdinPoll is how often Stdin.Run, waiting on an *os.File, checks ctx.
+const stdinPoll = 200 * time.Millisecond
+
+// Stdin is a Source reading one scan per line: the demo, or a
+// keyboard-wedge scanner typing into a terminal. A line ends at LF, CR or
+// CRLF; tabs count as spaces, surrounding spaces are trimmed and empty
+// lines ignored. An over-long (over 4 KiB) or binary line is logged and
+// skipped.
+type Stdin struct {
+	name string
+	r    io.Reader
+	log  zerolog.Logger
+}
+
+// NewStdin returns a Source reading r (usually os.Stdin). With an *os.File,
+// Run returns promptly when ctx ends; with another reader, only once its
+// Read returns.
+func NewStdin(name string, r io.Reader, log zerolog.Logger) *Stdin {
+	return &Stdin{name: name, r: r, log: log}
+}
+
+// Name returns the configured name.
+func (s *Stdin) Name() string { return s.name }
+
+// Run emits one scan per line until EOF or ctx ends (both return nil) or a
+// read fails. The last line is emitted even without a newline.
+func (s *Stdin) Run(ctx context.Context, emit func(Scan)) error {
+	// A person types slowly, so no idle timeout; the framer still bounds
+	// the line length and rejects control bytes.
+	f, err := NewFramer(FrameConfig{Terminator: TermAny, IdleTimeout: -1})
+	if err != nil {
+		return err
+	}
+	read := s.r.Read
+	if file, ok := s.r.(*os.File); ok {
+		read = func(b []byte) (int, error) { return pollRead(file, b) }
+	}
+	buf := make([]byte, 4096)
+	for ctx.Err() == nil {
+		n, err := read(buf) // (0, nil) when pollRead timed out
+		now := time.Now()
+		for i, c := range buf[:n] {
+			if c == '\t' {
+				buf[i] = ' ' // whitespace on a terminal, trimmed below, not a control byte
+			}
+		}
+		scans, rejects := f.Feed(buf[:n], now)
+		if errors.Is(err, io.EOF) {
+			s2, r2 := f.Flush(now)
+			scans, rejects = append(scans, s2...), append(rejects, r2...)
+		}
+		s.deliver(emit, scans, rejects)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return fmt.Errorf("scanner: %s: read: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Stdin) deliver(emit func(Scan), scans []Scan, rejects []error) {
+	for _, r := range rejects {
+		s.log.Warn().Err(r).Str("scanner", s.name).Msg("line rejected; type or scan it again")
+	}
+	for _, sc := range scans {
+		if sc.Text = strings.TrimSpace(sc.Text); sc.Text != "" {
+			sc.Scanner = s.name
+			emit(sc)
+		}
+	}
+}
+
+// pollRead waits up to stdinPoll for f to be readable and reads it, or
+// returns (0, nil). Polling first means Run never blocks in read(2) on a
+// terminal or pipe, so it can return when ctx ends without leaving a
+// goroutine behind, and without switching the shared stdin to non-blocking
+// mode (which would upset the shell after exit).
+func pollRead(f *os.File, b []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Read(b) // not a descriptor-backed file: just read
+	}
+	var ready bool
+	var perr error
+	cerr := rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, int(stdinPoll/time.Millisecond))
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err == nil && fds[0].Revents&unix.POLLNVAL != 0 {
+				err = os.ErrClosed
+			}
+			ready, perr = n > 0, err
+			return
+		}
+	})
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case perr != nil:
+		return 0, perr
+	case !ready:
+		return 0, nil
+	}
+	return f.Read(b) // readable (or hung up: Read then reports EOF)
+}
