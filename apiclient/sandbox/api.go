@@ -166,7 +166,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 
 	if f.Latency > 0 && a.sleep(r.Context(), f.Latency) != nil {
-		return // the client gave up; nothing was applied
+		// The client gave up or the server is closing; nothing was
+		// applied. Never let net/http turn this into an empty 200.
+		drop(w)
+		return
 	}
 	if f.SlowBody > 0 {
 		w = &slowWriter{ResponseWriter: w, ctx: r.Context(), total: f.SlowBody, sleep: a.sleep}

@@ -155,4 +155,3 @@ func TestOperations_Paging(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-

@@ -76,26 +76,20 @@ func decodeYAML(path string, data []byte, s *Seed) error {
 	return fmt.Errorf("sandbox: seed %s: %w", path, err)
 }
 
+// decodeJSON checks that data is JSON (encoding/json, so YAML-only syntax
+// is refused), then decodes it with the strict YAML decoder, of which JSON
+// is a subset, to get line:column for unknown keys and type errors.
 func decodeJSON(path string, data []byte, s *Seed) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	err := d.Decode(s)
-	if err == nil {
-		if _, extra := d.Token(); extra != io.EOF {
-			err = errors.New("unexpected data after the top-level object")
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		var off int64
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			off = se.Offset
 		}
+		line, col := lineCol(data, off)
+		return fmt.Errorf("sandbox: seed %s:%d:%d: %s", path, line, col, strings.TrimPrefix(err.Error(), "json: "))
 	}
-	if err == nil {
-		return nil
-	}
-	off := d.InputOffset() // where decoding stopped: just after an unknown key
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		off = se.Offset
-	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		off = te.Offset
-	}
-	line, col := lineCol(data, off)
-	return fmt.Errorf("sandbox: seed %s:%d:%d: %s", path, line, col, strings.TrimPrefix(err.Error(), "json: "))
+	return decodeYAML(path, data, s)
 }
 
 // lineCol converts a byte offset into a 1-based line and column.

@@ -21,6 +21,9 @@ type Server struct {
 	srv    *http.Server
 	cancel context.CancelFunc // ends the requests' base context at Close
 	wg     sync.WaitGroup     // Serve goroutines and the outage timer goroutine
+	// relistened, if set (by tests, before Outage), is called when an
+	// outage has ended by itself.
+	relistened func()
 
 	mu      sync.Mutex // guards everything that follows
 	ln      net.Listener
@@ -120,7 +123,9 @@ func (s *Server) Outage(d time.Duration) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			_ = s.relisten(stop)
+			if s.relisten(stop) == nil && s.relistened != nil {
+				s.relistened()
+			}
 		case <-stop:
 		}
 	})
