@@ -309,3 +309,18 @@ func FuzzFramer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFramer_Feed feeds 16 scans per call, the shape of a serial read
+// that caught a backlog.
+func BenchmarkFramer_Feed(b *testing.B) {
+	f, _ := NewFramer(FrameConfig{Prefix: "\x02"})
+	chunk := []byte(strings.Repeat("\x02https://shop.example/c/544256-439-856\r\n", 16))
+	b.SetBytes(int64(len(chunk)))
+	now := t0
+	for b.Loop() {
+		now = now.Add(time.Millisecond)
+		if scans, _ := f.Feed(chunk, now); len(scans) != 16 {
+			b.Fatalf("%d scans, want 16", len(scans))
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -281,5 +282,41 @@ func TestSerial_OpenErrors(t *testing.T) {
 		if err == nil || errors.Is(err, ErrDeviceGone) != tt.wantGone || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Run(%s) = %v; want gone=%v and %q", tt.path, err, tt.wantGone, tt.want)
 		}
+	}
+}
+
+// TestSerial_PTY_FeedbackWhileReading calls Feedback from another goroutine
+// while Run reads scans, for the race detector and to show writes and reads
+// share the port safely.
+func TestSerial_PTY_FeedbackWhileReading(t *testing.T) {
+	pty := scannertest.NewPTY(t)
+	s := newTestSerial(t, pty.Path)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scans, done := runSerial(t, ctx, s)
+
+	const n = 50
+	fed := make(chan error, 1)
+	go func() {
+		var err error
+		for range n {
+			err = errors.Join(err, s.Feedback(true))
+		}
+		fed <- err
+	}()
+	for i := range n {
+		card := fmt.Sprintf("544256-439-%03d", i)
+		pty.WriteString(card + "\r")
+		if sc := <-scans; sc.Text != card {
+			t.Fatalf("scan %d = %q, want %q", i, sc.Text, card)
+		}
+	}
+	if err := <-fed; err != nil {
+		t.Fatalf("Feedback() = %v", err)
+	}
+	pty.Expect(t, bytes.Repeat([]byte("\x07"), n))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
 	}
 }

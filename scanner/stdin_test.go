@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/scanner/scannertest"
 )
 
 func TestStdin_Lines(t *testing.T) {
@@ -93,5 +94,29 @@ func TestStdin_FileEOF(t *testing.T) {
 	}
 	if want := []string{"a", "b"}; !slices.Equal(got, want) {
 		t.Errorf("scans = %q, want %q", got, want)
+	}
+}
+
+// TestStdin_Terminal reads a terminal, as when a keyboard-wedge scanner
+// types into the console tillscan runs on.
+func TestStdin_Terminal(t *testing.T) {
+	pty := scannertest.NewPTY(t)
+	tty, err := os.OpenFile(pty.Path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	s := NewStdin("console", tty, zerolog.New(zerolog.NewTestWriter(t)))
+	scans := make(chan Scan, 4)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func(sc Scan) { scans <- sc }) }()
+	pty.WriteString("544256-439-856\r")
+	if sc := <-scans; sc.Text != "544256-439-856" {
+		t.Fatalf("scan = %q, want 544256-439-856", sc.Text)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() after cancel = %v, want nil", err)
 	}
 }
