@@ -5,6 +5,13 @@
 //
 // Each Source is owned by the one goroutine that calls its Run: it opens,
 // reads and closes the device, and nothing else touches the handle.
+//
+// The pieces: Framer (framer.go) turns timed bytes into scans and rejects
+// garbage, with no I/O, so every source shares one set of framing rules;
+// Stdin (stdin.go) and Serial (serial.go) are Sources; Supervise
+// (supervise.go) restarts a failing Source with backoff, so an unplugged
+// scanner comes back by itself. Package scanner/hid reads USB-HID scanners
+// and scanner/scannertest fakes a serial scanner with a pty for tests.
 package scanner
 
 import (
