@@ -48,8 +48,9 @@ type SuperviseOptions struct {
 // If Run returns nil before ctx ends (stdin reached EOF), the source is
 // finished and Supervise returns nil too.
 //
-// It logs each connect at info, an unplug (ErrDeviceGone) at warn, other
-// failures at error, and repeats of the same failure at debug.
+// It logs each connect at info, an unplug or missing device (ErrDeviceGone)
+// at warn, other failures at error, and repeats of a failure until the next
+// connect at debug.
 func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Logger, opt SuperviseOptions) error {
 	if opt.MinBackoff <= 0 {
 		opt.MinBackoff = DefaultMinBackoff
@@ -70,7 +71,7 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 	log = log.With().Str("scanner", name).Logger()
 
 	delay := opt.MinBackoff
-	lastErr := "" // the previous failure's text, to log repeats quietly
+	var lastErr error // the previous failure since the last connect, to log repeats quietly
 	for ctx.Err() == nil {
 		// connectedAt is written by opened, which a Source may call from
 		// another goroutine, hence atomic (UnixNano; 0 = not connected).
@@ -99,14 +100,14 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 			return nil
 		}
 		if wasConnected {
-			lastErr = ""
+			lastErr = nil
 			if time.Since(time.Unix(0, connectedAt.Load())) >= opt.Healthy {
 				delay = opt.MinBackoff
 			}
 		}
 		state(false, err)
-		logFailure(log, err, wasConnected, err.Error() == lastErr, delay)
-		lastErr = err.Error()
+		logFailure(log, err, wasConnected, sameFailure(err, lastErr), delay)
+		lastErr = err
 
 		t := time.NewTimer(delay)
 		select {
@@ -118,6 +119,16 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 		delay = min(2*delay, opt.MaxBackoff)
 	}
 	return nil
+}
+
+// sameFailure reports whether err repeats prev: the same message, or the
+// device still gone (an unplug is followed by failed opens of a missing
+// path; one warning is enough).
+func sameFailure(err, prev error) bool {
+	if prev == nil {
+		return false
+	}
+	return err.Error() == prev.Error() || errors.Is(err, ErrDeviceGone) && errors.Is(prev, ErrDeviceGone)
 }
 
 // logFailure logs why a source stopped, at a level that matches how much a

@@ -74,6 +74,7 @@ func (p plainSource) Run(ctx context.Context, emit func(Scan)) error { return p.
 
 var (
 	errGone  = fmt.Errorf("scanner: open /dev/x: %w", ErrDeviceGone)
+	errGone2 = fmt.Errorf("scanner: read /dev/x: %w", ErrDeviceGone)
 	errOther = errors.New("scanner: open /dev/x: permission denied")
 )
 
@@ -131,7 +132,7 @@ func TestSupervise_StatesAndLogs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &fakeSource{script: []fakeRun{
 			{err: errGone}, {err: errGone},
-			{connect: true, hold: time.Second, err: errGone},
+			{connect: true, hold: time.Second, err: errGone}, {err: errGone2},
 			{err: errOther}, {err: errOther},
 			{connect: true, hold: time.Second, err: errOther},
 			{connect: true, end: true},
@@ -148,7 +149,7 @@ func TestSupervise_StatesAndLogs(t *testing.T) {
 			t.Fatalf("Supervise() = %v, want nil when the source ends", err)
 		}
 
-		wantStates := []stateEvent{{false, errGone}, {false, errGone}, {true, nil}, {false, errGone},
+		wantStates := []stateEvent{{false, errGone}, {false, errGone}, {true, nil}, {false, errGone}, {false, errGone2},
 			{false, errOther}, {false, errOther}, {true, nil}, {false, errOther}, {true, nil}, {false, nil}}
 		if !slices.Equal(states, wantStates) {
 			t.Errorf("states = %v\nwant     %v", states, wantStates)
@@ -166,6 +167,7 @@ func TestSupervise_StatesAndLogs(t *testing.T) {
 			{"debug", "scanner still unavailable"},
 			{"info", "scanner connected"},
 			{"warn", "scanner unplugged, waiting for it to come back"},
+			{"debug", "scanner still unavailable"},
 			{"error", "scanner failed; fix the cause shown, tillscan keeps retrying"},
 			{"debug", "scanner still unavailable"},
 			{"info", "scanner connected"},
