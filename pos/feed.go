@@ -1,0 +1,130 @@
+package pos
+
+import (
+	"sync"
+	"time"
+)
+
+// EventKind says what happened to a scan or a job.
+type EventKind string
+
+// The event kinds. The first five come from the Till as a scan is handled;
+// the rest from the Worker as the job meets the API.
+const (
+	EventSaved        EventKind = "saved"        // the job is on disk; the cashier may move on
+	EventNotSaved     EventKind = "not_saved"    // the scan was NOT saved: scan again
+	EventRepeat       EventKind = "repeat"       // same card again inside the dedupe window: ignored
+	EventNotCard      EventKind = "not_card"     // no loyalty card in the scan (pass it on to the POS)
+	EventMode         EventKind = "mode"         // a command barcode set (or cancelled) the next scan's mode or sum
+	EventApplied      EventKind = "applied"      // the API applied the action; Balance has the new balance
+	EventRejected     EventKind = "rejected"     // the API (or the rules) refused it for good; Message says why
+	EventWaiting      EventKind = "waiting"      // the API cannot be reached: jobs wait on disk
+	EventUnauthorized EventKind = "unauthorized" // the API key was refused: sending stopped
+	EventReconciling  EventKind = "reconciling"  // the outcome is unknown: checking GET /operations before any re-send
+	EventDead         EventKind = "dead"         // the job was parked for an operator without being applied
+	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice
+)
+
+// Event is one thing that happened, for cashier feedback, logs, the status
+// page and POS software.
+type Event struct {
+	Seq     uint64    // increasing per Feed, starting at 1
+	At      time.Time // when it happened
+	Kind    EventKind
+	Scanner string // scanner name, if the event comes from a scan
+	Card    string // card number, if known
+	JobID   string // queue job id, if a job exists
+	Mode    string // the scan's mode, "" for the default
+	Raw     string // the scanned text (not_card and mode events)
+	Message string // one friendly line for the cashier
+	Balance string // the card's balance after an applied action, e.g. "stamp 8/10"
+	Err     string // the error behind a not_saved, rejected, waiting or dead event
+}
+
+// Feed fans events out to subscribers and keeps the most recent ones.
+// Publish never blocks: a subscriber whose buffer is full is dropped (its
+// channel is closed, so it knows it missed events and can resubscribe and
+// read Recent). Create one with NewFeed; it is safe for concurrent use.
+type Feed struct {
+	mu      sync.Mutex // guards everything below
+	seq     uint64
+	history []Event // ring buffer of the last cap(history) events
+	next    int     // where the next event goes in history once it is full
+	subs    map[*subscriber]struct{}
+}
+
+type subscriber struct{ ch chan Event }
+
+// NewFeed returns a Feed that remembers the last history events (0 means
+// 100).
+func NewFeed(history int) *Feed {
+	if history <= 0 {
+		history = 100
+	}
+	return &Feed{history: make([]Event, 0, history), subs: map[*subscriber]struct{}{}}
+}
+
+// Publish stamps e with the next sequence number (and the time, if e.At is
+// zero), remembers it and hands it to every subscriber that has room.
+func (f *Feed) Publish(e Event) { f.publish(e) }
+
+// publish is Publish returning the stamped event. A nil Feed drops it.
+func (f *Feed) publish(e Event) Event {
+	if f == nil {
+		return e
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	e.Seq = f.seq
+	if len(f.history) < cap(f.history) {
+		f.history = append(f.history, e)
+	} else {
+		f.history[f.next] = e
+		f.next = (f.next + 1) % cap(f.history)
+	}
+	for s := range f.subs {
+		select {
+		case s.ch <- e:
+		default: // too slow: drop it rather than block the till
+			delete(f.subs, s)
+			close(s.ch)
+		}
+	}
+	return e
+}
+
+// Subscribe returns a channel of every event published from now on, with
+// room for buf events (0 means 64), and a function that ends the
+// subscription (safe to call more than once). The channel is closed when
+// the subscription ends, also when the Feed drops a subscriber that fell
+// buf events behind.
+func (f *Feed) Subscribe(buf int) (<-chan Event, func()) {
+	if buf <= 0 {
+		buf = 64
+	}
+	s := &subscriber{ch: make(chan Event, buf)}
+	f.mu.Lock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
+	return s.ch, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.subs[s]; ok {
+			delete(f.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+// Recent returns the remembered events, oldest first.
+func (f *Feed) Recent() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Event, 0, len(f.history))
+	out = append(out, f.history[f.next:]...)
+	return append(out, f.history[:f.next]...)
+}

@@ -1,0 +1,378 @@
+package pos
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
+)
+
+// Enqueuer stores a job durably; *queue.Queue satisfies it.
+type Enqueuer interface {
+	Enqueue(s queue.Scan, now time.Time) (queue.Job, error)
+}
+
+// Command is what a command barcode does to the next card scan of the
+// scanner that read it.
+type Command struct {
+	// Mode sets the next card scan's mode (e.g. "redeem").
+	Mode string
+	// PurchaseSum makes the command's text a prefix followed by the
+	// purchase sum, e.g. key "TILLSCAN:SUM:" reads "TILLSCAN:SUM:12.50".
+	PurchaseSum bool
+	// Cancel forgets the pending mode and sum.
+	Cancel bool
+}
+
+// DefaultCommands are the command barcodes when config names none:
+// "TILLSCAN:REDEEM" (mode redeem), "TILLSCAN:SUM:<amount>" (purchase sum,
+// e.g. "TILLSCAN:SUM:12.50") and "TILLSCAN:CANCEL".
+func DefaultCommands() map[string]Command {
+	return map[string]Command{
+		"TILLSCAN:REDEEM": {Mode: ModeRedeem},
+		"TILLSCAN:SUM:":   {PurchaseSum: true},
+		"TILLSCAN:CANCEL": {Cancel: true},
+	}
+}
+
+// TillConfig configures a Till. Zero fields mean the documented default.
+type TillConfig struct {
+	TillID       string        // required; goes into every job (and so every marker); see ValidTillID
+	Extractor    *Extractor    // nil means NewExtractor("")
+	DedupeWindow time.Duration // same card again within it is a repeat; 0 means 10s, <0 turns dedupe off
+	// Commands maps a command barcode's text (matched whole and ignoring
+	// case; for PurchaseSum commands, as a prefix) to what it does. nil
+	// means DefaultCommands(); an empty map means no command barcodes.
+	Commands    map[string]Command
+	ModeTimeout time.Duration // a mode or sum not used within it is forgotten; 0 means 60s
+	// Rules, if set, lets the Till refuse a mode that has no rules when it
+	// is set, rather than when the job reaches the worker.
+	Rules    func() Rules
+	Currency string // prefix for money in messages, e.g. "£"
+}
+
+// Validate checks the config.
+func (c TillConfig) Validate() error {
+	var errs []error
+	if err := ValidTillID(c.TillID); err != nil {
+		errs = append(errs, err)
+	}
+	for text, cmd := range c.Commands {
+		n := 0
+		for _, set := range []bool{cmd.Mode != "", cmd.PurchaseSum, cmd.Cancel} {
+			if set {
+				n++
+			}
+		}
+		switch {
+		case strings.TrimSpace(text) == "" || strings.TrimSpace(text) != text:
+			errs = append(errs, fmt.Errorf("pos: command barcode %q: the text must not be empty or start or end with spaces", text))
+		case n != 1:
+			errs = append(errs, fmt.Errorf("pos: command barcode %q: set exactly one of mode, purchase sum or cancel", text))
+		case c.Rules != nil && cmd.Mode != "" && !c.Rules().HasMode(cmd.Mode):
+			errs = append(errs, fmt.Errorf("pos: command barcode %q: mode %q has no rules", text, cmd.Mode))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Till is the front half of tillscan: it turns each scan into an event,
+// and a card scan into a durable job. Create one with NewTill; Handle and
+// SetNext are safe for concurrent use (several scanners, the control API).
+type Till struct {
+	cfg     TillConfig
+	ex      *Extractor
+	exact   map[string]Command // upper-cased text → command
+	prefix  map[string]Command // upper-cased prefix → purchase sum command
+	q       Enqueuer
+	feed    *Feed
+	wake    func()
+	log     zerolog.Logger
+	mu      sync.Mutex              // guards everything below; held across Enqueue so two scanners cannot both save one card
+	next    map[string]nextScan     // pending mode/sum by scanner name; "" is from SetNext, for any scanner
+	seen    map[string][]dedupeMark // saved scans by card, inside the window
+	handled int                     // scans since the last sweep of seen
+}
+
+// nextScan is the context the next card scan takes.
+type nextScan struct {
+	mode string
+	sum  *float64
+	at   time.Time // when it was set; it expires ModeTimeout later
+}
+
+type dedupeMark struct {
+	key string // mode and sum the scan was saved with
+	at  time.Time
+}
+
+// NewTill returns a Till that enqueues into q, publishes on feed and calls
+// wake (if not nil) after each saved job. cfg should have passed Validate.
+func NewTill(cfg TillConfig, q Enqueuer, feed *Feed, wake func(), log zerolog.Logger) *Till {
+	if cfg.DedupeWindow == 0 {
+		cfg.DedupeWindow = 10 * time.Second
+	}
+	if cfg.ModeTimeout <= 0 {
+		cfg.ModeTimeout = 60 * time.Second
+	}
+	if cfg.Commands == nil {
+		cfg.Commands = DefaultCommands()
+	}
+	ex := cfg.Extractor
+	if ex == nil {
+		ex, _ = NewExtractor("") // the default pattern compiles
+	}
+	t := &Till{cfg: cfg, ex: ex, q: q, feed: feed, wake: wake, log: log,
+		exact: map[string]Command{}, prefix: map[string]Command{},
+		next: map[string]nextScan{}, seen: map[string][]dedupeMark{}}
+	for text, cmd := range cfg.Commands {
+		if cmd.PurchaseSum {
+			t.prefix[strings.ToUpper(text)] = cmd
+		} else {
+			t.exact[strings.ToUpper(text)] = cmd
+		}
+	}
+	return t
+}
+
+// Handle handles one scan and returns the event it published: a command
+// barcode sets the next card scan's mode or sum ("mode"); a scan without a
+// card number is "not_card" (the caller may pass it on to the POS); the
+// same card again inside the dedupe window is "repeat"; otherwise the job is
+// enqueued: "saved" once it is on disk, or "not_saved" with what to do.
+//
+// A mode or sum applies to the next card scan of the same scanner only
+// (or, set by SetNext, of any scanner), then reverts to the default; it is
+// forgotten after ModeTimeout. Dedupe knows modes: a scan that comes with a
+// mode or sum is a repeat only of a scan with the same mode and sum, so a
+// redeem right after a stamp goes through, while a plain scan is a repeat
+// of any saved scan of that card (a scanner's double read after a redeem).
+func (t *Till) Handle(s scanner.Scan) Event {
+	at := s.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	text := strings.TrimSpace(s.Text)
+	ev := Event{At: at, Scanner: s.Scanner, Raw: s.Text}
+	if cmd, arg, ok := t.command(text); ok {
+		return t.command1(ev, cmd, arg)
+	}
+	card, err := t.ex.Card(text)
+	if err != nil {
+		ev.Kind, ev.Err = EventNotCard, err.Error()
+		ev.Message = "not a loyalty card"
+		if errors.Is(err, errTwoCards) {
+			ev.Message = "more than one card number in this code: not used"
+		}
+		t.log.Debug().Str("scanner", s.Scanner).Err(err).Msg("scan is not a loyalty card")
+		return t.feed.publish(ev)
+	}
+	ev.Card = card
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweepLocked(at)
+	who, ctx := t.pendingLocked(s.Scanner, at)
+	ev.Mode = ctx.mode
+	key := dedupeKey(ctx)
+	if prev, ok := t.repeatLocked(card, key, ctx.mode != "" || ctx.sum != nil, at); ok {
+		delete(t.next, who) // the mode was meant for this card, which just got it
+		ev.Kind = EventRepeat
+		ev.Message = fmt.Sprintf("%s: scanned again %s after the last scan — ignored", card, roundAge(at.Sub(prev)))
+		return t.feed.publish(ev)
+	}
+	job, err := t.q.Enqueue(queue.Scan{
+		Card: card, TillID: t.cfg.TillID, Scanner: s.Scanner, Raw: s.Text, ScannedAt: at,
+		Mode: ctx.mode, PurchaseSum: ctx.sum,
+	}, at)
+	if err != nil {
+		// The mode stays pending: the cashier scans the card again.
+		t.log.Error().Err(err).Str("card", card).Str("scanner", s.Scanner).Msg("scan NOT saved")
+		ev.Kind, ev.Err = EventNotSaved, err.Error()
+		ev.Message = card + ": NOT saved — scan the card again; if this repeats, see the tillscan log"
+		return t.feed.publish(ev)
+	}
+	delete(t.next, who)
+	if t.cfg.DedupeWindow > 0 {
+		t.seen[card] = append(t.seen[card], dedupeMark{key: key, at: at})
+	}
+	ev.Kind, ev.JobID = EventSaved, job.ID
+	ev.Message = card + ": saved"
+	if c := t.contextText(ctx); c != "" {
+		ev.Message += " (" + c + ")"
+	}
+	ev = t.feed.publish(ev)
+	if t.wake != nil {
+		t.wake()
+	}
+	return ev
+}
+
+// SetNext sets the mode and purchase sum of the next card scan on any
+// scanner (for the control API and POS software); mode "" and a nil sum
+// clear it. A mode without rules or a sum that is not a positive amount is
+// an error, and nothing changes.
+func (t *Till) SetNext(mode string, purchaseSum *float64) error {
+	if mode != "" && t.cfg.Rules != nil && !t.cfg.Rules().HasMode(mode) {
+		return fmt.Errorf("pos: mode %q: %w", mode, ErrUnknownMode)
+	}
+	if purchaseSum != nil && !validSum(*purchaseSum) {
+		return fmt.Errorf("pos: purchase sum %v must be a positive amount", *purchaseSum)
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ctx := nextScan{mode: mode, sum: purchaseSum, at: now}
+	ev := Event{At: now, Kind: EventMode, Mode: mode}
+	if mode == "" && purchaseSum == nil {
+		delete(t.next, "")
+		ev.Message = "next scan: back to normal"
+	} else {
+		t.next[""] = ctx
+		ev.Message = "next scan: " + t.contextText(ctx)
+	}
+	t.feed.publish(ev)
+	return nil
+}
+
+// command matches text against the command barcodes; arg is the text after
+// a purchase sum prefix.
+func (t *Till) command(text string) (Command, string, bool) {
+	up := strings.ToUpper(text)
+	if cmd, ok := t.exact[up]; ok {
+		return cmd, "", true
+	}
+	for p, cmd := range t.prefix {
+		if strings.HasPrefix(up, p) {
+			return cmd, text[len(p):], true
+		}
+	}
+	return Command{}, "", false
+}
+
+// command1 applies a command barcode to its scanner's next scan.
+func (t *Till) command1(ev Event, cmd Command, arg string) Event {
+	ev.Kind = EventMode
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ctx, ok := t.next[ev.Scanner]
+	if !ok || ev.At.Sub(ctx.at) > t.cfg.ModeTimeout {
+		ctx = nextScan{}
+	}
+	switch {
+	case cmd.Cancel:
+		delete(t.next, ev.Scanner)
+		delete(t.next, "")
+		ev.Message = "next scan: back to normal"
+		return t.feed.publish(ev)
+	case cmd.PurchaseSum:
+		v, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(arg), ",", "."), 64)
+		if err != nil || !validSum(v) {
+			ev.Err = fmt.Sprintf("purchase sum %q is not a positive amount", arg)
+			ev.Message = "purchase sum not understood: " + arg
+			return t.feed.publish(ev)
+		}
+		ctx.sum = &v
+	default:
+		if t.cfg.Rules != nil && !t.cfg.Rules().HasMode(cmd.Mode) {
+			ev.Err = fmt.Sprintf("mode %q has no rules", cmd.Mode)
+			ev.Message = "unknown mode " + cmd.Mode + ": ignored"
+			return t.feed.publish(ev)
+		}
+		ctx.mode = cmd.Mode
+	}
+	ctx.at = ev.At
+	t.next[ev.Scanner] = ctx
+	ev.Mode = ctx.mode
+	ev.Message = "next scan: " + t.contextText(ctx) + fmt.Sprintf(" (for %s)", roundAge(t.cfg.ModeTimeout))
+	return t.feed.publish(ev)
+}
+
+// pendingLocked returns the context the next card scan on scanner takes,
+// and under which key it is stored; expired contexts are dropped.
+func (t *Till) pendingLocked(scanner string, at time.Time) (string, nextScan) {
+	for _, who := range []string{scanner, ""} {
+		ctx, ok := t.next[who]
+		if !ok {
+			continue
+		}
+		if at.Sub(ctx.at) > t.cfg.ModeTimeout {
+			delete(t.next, who)
+			continue
+		}
+		return who, ctx
+	}
+	return scanner, nextScan{}
+}
+
+// repeatLocked reports whether card was saved inside the window: with the
+// same key if explicit, with any key otherwise. prev is when.
+func (t *Till) repeatLocked(card, key string, explicit bool, at time.Time) (time.Time, bool) {
+	if t.cfg.DedupeWindow < 0 {
+		return time.Time{}, false
+	}
+	for _, m := range slices.Backward(t.seen[card]) {
+		if at.Sub(m.at) < t.cfg.DedupeWindow && (!explicit || m.key == key) {
+			return m.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// sweepLocked forgets dedupe marks older than the window, every 256 scans.
+func (t *Till) sweepLocked(at time.Time) {
+	if t.handled++; t.handled < 256 {
+		return
+	}
+	t.handled = 0
+	for card, ms := range t.seen {
+		keep := ms[:0]
+		for _, m := range ms {
+			if d := at.Sub(m.at); d < t.cfg.DedupeWindow && d > -time.Hour {
+				keep = append(keep, m)
+			}
+		}
+		if len(keep) == 0 {
+			delete(t.seen, card)
+		} else {
+			t.seen[card] = keep
+		}
+	}
+}
+
+func dedupeKey(ctx nextScan) string {
+	if ctx.sum == nil {
+		return ctx.mode
+	}
+	return ctx.mode + "|" + strconv.FormatFloat(*ctx.sum, 'f', -1, 64)
+}
+
+// contextText describes a mode and sum: "redeem, purchase £12.50".
+func (t *Till) contextText(ctx nextScan) string {
+	var parts []string
+	if ctx.mode != "" {
+		parts = append(parts, ctx.mode)
+	}
+	if ctx.sum != nil {
+		parts = append(parts, "purchase "+money(t.cfg.Currency, *ctx.sum))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func validSum(v float64) bool { return !math.IsNaN(v) && v > 0 && v < 1e9 }
+
+// roundAge writes a duration for people: "3s", "1m0s".
+func roundAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,251 @@
+package pos
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
+)
+
+// fakeEnqueuer records scans; fail makes the next Enqueue fail.
+type fakeEnqueuer struct {
+	mu    sync.Mutex
+	scans []queue.Scan
+	fail  error
+}
+
+func (f *fakeEnqueuer) Enqueue(s queue.Scan, now time.Time) (queue.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		err := f.fail
+		f.fail = nil
+		return queue.Job{}, err
+	}
+	f.scans = append(f.scans, s)
+	return queue.Job{ID: fmt.Sprintf("J%03d", len(f.scans)), Scan: s, State: queue.Pending, CreatedAt: now}, nil
+}
+
+func newTestTill(t *testing.T, cfg TillConfig) (*Till, *fakeEnqueuer, *int) {
+	t.Helper()
+	if cfg.TillID == "" {
+		cfg.TillID = "till-1"
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("TillConfig.Validate() = %v", err)
+	}
+	q := &fakeEnqueuer{}
+	wakes := new(int)
+	till := NewTill(cfg, q, NewFeed(50), func() { *wakes++ }, zerolog.New(zerolog.NewTestWriter(t)))
+	return till, q, wakes
+}
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func scan(text string, at time.Duration) scanner.Scan {
+	return scanner.Scan{Text: text, Scanner: "front", At: t0.Add(at)}
+}
+
+func TestTill_Handle_Steps(t *testing.T) {
+	type step struct {
+		scan     scanner.Scan
+		want     EventKind
+		wantMode string  // mode of the saved job
+		wantSum  float64 // 0: none
+	}
+	other := func(s scanner.Scan) scanner.Scan { s.Scanner = "back"; return s }
+	tests := []struct {
+		name   string
+		window time.Duration
+		steps  []step
+	}{
+		{"saved then repeat then saved after the window", 0, []step{
+			{scan("544256-439-856", 0), EventSaved, "", 0},
+			{scan("544256-439-856", 5*time.Second), EventRepeat, "", 0},
+			{scan("https://x/c/544256-439-856", 9*time.Second), EventRepeat, "", 0},
+			{scan("544256-439-856", 11*time.Second), EventSaved, "", 0},
+		}},
+		{"other card is no repeat", 0, []step{
+			{scan("544256-439-856", 0), EventSaved, "", 0},
+			{scan("612001-100-201", time.Second), EventSaved, "", 0},
+		}},
+		{"dedupe off", -1, []step{
+			{scan("544256-439-856", 0), EventSaved, "", 0},
+			{scan("544256-439-856", time.Second), EventSaved, "", 0},
+		}},
+		{"custom window", time.Minute, []step{
+			{scan("544256-439-856", 0), EventSaved, "", 0},
+			{scan("544256-439-856", 50*time.Second), EventRepeat, "", 0},
+		}},
+		{"not a card", 0, []step{
+			{scan("5012345678900", 0), EventNotCard, "", 0},
+			{scan("544256-439-856 612001-100-201", 0), EventNotCard, "", 0},
+		}},
+		{"redeem right after a stamp is no repeat; its double read is", 0, []step{
+			{scan("544256-439-856", 0), EventSaved, "", 0},
+			{scan("TILLSCAN:REDEEM", time.Second), EventMode, "", 0},
+			{scan("544256-439-856", 2*time.Second), EventSaved, "redeem", 0},
+			{scan("544256-439-856", 3*time.Second), EventRepeat, "", 0},
+			{scan("tillscan:redeem", 4*time.Second), EventMode, "", 0},
+			{scan("544256-439-856", 5*time.Second), EventRepeat, "", 0},
+			// the mode was used up by the repeat
+			{scan("544256-439-856", 20*time.Second), EventSaved, "", 0},
+		}},
+		{"mode applies once then reverts", 0, []step{
+			{scan("TILLSCAN:REDEEM", 0), EventMode, "", 0},
+			{scan("544256-439-856", time.Second), EventSaved, "redeem", 0},
+			{scan("612001-100-201", 2*time.Second), EventSaved, "", 0},
+		}},
+		{"mode expires", 0, []step{
+			{scan("TILLSCAN:REDEEM", 0), EventMode, "", 0},
+			{scan("544256-439-856", 61*time.Second), EventSaved, "", 0},
+		}},
+		{"mode is per scanner", 0, []step{
+			{scan("TILLSCAN:REDEEM", 0), EventMode, "", 0},
+			{other(scan("612001-100-201", time.Second)), EventSaved, "", 0},
+			{scan("544256-439-856", 2*time.Second), EventSaved, "redeem", 0},
+		}},
+		{"purchase sum and mode combine", 0, []step{
+			{scan("TILLSCAN:SUM:12,50", 0), EventMode, "", 0},
+			{scan("TILLSCAN:REDEEM", time.Second), EventMode, "", 0},
+			{scan("612001-100-201", 2*time.Second), EventSaved, "redeem", 12.5},
+		}},
+		{"bad sum changes nothing", 0, []step{
+			{scan("TILLSCAN:SUM:abc", 0), EventMode, "", 0},
+			{scan("TILLSCAN:SUM:-3", 0), EventMode, "", 0},
+			{scan("612001-100-201", time.Second), EventSaved, "", 0},
+		}},
+		{"cancel", 0, []step{
+			{scan("TILLSCAN:SUM:5", 0), EventMode, "", 0},
+			{scan("TILLSCAN:REDEEM", 0), EventMode, "", 0},
+			{scan("TILLSCAN:CANCEL", time.Second), EventMode, "", 0},
+			{scan("612001-100-201", 2*time.Second), EventSaved, "", 0},
+		}},
+		{"same sum twice is a repeat, another sum is not", 0, []step{
+			{scan("TILLSCAN:SUM:5", 0), EventMode, "", 0},
+			{scan("612001-100-205", time.Second), EventSaved, "", 5},
+			{scan("TILLSCAN:SUM:5", 2*time.Second), EventMode, "", 0},
+			{scan("612001-100-205", 3*time.Second), EventRepeat, "", 0},
+			{scan("TILLSCAN:SUM:7", 4*time.Second), EventMode, "", 0},
+			{scan("612001-100-205", 5*time.Second), EventSaved, "", 7},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			till, q, wakes := newTestTill(t, TillConfig{DedupeWindow: tt.window, Rules: DefaultRules})
+			saved := 0
+			for i, st := range tt.steps {
+				ev := till.Handle(st.scan)
+				if ev.Kind != st.want {
+					t.Fatalf("step %d: Handle(%q) = %s (%q), want %s", i, st.scan.Text, ev.Kind, ev.Message, st.want)
+				}
+				if ev.Seq == 0 || ev.Message == "" {
+					t.Errorf("step %d: event %+v has no Seq or Message", i, ev)
+				}
+				if ev.Kind != EventSaved {
+					continue
+				}
+				saved++
+				got := q.scans[len(q.scans)-1]
+				if got.Mode != st.wantMode || (got.PurchaseSum == nil) != (st.wantSum == 0) ||
+					got.PurchaseSum != nil && *got.PurchaseSum != st.wantSum {
+					t.Errorf("step %d: job mode, sum = %q, %v; want %q, %v", i, got.Mode, got.PurchaseSum, st.wantMode, st.wantSum)
+				}
+				if got.TillID != "till-1" || got.Scanner != st.scan.Scanner || got.Raw != st.scan.Text || !got.ScannedAt.Equal(st.scan.At) {
+					t.Errorf("step %d: job scan = %+v", i, got)
+				}
+				if ev.JobID == "" || ev.Card != got.Card {
+					t.Errorf("step %d: saved event %+v does not name the job", i, ev)
+				}
+			}
+			if len(q.scans) != saved || *wakes != saved {
+				t.Errorf("enqueued %d, woke %d times; want %d each", len(q.scans), *wakes, saved)
+			}
+		})
+	}
+}
+
+func TestTill_NotSavedKeepsModeAndIsNoRepeat(t *testing.T) {
+	till, q, wakes := newTestTill(t, TillConfig{})
+	till.Handle(scan("TILLSCAN:REDEEM", 0))
+	q.fail = errors.New("queue: disk full")
+	ev := till.Handle(scan("544256-439-856", time.Second))
+	if ev.Kind != EventNotSaved || !strings.Contains(ev.Err, "disk full") || !strings.Contains(ev.Message, "NOT saved") {
+		t.Fatalf("Handle with a failing queue = %+v, want not_saved saying so", ev)
+	}
+	ev = till.Handle(scan("544256-439-856", 2*time.Second))
+	if ev.Kind != EventSaved || q.scans[0].Mode != "redeem" {
+		t.Fatalf("rescan = %s with mode %q, want saved with mode redeem", ev.Kind, q.scans[0].Mode)
+	}
+	if *wakes != 1 {
+		t.Errorf("woke %d times, want 1", *wakes)
+	}
+}
+
+func TestTill_SetNext(t *testing.T) {
+	till, q, _ := newTestTill(t, TillConfig{Rules: DefaultRules})
+	if err := till.SetNext("refund", nil); !errors.Is(err, ErrUnknownMode) {
+		t.Errorf("SetNext(unknown mode) = %v, want ErrUnknownMode", err)
+	}
+	if err := till.SetNext("", ptr(-1.0)); err == nil {
+		t.Error("SetNext(negative sum) = nil, want an error")
+	}
+	if err := till.SetNext("redeem", ptr(9.99)); err != nil {
+		t.Fatalf("SetNext = %v", err)
+	}
+	// SetNext stamps time.Now; the scan must come after it.
+	s := scanner.Scan{Text: "612001-100-201", Scanner: "any", At: time.Now()}
+	if ev := till.Handle(s); ev.Kind != EventSaved {
+		t.Fatalf("Handle = %+v", ev)
+	}
+	if got := q.scans[0]; got.Mode != "redeem" || got.PurchaseSum == nil || *got.PurchaseSum != 9.99 {
+		t.Errorf("job mode, sum = %q, %v; want redeem, 9.99", got.Mode, got.PurchaseSum)
+	}
+	s.Text, s.At = "544256-439-856", time.Now()
+	till.Handle(s)
+	if got := q.scans[1]; got.Mode != "" || got.PurchaseSum != nil {
+		t.Errorf("second job mode, sum = %q, %v; want the default", got.Mode, got.PurchaseSum)
+	}
+}
+
+func TestTill_ConcurrentScansOfOneCard(t *testing.T) {
+	till, q, _ := newTestTill(t, TillConfig{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			till.Handle(scanner.Scan{Text: "544256-439-856", Scanner: fmt.Sprint("s", i), At: t0})
+		})
+	}
+	wg.Wait()
+	if len(q.scans) != 1 {
+		t.Fatalf("8 simultaneous scans of one card saved %d jobs, want 1", len(q.scans))
+	}
+}
+
+func TestTillConfig_Validate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  TillConfig
+		want string
+	}{
+		{"no till id", TillConfig{}, "till id"},
+		{"two things in one command", TillConfig{TillID: "t", Commands: map[string]Command{"X": {Mode: "redeem", Cancel: true}}}, "exactly one"},
+		{"empty command", TillConfig{TillID: "t", Commands: map[string]Command{"X": {}}}, "exactly one"},
+		{"blank text", TillConfig{TillID: "t", Commands: map[string]Command{" ": {Cancel: true}}}, "must not be empty"},
+		{"unknown mode", TillConfig{TillID: "t", Rules: DefaultRules, Commands: map[string]Command{"X": {Mode: "refund"}}}, "no rules"},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate() = %v, want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+	if err := (TillConfig{TillID: "t", Commands: DefaultCommands(), Rules: DefaultRules}).Validate(); err != nil {
+		t.Errorf("Validate(defaults) = %v", err)
+	}
+}
