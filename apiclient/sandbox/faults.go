@@ -89,10 +89,9 @@ const slowSlices = 8
 
 func (s *slowWriter) Write(p []byte) (int, error) {
 	rc := http.NewResponseController(s.ResponseWriter)
-	step := (len(p) + slowSlices - 1) / slowSlices
 	n := 0
-	for n < len(p) {
-		m, err := s.ResponseWriter.Write(p[n:min(len(p), n+step)])
+	for i := range slowSlices {
+		m, err := s.ResponseWriter.Write(p[n : (i+1)*len(p)/slowSlices])
 		n += m
 		if err != nil {
 			return n, err
