@@ -127,6 +127,9 @@ func testClient(t *testing.T, cfg Config) *Client {
 	if cfg.APIKey == "" {
 		cfg.APIKey = "k"
 	}
+	if cfg.Headroom == 0 {
+		cfg.Headroom = -1 // exact rates make exact fake-clock figures
+	}
 	c, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("New() = %v", err)
@@ -163,6 +166,23 @@ func TestWait_LimiterShared(t *testing.T) {
 				t.Errorf("two tokens granted at %v", d)
 			}
 			seen[d] = true
+		}
+	})
+}
+
+// By default the client paces 3 % below RateLimit.
+func TestWait_DefaultHeadroom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{Headroom: DefaultHeadroom})
+		start := time.Now()
+		for range 98 {
+			if err := c.wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 97 gaps at 9.7/s: 10s.
+		if got, want := time.Since(start), 10*time.Second; got < want-time.Millisecond || got > want+time.Millisecond {
+			t.Errorf("98 waits took %v; want %v", got, want)
 		}
 	})
 }

@@ -106,3 +106,30 @@ func TestRedaction_Failures(t *testing.T) {
 		noKey(t, "New error", err.Error())
 	}
 }
+
+func TestNew_BadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  apiclient.Config
+	}{
+		{"no base URL", apiclient.Config{APIKey: testKey}},
+		{"relative base URL", apiclient.Config{BaseURL: "/api/v2", APIKey: testKey}},
+		{"ftp", apiclient.Config{BaseURL: "ftp://host/api/v2", APIKey: testKey}},
+		{"credentials in URL", apiclient.Config{BaseURL: "https://u:p@host/api/v2", APIKey: testKey}},
+		{"query in URL", apiclient.Config{BaseURL: "https://host/api/v2?x=1", APIKey: testKey}},
+		{"negative rate", apiclient.Config{BaseURL: "https://host/api/v2", RateLimit: -1}},
+		{"negative timeout", apiclient.Config{BaseURL: "https://host/api/v2", Timeout: -time.Second}},
+		{"negative tries", apiclient.Config{BaseURL: "https://host/api/v2", Tries: -1}},
+		{"headroom 1", apiclient.Config{BaseURL: "https://host/api/v2", Headroom: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if c, err := apiclient.New(tt.cfg, zerolog.Nop()); err == nil {
+				t.Errorf("New(%v) = %v, nil; want an error", tt.cfg, c)
+			}
+		})
+	}
+	if _, err := apiclient.New(apiclient.Config{BaseURL: "https://api.highlightcards.co.uk/api/v2/"}, zerolog.Nop()); err != nil {
+		t.Errorf("New(minimal config) = %v; want nil (a missing key is reported per call)", err)
+	}
+}
