@@ -137,8 +137,8 @@ func (a *API) routes() {
 // ServeHTTP checks the key and the rate limit, applies the request-level
 // faults, then routes. Every request is counted in Stats.Requests.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	now := a.now()
 	a.mu.Lock()
+	now := a.now() // under the lock, so the rate windows see times in order
 	a.requests++
 	key := r.Header.Get("x-api-key")
 	if !a.keys[key] {
@@ -154,7 +154,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.tooMany(w, f)
 		return
 	}
-	fail := 0
+	fail := -1 // none; 0 drops the connection
 	if len(a.failNext) > 0 {
 		fail, a.failNext = a.failNext[0], a.failNext[1:]
 	} else if f.ErrorRate > 0 && a.rng.Float64() < f.ErrorRate {
@@ -174,13 +174,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.SlowBody > 0 {
 		w = &slowWriter{ResponseWriter: w, ctx: r.Context(), total: f.SlowBody, sleep: a.sleep}
 	}
-	switch {
-	case fail == http.StatusTooManyRequests:
-		a.tooMany(w, f)
-	case fail != 0:
-		writeFault(w, fail)
-	default:
+	switch fail {
+	case -1:
 		a.mux.ServeHTTP(w, r)
+	case 0:
+		drop(w)
+	case http.StatusTooManyRequests:
+		a.tooMany(w, f)
+	default:
+		writeFault(w, fail)
 	}
 }
 

@@ -33,8 +33,10 @@ func (a *API) SetFaults(f Faults) {
 }
 
 // FailNext makes the next len(statuses) authenticated, admitted requests
-// answer these codes without being applied (a 429 counts in
-// Stats.RateLimited). Calls append to the queue.
+// answer these codes without being applied; 0 drops the connection without
+// applying (the client cannot tell it from the ambiguous case). A 429 counts
+// in Stats.RateLimited and carries Faults.RetryAfter. Calls append to the
+// queue.
 func (a *API) FailNext(statuses ...int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -42,9 +44,10 @@ func (a *API) FailNext(statuses ...int) {
 }
 
 // ApplyThenFail makes the next len(statuses) successfully applied card
-// actions answer these codes instead of 200; 0 drops the connection with no
-// answer. Actions that are rejected (400, 404, …) do not consume an entry.
-// Calls append to the queue.
+// actions (those logged in the operations log: not GETs, not set-*) answer
+// these codes instead of 200; 0 drops the connection with no answer. An
+// action that is rejected (400, 404, …) does not consume an entry. Calls
+// append to the queue.
 func (a *API) ApplyThenFail(statuses ...int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -67,6 +67,10 @@ func TestFaults_FailNext(t *testing.T) {
 			t.Errorf("after request %d: Stats = %+v, want %d applied, %d rate limited", i, st, tt.applied, tt.limited)
 		}
 	}
+	s.API.FailNext(0)
+	if _, err := s.try(sandbox.DemoAPIKey, "POST", "/cards/"+sandbox.DemoStampCard+"/add-stamp", stamp("x")); err == nil {
+		t.Error("FailNext(0): answered, want a dropped connection")
+	}
 	if c, _ := s.API.Card(sandbox.DemoStampCard); c.Balance.CurrentNumberOfUses != 8 {
 		t.Errorf("stamps = %v, want 8: failed requests must not apply", c.Balance.CurrentNumberOfUses)
 	}
@@ -112,12 +116,6 @@ func TestFaults_ApplyThenDropRate(t *testing.T) {
 		t.Fatalf("operations = %+v, want the dropped action logged with its comment", ops)
 	}
 	// GETs are not actions: they are answered normally.
-	s.SetFaultsAndGet(t)
-}
-
-// SetFaultsAndGet checks that reads are unaffected by ApplyThenDropRate.
-func (s *testServer) SetFaultsAndGet(t *testing.T) {
-	t.Helper()
 	var c sandbox.Card
 	s.req("GET", "/cards/"+sandbox.DemoStampCard, nil).ok(t, &c)
 	if c.Balance.CurrentNumberOfUses != 8 {

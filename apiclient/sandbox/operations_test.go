@@ -124,19 +124,18 @@ func TestOperations_Paging(t *testing.T) {
 	tests := []struct {
 		query     string
 		n, per    int
-		firstAmt  float64
 		wantError bool
 	}{
-		{"", 30, 30, 0, false},
-		{"itemsPerPage=1000", 1000, 1000, 0, false},
-		{"itemsPerPage=5000", 1000, 1000, 0, false}, // clamped
-		{"itemsPerPage=1000&page=2", 5, 1000, 0, false},
-		{"page=0", 0, 0, 0, true},
-		{"page=x", 0, 0, 0, true},
-		{"itemsPerPage=-1", 0, 0, 0, true},
-		{"startDate=25/11/2026", 0, 0, 0, true},
-		{"endDate=2026-11-25T00:00:00", 0, 0, 0, true},
-		{"templateId=abc", 0, 0, 0, true},
+		{"", 30, 30, false},
+		{"itemsPerPage=1000", 1000, 1000, false},
+		{"itemsPerPage=5000", 1000, 1000, false}, // clamped
+		{"itemsPerPage=1000&page=2", 5, 1000, false},
+		{"page=0", 0, 0, true},
+		{"page=x", 0, 0, true},
+		{"itemsPerPage=-1", 0, 0, true},
+		{"startDate=25/11/2026", 0, 0, true},
+		{"endDate=2026-11-25T00:00:00", 0, 0, true},
+		{"templateId=abc", 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

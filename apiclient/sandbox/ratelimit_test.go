@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestRateLimit(t *testing.T) {
 					t.Fatalf("request %d: status %d (%s)", i, r.status, r.body)
 				}
 			}
-			if !equalInts(got, tt.want429) {
+			if !slices.Equal(got, tt.want429) {
 				t.Errorf("429 at requests %v, want %v", got, tt.want429)
 			}
 			st := s.API.Stats()
@@ -99,16 +100,4 @@ func repeat(d time.Duration, n int) []time.Duration {
 		out[i] = d
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
