@@ -324,3 +324,52 @@ func BenchmarkFramer_Feed(b *testing.B) {
 		}
 	}
 }
+
+// FuzzFramer_Lines checks the Framer against a plain reference: with an LF
+// terminator and no idle timeout, however the bytes are cut into reads,
+// the scans are exactly the non-empty lines that are short enough and
+// hold no control characters or invalid UTF-8, and each other non-empty
+// line is one reject.
+func FuzzFramer_Lines(f *testing.F) {
+	f.Add("544256-439-856\nabc\n\n\x01x\nlast", uint8(4), []byte{1, 3})
+	f.Add("ü\xff\n\r\n"+strings.Repeat("x", 20)+"\nok", uint8(8), []byte{2})
+	f.Fuzz(func(t *testing.T, data string, maxLen uint8, cuts []byte) {
+		cfg := FrameConfig{Terminator: TermLF, IdleTimeout: -1, MaxLen: int(maxLen%32) + 1}
+		fr, err := NewFramer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		wantRejects := 0
+		for _, line := range strings.Split(data, "\n") {
+			switch {
+			case line == "":
+			case len(line) > cfg.MaxLen || checkText(line, TermLF) != "":
+				wantRejects++
+			default:
+				want = append(want, line)
+			}
+		}
+		var got []string
+		gotRejects := 0
+		collect := func(scans []Scan, rejs []error) {
+			for _, s := range scans {
+				got = append(got, s.Text)
+			}
+			gotRejects += len(rejs)
+		}
+		rest := []byte(data)
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(cuts) {
+				n = min(n, int(cuts[i])%7+1)
+			}
+			collect(fr.Feed(rest[:n], at(i)))
+			rest = rest[n:]
+		}
+		collect(fr.Flush(at(len(data) + 1)))
+		if !slices.Equal(got, want) || gotRejects != wantRejects {
+			t.Fatalf("Framer: scans %q and %d rejects; want %q and %d", got, gotRejects, want, wantRejects)
+		}
+	})
+}
