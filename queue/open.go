@@ -21,8 +21,13 @@ import (
 // moving an invalid one aside (movedTo, moveErr).
 func openFile(path string, opts Options) (db *bolt.DB, movedTo string, moveErr error, err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, "", nil, fmt.Errorf("queue: create directory %s: %w", dir, err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, "", nil, fmt.Errorf("queue: create directory %s: %w", dir, err)
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, "", nil, fmt.Errorf("queue: create directory %s: %w", dir, err)
+		}
 	}
 	// Each round either opens the file or changes what is at path (created it,
 	// moved it aside, lost a race to another creator), so a few rounds suffice.

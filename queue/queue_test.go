@@ -306,6 +306,14 @@ func TestNext_DueTime(t *testing.T) {
 	if at, _, _ := q.NextDue(); !at.Equal(t0.Add(30 * time.Second)) {
 		t.Errorf("NextDue() = %v, want %v", at, t0.Add(30*time.Second))
 	}
+	// Times outside what UnixNano holds still sort sensibly.
+	retry(a.ID, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))
+	if at, _, _ := q.NextDue(); !at.Equal(t0.Add(time.Hour)) {
+		t.Errorf("NextDue() = %v, want %v (the year-3000 job sorts last)", at, t0.Add(time.Hour))
+	}
+	retry(b.ID, time.Time{})
+	wantNext(t, q, t0, b.ID) // a zero time is due at once
+	mustCheck(t, q)
 }
 
 func TestEnqueue_IDs(t *testing.T) {
@@ -454,4 +462,62 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild())
 	}
 	os.Exit(m.Run())
+}
+
+// Several tills' scanners enqueue while one worker drains: every job ends
+// done exactly once and each card's jobs are sent in enqueue order.
+func TestConcurrentUse(t *testing.T) {
+	q, _ := openQueue(t, queue.Options{})
+	const producers, each = 4, 25
+	cards := []string{"A", "B", "C"}
+	errs := make(chan error, producers)
+	for p := range producers {
+		go func() {
+			var err error
+			for i := range each {
+				_, e := q.Enqueue(scan(cards[(p+i)%len(cards)]), time.Now())
+				err = errors.Join(err, e)
+			}
+			errs <- err
+		}()
+	}
+	sent := map[string][]string{}
+	finished := 0
+	producing := producers
+	for finished < producers*each {
+		j, err := q.Next(time.Now())
+		if errors.Is(err, queue.ErrEmpty) {
+			if producing == 0 {
+				t.Fatalf("queue empty after %d of %d jobs", finished, producers*each)
+			}
+			if err := <-errs; err != nil { // wait for a producer instead of polling
+				t.Fatal(err)
+			}
+			producing--
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(q.Sending(j.ID, "add-stamp 1", time.Now()), q.Done(j.ID, queue.Attempt{Kind: "send", Outcome: "applied"}, "")); err != nil {
+			t.Fatal(err)
+		}
+		sent[j.Card] = append(sent[j.Card], j.ID)
+		finished++
+	}
+	for ; producing > 0; producing-- {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for card, ids := range sent {
+		for i := 1; i < len(ids); i++ {
+			if ids[i] <= ids[i-1] {
+				t.Errorf("card %s: %s sent after %s", card, ids[i], ids[i-1])
+			}
+		}
+	}
+	if done, _ := q.List(queue.Done, 0, ""); len(done) != producers*each {
+		t.Errorf("%d jobs done, want %d", len(done), producers*each)
+	}
+	mustCheck(t, q)
 }

@@ -48,8 +48,11 @@ var errSchema = errors.New("not a tillscan queue")
 // time order. Times before 1970 (or zero) sort first.
 func tkey(t time.Time) []byte {
 	var b [8]byte
-	if ns := t.UnixNano(); !t.IsZero() && ns > 0 {
-		binary.BigEndian.PutUint64(b[:], uint64(ns))
+	switch {
+	case t.Year() >= 2262: // past what UnixNano can hold: sort last
+		binary.BigEndian.PutUint64(b[:], ^uint64(0))
+	case !t.IsZero() && t.UnixNano() > 0:
+		binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
 	}
 	return b[:]
 }

@@ -1,0 +1,121 @@
+package queue_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tillscan/tillscan/queue"
+)
+
+// BenchmarkEnqueue measures what the cashier waits for: one fsync'd commit
+// per scan. Run it where the queue will live (the test's temporary
+// directory is on the machine's disk unless TMPDIR says otherwise).
+func BenchmarkEnqueue(b *testing.B) {
+	q, _ := openQueue(b, queue.Options{})
+	s := scan("544256-439-856")
+	var lat []time.Duration
+	start := time.Now()
+	for b.Loop() {
+		t := time.Now()
+		if _, err := q.Enqueue(s, t); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "enq/s")
+}
+
+// backlog returns a queue holding n pending jobs, each for its own card, so
+// all n are card heads in the due index (the worst case for Next).
+func backlog(b *testing.B, n int) *queue.Queue {
+	b.Helper()
+	q, err := queue.Open(filepath.Join(b.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { q.Close() })
+	const batch = 2000
+	for i := 0; i < n; i += batch {
+		scans := make([]queue.Scan, min(batch, n-i))
+		for k := range scans {
+			scans[k] = scan(fmt.Sprintf("%06d-%03d-%03d", i+k, k%1000, 0))
+		}
+		// Spread the due times over the last hour so the index is not one run.
+		if err := q.EnqueueBatch(scans, t0.Add(-time.Hour+time.Duration(i)*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return q
+}
+
+var backlogs = []int{10, 10_000, 100_000}
+
+// BenchmarkNext is the cost of picking the next job: one index lookup, so
+// it must not grow with the backlog.
+func BenchmarkNext(b *testing.B) {
+	for _, n := range backlogs {
+		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
+			q := backlog(b, n)
+			for b.Loop() {
+				if _, err := q.Next(t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCycle is one job's whole life at a steady backlog: Next,
+// Sending, Done (three index updates, two fsync'd commits) and an Enqueue
+// to keep the backlog constant.
+func BenchmarkCycle(b *testing.B) {
+	for _, n := range backlogs {
+		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
+			q := backlog(b, n)
+			i := 0
+			for b.Loop() {
+				j, err := q.Next(t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := q.Sending(j.ID, "add-stamp 1", t0); err != nil {
+					b.Fatal(err)
+				}
+				if err := q.Done(j.ID, queue.Attempt{At: t0, Kind: "send", Outcome: "applied"}, "ok"); err != nil {
+					b.Fatal(err)
+				}
+				i++
+				if _, err := q.Enqueue(scan(fmt.Sprintf("new-%d", i)), t0.Add(-time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpen is the start-up cost, which includes bbolt's structural
+// check of the whole file.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
+			q := backlog(b, n)
+			path := q.Path()
+			q.Close()
+			for b.Loop() {
+				q, err := queue.Open(path, queue.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				q.Close()
+			}
+		})
+	}
+}
