@@ -1,0 +1,382 @@
+package qemutest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+)
+
+// assets are the guest kernel, its modules and busybox, as laid out by
+// .ci/qemu-deps.sh.
+type assets struct {
+	Dir     string
+	Vmlinux string
+	Busybox string
+	ModDir  string // lib/modules/<version>
+}
+
+// assetsDir is where .ci/qemu-deps.sh puts the assets: $TILLSCAN_QEMU_ASSETS,
+// else /var/cache/tillscan-qemu for root, else <user cache>/tillscan-qemu.
+func assetsDir() string {
+	if d := os.Getenv("TILLSCAN_QEMU_ASSETS"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/cache/tillscan-qemu"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "tillscan-qemu")
+	}
+	return "/var/cache/tillscan-qemu"
+}
+
+// findAssets checks that QEMU and every asset are there.
+func findAssets() (assets, error) {
+	dir := assetsDir()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return assets{}, fmt.Errorf("qemu-system-x86_64 not found: %w", err)
+	}
+	ver, err := os.ReadFile(filepath.Join(dir, "kernel-version"))
+	if err != nil {
+		return assets{}, fmt.Errorf("no guest kernel in %s: %w", dir, err)
+	}
+	a := assets{
+		Dir:     dir,
+		Vmlinux: filepath.Join(dir, "vmlinux"),
+		Busybox: filepath.Join(dir, "busybox"),
+		ModDir:  filepath.Join(dir, "lib", "modules", strings.TrimSpace(string(ver))),
+	}
+	for _, p := range []string{a.Vmlinux, a.Busybox, a.ModDir} {
+		if _, err := os.Stat(p); err != nil {
+			return assets{}, fmt.Errorf("incomplete assets in %s: %w", dir, err)
+		}
+	}
+	return a, nil
+}
+
+// guestFile is a file put into the initramfs at Path (absolute, guest side).
+type guestFile struct {
+	Path string
+	Mode uint32
+	Data []byte
+}
+
+// vmConfig is what one guest boots with.
+type vmConfig struct {
+	Assets   assets
+	Modules  []string    // module names; dependencies are added in front
+	Files    []guestFile // programs under test and their helpers
+	Commands []string    // shell command lines /init starts in the background
+	Devices  []string    // extra -device arguments (the USB devices)
+	Accel    string      // QEMU accelerator list, e.g. "tcg" or "kvm:tcg"
+}
+
+//go:embed init.sh.tmpl
+var initTemplate string
+
+var initTmpl = template.Must(template.New("init").Parse(initTemplate))
+
+// writeInitramfs writes an uncompressed newc initramfs with busybox, a
+// /dev/console node (without it early output never reaches the serial
+// console), the modules under /lib/modules in load order, cfg.Files and
+// the rendered /init. Uncompressed because under TCG the guest inflating
+// ~20 MB of gzip costs more than the host reading it.
+func writeInitramfs(w io.Writer, cfg vmConfig) error {
+	mods, err := moduleOrder(cfg.Assets.ModDir, cfg.Modules...)
+	if err != nil {
+		return err
+	}
+	bb, err := os.ReadFile(cfg.Assets.Busybox)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	c := newCPIOWriter(w)
+	dirs := map[string]bool{}
+	var mkdirs func(dir string)
+	mkdirs = func(dir string) {
+		if dir == "." || dir == "/" || dirs[dir] {
+			return
+		}
+		mkdirs(path.Dir(dir))
+		dirs[dir] = true
+		c.Dir(strings.TrimPrefix(dir, "/"), 0o755)
+	}
+	for _, d := range []string{"/bin", "/sbin", "/dev", "/proc", "/sys", "/tmp", "/lib/modules"} {
+		mkdirs(d)
+	}
+	c.File("bin/busybox", 0o755, bb)
+	c.CharDev("dev/console", 0o600, 5, 1)
+	var guestMods []string
+	for i, m := range mods {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			return fmt.Errorf("initramfs: %w", err)
+		}
+		// The index keeps the order visible in the guest's file names.
+		p := fmt.Sprintf("/lib/modules/%02d-%s", i, filepath.Base(m))
+		guestMods = append(guestMods, p)
+		c.File(strings.TrimPrefix(p, "/"), 0o644, data)
+	}
+	files := append([]guestFile(nil), cfg.Files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	for _, f := range files {
+		if !path.IsAbs(f.Path) {
+			return fmt.Errorf("initramfs: guest path %q is not absolute", f.Path)
+		}
+		mkdirs(path.Dir(f.Path))
+		c.File(strings.TrimPrefix(f.Path, "/"), f.Mode, f.Data)
+	}
+	var init bytes.Buffer
+	if err := initTmpl.Execute(&init, struct{ Modules, Commands []string }{guestMods, cfg.Commands}); err != nil {
+		return fmt.Errorf("initramfs: render /init: %w", err)
+	}
+	c.File("init", 0o755, init.Bytes())
+	return c.Close()
+}
+
+// vm is one running QEMU guest: its serial console as lines and its QMP
+// connection. Its goroutines and process end in the test's cleanup.
+type vm struct {
+	QMP *qmpClient
+
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer // guarded by mu
+	lines  chan string   // console lines not yet consumed by Expect
+	exited chan struct{} // closed when QEMU has exited
+
+	mu         sync.Mutex
+	transcript []consoleLine // every console line
+	start      time.Time
+}
+
+// startVM boots cfg. The console transcript is logged if the test fails.
+func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
+	dir := t.TempDir()
+	initrd := filepath.Join(dir, "initramfs.cpio")
+	f, err := os.Create(initrd)
+	if err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := writeInitramfs(bw, cfg); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+
+	// QEMU connects to our socket (client mode), so there is no polling
+	// for a server socket to appear.
+	sock := filepath.Join(dir, "qmp.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("qmp listen: %w", err)
+	}
+	defer ln.Close()
+
+	accel := cfg.Accel
+	if accel == "" {
+		accel = "tcg"
+	}
+	args := []string{
+		"-machine", "pc,accel=" + accel, "-m", "256", "-smp", "1",
+		"-display", "none", "-vga", "none", "-nic", "none", "-no-reboot",
+		"-serial", "stdio", "-monitor", "none", "-qmp", "unix:" + sock,
+		"-kernel", cfg.Assets.Vmlinux, "-initrd", initrd,
+		"-append", "console=ttyS0 panic=-1 quiet loglevel=3",
+		"-device", "qemu-xhci,id=xhci",
+	}
+	for _, d := range cfg.Devices {
+		args = append(args, "-device", d)
+	}
+	v := &vm{
+		cmd:    exec.Command("qemu-system-x86_64", args...),
+		stderr: &bytes.Buffer{},
+		lines:  make(chan string, 4096),
+		exited: make(chan struct{}),
+		start:  time.Now(),
+	}
+	v.cmd.Stderr = lockedWriter{&v.mu, v.stderr}
+	stdout, err := v.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := v.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start qemu: %w", err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		v.readConsole(stdout)
+	}()
+	go func() {
+		<-readDone // Wait closes stdout: read it all first
+		v.cmd.Wait()
+		close(v.exited)
+	}()
+	t.Cleanup(func() {
+		if v.QMP != nil {
+			v.QMP.Close()
+		}
+		v.cmd.Process.Kill()
+		<-v.exited
+		if t.Failed() {
+			t.Logf("guest console:\n%s\nqemu stderr:\n%s", v.Transcript(), v.Stderr())
+		}
+	})
+
+	conn, err := acceptCtx(ctx, ln, v.exited)
+	if err != nil {
+		return nil, fmt.Errorf("qmp: %w (qemu stderr: %s)", err, v.Stderr())
+	}
+	if v.QMP, err = newQMPClient(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// testingT is the part of testing.TB startVM uses.
+type testingT interface {
+	TempDir() string
+	Cleanup(func())
+	Failed() bool
+	Logf(string, ...any)
+}
+
+func acceptCtx(ctx context.Context, ln net.Listener, exited <-chan struct{}) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-exited:
+		return nil, errors.New("qemu exited before connecting")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (v *vm) readConsole(r io.Reader) {
+	defer close(v.lines)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		v.mu.Lock()
+		v.transcript = append(v.transcript, consoleLine{time.Since(v.start), line})
+		v.mu.Unlock()
+		select {
+		case v.lines <- line:
+		default: // nobody is expecting that many lines; the transcript has them
+		}
+	}
+}
+
+// Expect consumes console lines until one matches re and returns its
+// submatches. It fails when ctx ends or QEMU exits first.
+func (v *vm) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
+	for {
+		select {
+		case line, ok := <-v.lines:
+			if !ok {
+				return nil, fmt.Errorf("guest console closed (QEMU exited) while waiting for /%s/", re)
+			}
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m, nil
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for /%s/ on the guest console: %w", re, ctx.Err())
+		}
+	}
+}
+
+// Lines returns every console line so far that matches re, as submatches.
+func (v *vm) Lines(re *regexp.Regexp) [][]string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out [][]string
+	for _, l := range v.transcript {
+		if m := re.FindStringSubmatch(l.text); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Transcript is the console so far, one timed line each.
+func (v *vm) Transcript() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var b strings.Builder
+	for _, l := range v.transcript {
+		fmt.Fprintf(&b, "%6.2fs %s\n", l.at.Seconds(), l.text)
+	}
+	return b.String()
+}
+
+type consoleLine struct {
+	at   time.Duration // since QEMU started
+	text string
+}
+
+// Stderr is what QEMU printed on stderr so far.
+func (v *vm) Stderr() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.stderr.String()
+}
+
+// Quit asks QEMU to exit and waits until it has.
+func (v *vm) Quit(ctx context.Context) error {
+	if _, err := v.QMP.Execute(ctx, "quit", nil); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	select {
+	case <-v.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for QEMU to exit: %w", ctx.Err())
+	}
+}
+
+// Elapsed is the time since QEMU started.
+func (v *vm) Elapsed() time.Duration { return time.Since(v.start) }
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
