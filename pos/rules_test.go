@@ -143,7 +143,9 @@ func TestRules_Validate(t *testing.T) {
 			"not a card type"},
 		{"template rule listed nowhere", func(r *Rules) { r.ByTemplate = map[int]Rule{5: {Method: apiclient.SubtractPurchase, Quantity: 1}} },
 			"template 5: subtract-purchase is not listed"},
-		{"bad tier", func(r *Rules) { r.Modes["redeem"].ByType[apiclient.Reward] = Rule{Method: apiclient.ReceiveReward, RewardTier: -1} },
+		{"bad tier", func(r *Rules) {
+			r.Modes["redeem"].ByType[apiclient.Reward] = Rule{Method: apiclient.ReceiveReward, RewardTier: -1}
+		},
 			"mode redeem: reward: reward tier -1"},
 		{"bad mode name", func(r *Rules) { r.Modes["two words"] = ModeRules{} }, "mode \"two words\""},
 		{"empty mode name", func(r *Rules) { r.Modes[""] = ModeRules{} }, "mode \"\""},

@@ -1,0 +1,639 @@
+package pos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/queue"
+)
+
+const stampCard = "544256-439-856"
+
+func stampAt(n float64) apiclient.Card {
+	return apiclient.Card{ID: stampCard, Type: apiclient.Stamp, TemplateID: 1, Balance: apiclient.Balance{
+		CurrentNumberOfUses: ptr(n), NumberStampsTotal: ptr(10.0), StampsBeforeReward: ptr(10 - n)}}
+}
+
+func pendingJob(id, card string) queue.Job {
+	return queue.Job{ID: id, Scan: queue.Scan{Card: card, TillID: "till-1", Scanner: "front"},
+		State: queue.Pending, CreatedAt: t0}
+}
+
+type workerRig struct {
+	w    *Worker
+	q    *fakeQueue
+	api  *fakeAPI
+	feed *Feed
+	now  time.Time
+}
+
+func newRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, rules func() Rules, jobs ...queue.Job) *workerRig {
+	t.Helper()
+	if cfg.TillID == "" {
+		cfg.TillID = "till-1"
+	}
+	if api.cards == nil {
+		api.cards = map[string]apiclient.Card{stampCard: stampAt(8)}
+	}
+	r := &workerRig{q: newFakeQueue(jobs...), api: api, feed: NewFeed(100), now: t0}
+	cache, err := OpenCache("", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.w = NewWorker(cfg, r.q, api, cache, rules, r.feed, zerolog.New(zerolog.NewTestWriter(t)))
+	r.w.now = func() time.Time { return r.now }
+	return r
+}
+
+// step runs one worker step on the job Next hands out.
+func (r *workerRig) step(t *testing.T) {
+	t.Helper()
+	job, err := r.q.Next(r.now)
+	if err != nil {
+		t.Fatalf("Next() = %v", err)
+	}
+	if err := r.w.step(t.Context(), job, r.now); err != nil {
+		t.Fatalf("step(%s) = %v", job.ID, err)
+	}
+}
+
+func (r *workerRig) kinds() []EventKind {
+	var out []EventKind
+	for _, e := range r.feed.Recent() {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func TestWorker_step_Classes(t *testing.T) {
+	tests := []struct {
+		name      string
+		answer    func(apiclient.Action) (*apiclient.Card, error)
+		wantVerbs []string
+		wantState queue.State
+		wantEvent EventKind
+		wantText  string // in the event's message
+		check     func(t *testing.T, r *workerRig)
+	}{
+		{"applied", answer(stampAt(9)),
+			[]string{"sending add-stamp 1", "done stamp 9/10"}, queue.Done, EventApplied, "1 stamp added — 9/10, 1 to go",
+			func(t *testing.T, r *workerRig) {
+				if s := r.w.Status(); !s.APIReachable || !s.LastSuccess.Equal(r.now) {
+					t.Errorf("Status() = %+v, want reachable with LastSuccess", s)
+				}
+			}},
+		{"ambiguous 502", fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
+			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking",
+			func(t *testing.T, r *workerRig) {
+				if j := r.q.get("J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
+					t.Errorf("recheck at %v, want now+Settle", j.NextAttempt)
+				}
+			}},
+		{"ambiguous timeout", fail(fmt.Errorf("apiclient: add-stamp: %w: %w", apiclient.ErrAmbiguous, context.DeadlineExceeded)),
+			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking", nil},
+		{"rejected not enough", fail(statusErr(400, "not enough stamps on the card", apiclient.ErrRejected)),
+			[]string{"sending add-stamp 1", "dead not enough balance (not enough stamps on the card)"}, queue.Dead, EventRejected,
+			"NOT applied — not enough balance", nil},
+		{"rejected unknown card", fail(statusErr(404, "Card not found", apiclient.ErrRejected)),
+			[]string{"sending add-stamp 1", "dead unknown card (Card not found)"}, queue.Dead, EventRejected, "unknown card",
+			func(t *testing.T, r *workerRig) {
+				if _, ok := r.w.cache.Get(stampCard); ok {
+					t.Error("a card the API does not know is still cached")
+				}
+			}},
+		{"unauthorized", fail(statusErr(401, "Invalid API key", apiclient.ErrUnauthorized)),
+			[]string{"sending add-stamp 1", "retry unauthorized"}, queue.Pending, EventUnauthorized, "key refused",
+			func(t *testing.T, r *workerRig) {
+				if s := r.w.Status(); !s.Paused || !strings.Contains(s.PauseReason, "key") {
+					t.Errorf("Status() = %+v, want paused", s)
+				}
+				if j := r.q.get("J1"); j.NextAttempt.After(r.now) {
+					t.Errorf("job due at %v, want now (sent again on resume)", j.NextAttempt)
+				}
+			}},
+		{"not sent", fail(fmt.Errorf("apiclient: add-stamp: %w: dial tcp: connection refused", apiclient.ErrNotSent)),
+			[]string{"sending add-stamp 1", "retry not_sent"}, queue.Pending, EventWaiting, "no connection",
+			func(t *testing.T, r *workerRig) {
+				j, s := r.q.get("J1"), r.w.Status()
+				if d := j.NextAttempt.Sub(r.now); d < time.Second || d > 2*time.Second {
+					t.Errorf("retry in %v, want the first backoff step (1s–2s)", d)
+				}
+				if s.APIReachable || s.RetryAt != j.NextAttempt || s.LastErr == "" {
+					t.Errorf("Status() = %+v, want unreachable until %v", s, j.NextAttempt)
+				}
+			}},
+		{"rate limited with Retry-After", fail(fmt.Errorf("apiclient: %w", &apiclient.StatusError{Status: 429, RetryAfter: 40 * time.Second, Class: apiclient.ErrRateLimited})),
+			[]string{"sending add-stamp 1", "retry rate_limited"}, queue.Pending, EventWaiting, "slow down",
+			func(t *testing.T, r *workerRig) {
+				if j := r.q.get("J1"); j.NextAttempt.Sub(r.now) < 40*time.Second {
+					t.Errorf("retry at %v, want after Retry-After (40s)", j.NextAttempt)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){tt.answer}}
+			r := newRig(t, WorkerConfig{Currency: "£"}, api, nil, pendingJob("J1", stampCard))
+			r.step(t)
+			if got := r.q.log(); strings.Join(got, "|") != strings.Join(tt.wantVerbs, "|") {
+				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
+			}
+			if j := r.q.get("J1"); j.State != tt.wantState {
+				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
+			}
+			evs := r.feed.Recent()
+			if len(evs) != 1 || evs[0].Kind != tt.wantEvent || !strings.Contains(evs[0].Message, tt.wantText) {
+				t.Fatalf("events = %+v, want one %s containing %q", evs, tt.wantEvent, tt.wantText)
+			}
+			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != "J1" || e.Card != stampCard || e.Scanner != "front") {
+				t.Errorf("event %+v does not name the job", e)
+			}
+			if a := api.applied[0]; a.Comment != "tillscan:till-1:J1" || a.Card != stampCard {
+				t.Errorf("applied %+v, want the marker as comment", a)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+func TestWorker_Comment(t *testing.T) {
+	api := &fakeAPI{}
+	rules := DefaultRules()
+	rules.Comment = "front till"
+	r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", stampCard))
+	r.step(t)
+	if got := api.applied[0].Comment; got != "tillscan:till-1:J1 front till" {
+		t.Errorf("comment = %q", got)
+	}
+}
+
+func TestWorker_LookupCostsOneGetPerCard(t *testing.T) {
+	api := &fakeAPI{}
+	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", stampCard))
+	r.step(t)
+	r.step(t)
+	if api.gets != 1 || len(api.applied) != 2 {
+		t.Fatalf("two scans of one card: %d GETs, %d actions; want 1 and 2", api.gets, len(api.applied))
+	}
+}
+
+func TestWorker_LookupFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wantVerbs string
+		wantState queue.State
+		wantEvent EventKind
+	}{
+		{"not sent: job stays pending, worker backs off", fmt.Errorf("%w: dial", apiclient.ErrNotSent), "", queue.Pending, EventWaiting},
+		{"ambiguous GET is a failed read", fmt.Errorf("%w: reset", apiclient.ErrAmbiguous), "", queue.Pending, EventWaiting},
+		{"unknown card", statusErr(404, "Card not found", apiclient.ErrRejected),
+			"sending none: unknown card (Card not found)|dead unknown card (Card not found)", queue.Dead, EventRejected},
+		{"unauthorized", statusErr(403, "Forbidden", apiclient.ErrUnauthorized), "", queue.Pending, EventUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeAPI{getErrs: []error{tt.err}}
+			r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard))
+			r.step(t)
+			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
+				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
+			}
+			if j := r.q.get("J1"); j.State != tt.wantState {
+				t.Errorf("state = %s, want %s", j.State, tt.wantState)
+			}
+			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
+				t.Errorf("events = %v, want [%s]", k, tt.wantEvent)
+			}
+			if len(api.applied) != 0 {
+				t.Errorf("applied %v after a failed lookup", api.applied)
+			}
+		})
+	}
+}
+
+func TestWorker_DecideErrorIsRejectedBeforeSending(t *testing.T) {
+	api := &fakeAPI{cards: map[string]apiclient.Card{"612001-100-201": {ID: "612001-100-201", Type: apiclient.Cashback, TemplateID: 2}}}
+	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", "612001-100-201"))
+	r.step(t)
+	if len(api.applied) != 0 {
+		t.Fatalf("applied %v without a purchase sum", api.applied)
+	}
+	ev := r.feed.Recent()[0]
+	if r.q.get("J1").State != queue.Dead || ev.Kind != EventRejected || !strings.Contains(ev.Message, "purchase sum") {
+		t.Fatalf("state %s, event %+v; want dead and a rejected event asking for the sum", r.q.get("J1").State, ev)
+	}
+}
+
+func TestWorker_WaitingOnlyOncePerStreak(t *testing.T) {
+	notSent := fail(fmt.Errorf("%w: dial", apiclient.ErrNotSent))
+	api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent, answer(stampAt(9)), notSent}}
+	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard))
+	delay := func(id string) time.Duration {
+		j := r.q.get(id)
+		d := j.NextAttempt.Sub(r.now)
+		r.now = j.NextAttempt
+		return d
+	}
+	r.step(t) // J1 fails: streak 1
+	d1 := delay("J1")
+	r.step(t) // J1 fails again: streak 2, no second event
+	d2 := delay("J1")
+	r.step(t) // J1 applied: streak over
+	r.q.add(pendingJob("J2", stampCard))
+	r.step(t) // J2 fails: a new streak
+	d3 := delay("J2")
+	var waiting int
+	for _, k := range r.kinds() {
+		if k == EventWaiting {
+			waiting++
+		}
+	}
+	if waiting != 2 {
+		t.Errorf("events %v: %d waiting, want 2 (one per failure streak)", r.kinds(), waiting)
+	}
+	if d1 < time.Second || d1 > 2*time.Second || d2 < 2*time.Second || d2 > 4*time.Second || d3 > 2*time.Second {
+		t.Errorf("retry delays %v, %v, then %v; want [1s,2s], [2s,4s], then [1s,2s] again", d1, d2, d3)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, ceiling := 2*time.Second, 5*time.Minute
+	prev := time.Duration(0)
+	for n := 1; n <= 12; n++ {
+		lo, hi := backoff(n, base, ceiling, 0), backoff(n, base, ceiling, 0.999999)
+		if hi > ceiling || lo > hi {
+			t.Fatalf("backoff(%d) in [%v, %v]: not capped at %v", n, lo, hi, ceiling)
+		}
+		if n <= 8 && lo <= prev {
+			t.Errorf("backoff(%d) low end %v, want more than %v (it doubles)", n, lo, prev)
+		}
+		prev = lo
+	}
+	if got := backoff(200, base, ceiling, 0.999999); got > ceiling || got < ceiling/2 {
+		t.Errorf("backoff(200) = %v, want within [cap/2, cap] (no overflow)", got)
+	}
+	if got := backoff(1, base, ceiling, 0); got != time.Second {
+		t.Errorf("backoff(1, r=0) = %v, want 1s (half of base)", got)
+	}
+}
+
+func TestWorker_LearnsMechanics(t *testing.T) {
+	irrelevant := fail(statusErr(400, "Irrelevant accrual type", apiclient.ErrRejected))
+	visitsCard := apiclient.Card{ID: "544256-439-857", Type: apiclient.Stamp, TemplateID: 2,
+		Balance: apiclient.Balance{CurrentNumberOfUses: ptr(3.0), NumberStampsTotal: ptr(8.0)}}
+	spendCard := apiclient.Card{ID: "544256-439-858", Type: apiclient.Stamp, TemplateID: 3}
+	cards := map[string]apiclient.Card{visitsCard.ID: visitsCard, spendCard.ID: spendCard}
+
+	t.Run("visits, learned once, remembered", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
+		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID), pendingJob("J2", visitsCard.ID))
+		r.step(t)
+		want := "sending add-stamp 1|retry rejected|sending add-visit 1|done stamp 3/8"
+		if got := strings.Join(r.q.log(), "|"); got != want {
+			t.Errorf("verbs = %q, want %q", got, want)
+		}
+		if a := api.applied; a[0].Comment != a[1].Comment {
+			t.Errorf("probe comments %q, %q: every send of a job carries the same marker", a[0].Comment, a[1].Comment)
+		}
+		if m, _ := r.w.cache.Mechanics(2); m != MechVisits {
+			t.Errorf("learned %q, want visits", m)
+		}
+		r.step(t) // J2: straight to add-visit
+		if n := len(api.applied); n != 3 || api.applied[2].Method != apiclient.AddVisit {
+			t.Errorf("second scan sent %v, want one add-visit", api.applied[2:])
+		}
+	})
+	t.Run("spend without a sum: learned by elimination, then refused", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
+		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", spendCard.ID))
+		r.step(t)
+		if j := r.q.get("J1"); j.State != queue.Dead || !strings.Contains(j.Reason, "purchase sum") {
+			t.Errorf("job %s %q, want dead asking for the purchase sum", j.State, j.Reason)
+		}
+		if m, _ := r.w.cache.Mechanics(3); m != MechSpend {
+			t.Errorf("learned %q, want spend", m)
+		}
+	})
+	t.Run("spend with a sum", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
+		j := pendingJob("J1", spendCard.ID)
+		j.PurchaseSum = ptr(25.0)
+		r := newRig(t, WorkerConfig{}, api, nil, j)
+		r.step(t)
+		if got := api.applied[2]; got.Method != apiclient.AddPurchase || got.Quantity != 25 || r.q.get("J1").State != queue.Done {
+			t.Errorf("third probe %s %v, state %s; want add-purchase 25, done", got.Method, got.Quantity, r.q.get("J1").State)
+		}
+	})
+	t.Run("a different refusal proves the accrual type", func(t *testing.T) {
+		taken := fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected))
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, taken}}
+		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
+		r.step(t)
+		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.q.get("J1").State != queue.Dead {
+			t.Errorf("learned %q, state %s; want visits and dead", m, r.q.get("J1").State)
+		}
+	})
+	t.Run("config wins: no probing", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
+		rules := DefaultRules()
+		rules.Mechanics = map[int]Mechanics{2: MechStamps}
+		r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", visitsCard.ID))
+		r.step(t)
+		if len(api.applied) != 1 || r.q.get("J1").State != queue.Dead || !strings.Contains(r.q.get("J1").Reason, "mechanics in the config") {
+			t.Errorf("sent %d, job %+v; want one send and dead pointing at the config", len(api.applied), r.q.get("J1"))
+		}
+		if _, ok := r.w.cache.Mechanics(2); ok {
+			t.Error("learned mechanics although the config declares them")
+		}
+	})
+	t.Run("a wrong learned guess is corrected", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
+		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
+		if err := r.w.cache.LearnMechanics(2, MechSpend); err != nil {
+			t.Fatal(err)
+		}
+		j := pendingJob("J1", visitsCard.ID)
+		j.PurchaseSum = ptr(9.0)
+		r.q.jobs["J1"] = &j
+		r.step(t)
+		if got := api.applied[1].Method; got != apiclient.AddStamp {
+			t.Errorf("after spend was refused, probed %s, want add-stamp (first untried)", got)
+		}
+		if m, _ := r.w.cache.Mechanics(2); m != MechStamps {
+			t.Errorf("learned %q, want stamps", m)
+		}
+	})
+	t.Run("all refused", func(t *testing.T) {
+		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant, irrelevant}}
+		j := pendingJob("J1", visitsCard.ID)
+		j.PurchaseSum = ptr(9.0)
+		r := newRig(t, WorkerConfig{}, api, nil, j)
+		r.step(t)
+		if len(api.applied) != 3 || r.q.get("J1").State != queue.Dead {
+			t.Errorf("sent %d, state %s; want 3 probes then dead", len(api.applied), r.q.get("J1").State)
+		}
+	})
+}
+
+// ambiguousJob is a job whose send may have been applied.
+func ambiguousJob(id string, misses int) queue.Job {
+	j := pendingJob(id, stampCard)
+	j.State, j.Misses, j.SentAt, j.NextAttempt = queue.Ambiguous, misses, t0.Add(-time.Minute), t0
+	return j
+}
+
+func op(id int64, card string, template int, comment string) apiclient.Operation {
+	return apiclient.Operation{ID: id, CardID: card, TemplateID: template, Comment: &comment}
+}
+
+func TestWorker_Reconcile(t *testing.T) {
+	marker := "tillscan:till-1:J1"
+	noise := func(n int) []apiclient.Operation {
+		var ops []apiclient.Operation
+		for i := range n {
+			ops = append(ops, op(int64(100+i), stampCard, 1, fmt.Sprintf("tillscan:till-1:J%d", 10+i)))
+		}
+		return ops
+	}
+	tests := []struct {
+		name      string
+		misses    int
+		api       *fakeAPI
+		wantVerbs string
+		wantKinds string
+		check     func(t *testing.T, r *workerRig)
+	}{
+		{"found", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker)}},
+			"done stamp 8/10", "applied", nil},
+		{"found with configured text after it", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker+" front till")}},
+			"done stamp 8/10", "applied", nil},
+		{"prefix trap is not a match", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker+"2")}},
+			"ambiguous absent misses=1", "", nil},
+		{"found on a later page behind a server page cap", 0,
+			&fakeAPI{perPage: 7, ops: append(noise(20), op(1, stampCard, 1, marker))},
+			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
+				if n := len(r.api.lists); n != 3 {
+					t.Errorf("read %d pages, want 3 (21 items, 7 per page)", n)
+				}
+			}},
+		{"absent, not yet sure", 1, &fakeAPI{ops: noise(3)},
+			"ambiguous absent misses=2", "", func(t *testing.T, r *workerRig) {
+				if j := r.q.get("J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
+					t.Errorf("next look at %v, want now+Settle", j.NextAttempt)
+				}
+				if len(r.api.applied) != 0 {
+					t.Error("re-sent before being sure")
+				}
+			}},
+		{"absent on every look: back to pending, due now", 2, &fakeAPI{ops: noise(3)},
+			"retry absent", "", func(t *testing.T, r *workerRig) {
+				if j := r.q.get("J1"); j.State != queue.Pending || j.NextAttempt.After(r.now) {
+					t.Errorf("job %s due %v, want pending due now", j.State, j.NextAttempt)
+				}
+			}},
+		{"read failed: look later, same count", 1, &fakeAPI{opsErrs: []error{fmt.Errorf("%w: dial", apiclient.ErrNotSent)}},
+			"ambiguous not_sent misses=1", "waiting", func(t *testing.T, r *workerRig) {
+				if j := r.q.get("J1"); j.NextAttempt.Sub(r.now) < 30*time.Second {
+					t.Errorf("next look in %v, want at least Settle", j.NextAttempt.Sub(r.now))
+				}
+			}},
+		{"read got 503", 1, &fakeAPI{opsErrs: []error{statusErr(503, "", apiclient.ErrAmbiguous)}},
+			"ambiguous ambiguous misses=1", "waiting", nil},
+		{"read unauthorized: pause, keep it ambiguous", 0, &fakeAPI{opsErrs: []error{statusErr(401, "", apiclient.ErrUnauthorized)}},
+			"ambiguous unauthorized misses=0", "unauthorized", nil},
+		{"read refused for good: park, never re-send", 0, &fakeAPI{opsErrs: []error{statusErr(400, "bad date", apiclient.ErrRejected)}},
+			"dead cannot check whether it was applied: refused: bad date; look at the card's operations and resolve the job", "rejected", nil},
+		{"duplicate marker", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker), op(2, stampCard, 1, "x "+marker)}},
+			"done stamp 8/10", "applied,duplicate", nil},
+		{"card filter empty: template fallback finds it", 0,
+			&fakeAPI{noCard: true, ops: []apiclient.Operation{op(5, "other", 1, "x"), op(6, stampCard, 1, marker)}},
+			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
+				if n := len(r.api.lists); n < 2 || r.api.lists[1].TemplateID != 1 || r.api.lists[1].CardID != "" {
+					t.Errorf("queries %+v, want a template query after the empty card query", r.api.lists)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, WorkerConfig{}, tt.api, nil, ambiguousJob("J1", tt.misses))
+			r.step(t)
+			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
+				t.Errorf("verbs = %q, want %q", got, tt.wantVerbs)
+			}
+			var kinds []string
+			for _, k := range r.kinds() {
+				kinds = append(kinds, string(k))
+			}
+			if got := strings.Join(kinds, ","); got != tt.wantKinds {
+				t.Errorf("events = %q, want %q", got, tt.wantKinds)
+			}
+			if len(tt.api.applied) != 0 {
+				t.Errorf("a reconciliation step sent %v", tt.api.applied)
+			}
+			q := tt.api.lists[0]
+			if q.CardID != stampCard || !q.StartDate.Equal(day(t0).AddDate(0, 0, -1)) || !q.EndDate.Equal(day(t0).AddDate(0, 0, 1)) {
+				t.Errorf("first query %+v, want the card from the day before the send to tomorrow", q)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+func TestWorker_ReconcileThenResend(t *testing.T) {
+	api := &fakeAPI{}
+	r := newRig(t, WorkerConfig{Looks: 2}, api, nil, ambiguousJob("J1", 0))
+	r.step(t) // miss 1
+	r.now = r.now.Add(30 * time.Second)
+	r.step(t) // miss 2: surely absent
+	r.step(t) // re-send
+	want := "ambiguous absent misses=1|retry absent|sending add-stamp 1|done stamp 8/10"
+	if got := strings.Join(r.q.log(), "|"); got != want {
+		t.Fatalf("verbs = %q, want %q", got, want)
+	}
+	if c := api.applied[0].Comment; c != "tillscan:till-1:J1" {
+		t.Errorf("re-send comment %q, want the same marker", c)
+	}
+}
+
+// TestWorker_Run drives Run's idle, wake, backoff and pause logic on the
+// synctest fake clock.
+func TestWorker_Run(t *testing.T) {
+	t.Run("idle until woken, then sends; nil on cancel", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			api := &fakeAPI{}
+			r := newRig(t, WorkerConfig{Idle: time.Hour}, api, nil)
+			r.w.now = time.Now
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- r.w.Run(ctx) }()
+			synctest.Wait() // Run is idle: nothing queued
+			if api.nApplied() != 0 {
+				t.Fatal("sent with an empty queue")
+			}
+			start := time.Now()
+			r.q.add(pendingJob("J1", stampCard))
+			r.w.Wake()
+			synctest.Wait()
+			if api.nApplied() != 1 || time.Since(start) != 0 {
+				t.Fatalf("after Wake: %d sent after %v, want 1 at once", api.nApplied(), time.Since(start))
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run() = %v, want nil after cancel", err)
+			}
+		})
+	})
+	t.Run("sleeps until the next job is due", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			api := &fakeAPI{}
+			r := newRig(t, WorkerConfig{Idle: time.Hour}, api, nil)
+			r.w.now = time.Now
+			j := pendingJob("J1", stampCard)
+			j.NextAttempt = time.Now().Add(90 * time.Second)
+			r.q.add(j)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go r.w.Run(ctx)
+			time.Sleep(89 * time.Second)
+			synctest.Wait()
+			if api.nApplied() != 0 {
+				t.Fatal("sent before the job was due")
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if api.nApplied() != 1 {
+				t.Fatal("not sent when due")
+			}
+		})
+	})
+	t.Run("backs off while unreachable; a new scan does not end it", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			notSent := fail(fmt.Errorf("%w: dial", apiclient.ErrNotSent))
+			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent}}
+			r := newRig(t, WorkerConfig{RetryBase: 10 * time.Second, RetryCap: time.Minute, Idle: time.Hour}, api, nil,
+				pendingJob("J1", stampCard))
+			r.w.now = time.Now
+			api.calls = make(chan string, 100)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go r.w.Run(ctx)
+			nextApply := func() time.Time {
+				for c := range api.calls {
+					if c == string(apiclient.AddStamp) {
+						return time.Now()
+					}
+				}
+				return time.Time{}
+			}
+			sentAt := []time.Time{nextApply()}
+			r.q.add(pendingJob("J2", "612001-100-202"))
+			r.w.Wake() // a new scan must not cut the backoff short
+			sentAt = append(sentAt, nextApply(), nextApply())
+			if d := sentAt[1].Sub(sentAt[0]); d < 5*time.Second || d > 10*time.Second {
+				t.Errorf("second try %v after the first, want within the first backoff step [5s, 10s]", d)
+			}
+			if d := sentAt[2].Sub(sentAt[1]); d < 10*time.Second || d > 20*time.Second {
+				t.Errorf("third try %v after the second, want within [10s, 20s]", d)
+			}
+		})
+	})
+	t.Run("unauthorized pauses until Resume", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){fail(statusErr(401, "", apiclient.ErrUnauthorized))}}
+			r := newRig(t, WorkerConfig{Idle: time.Minute}, api, nil, pendingJob("J1", stampCard))
+			r.w.now = time.Now
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- r.w.Run(ctx) }()
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			if api.nApplied() != 1 || !r.w.Status().Paused {
+				t.Fatalf("sent %d times in an hour of pause (paused=%v), want 1", api.nApplied(), r.w.Status().Paused)
+			}
+			r.w.Resume()
+			synctest.Wait()
+			if api.nApplied() != 2 || r.w.Status().Paused || r.q.get("J1").State != queue.Done {
+				t.Fatalf("after Resume: sent %d, status %+v, job %s; want sent again and done", api.nApplied(), r.w.Status(), r.q.get("J1").State)
+			}
+			if n := strings.Count(strings.Join(func() []string {
+				var s []string
+				for _, k := range r.kinds() {
+					s = append(s, string(k))
+				}
+				return s
+			}(), ","), "unauthorized"); n != 1 {
+				t.Errorf("%d unauthorized events, want 1", n)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+		})
+	})
+	t.Run("queue failure ends Run with an error", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newRig(t, WorkerConfig{}, &fakeAPI{}, nil)
+			w := NewWorker(WorkerConfig{}, brokenQueue{r.q}, r.api, nil, nil, nil, zerolog.Nop())
+			if err := w.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+				t.Fatalf("Run() = %v, want the queue's error", err)
+			}
+		})
+	})
+}
+
+// brokenQueue fails Next.
+type brokenQueue struct{ *fakeQueue }
+
+func (brokenQueue) Next(time.Time) (queue.Job, error) { return queue.Job{}, errors.New("disk on fire") }
