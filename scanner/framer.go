@@ -253,7 +253,7 @@ func (f *Framer) expire(now time.Time) {
 		f.end(f.last)
 		return
 	}
-	f.rejectScan(ErrIncomplete, fmt.Sprintf("silent for %v; the rest never came", now.Sub(f.last)), f.last)
+	f.rejectScan(ErrIncomplete, fmt.Sprintf("no terminator (%s) after %v of silence; if every scan ends like this, check the terminator setting", f.term, now.Sub(f.last)), f.last)
 }
 
 // end finishes the current scan: it is emitted, rejected or (if empty)
