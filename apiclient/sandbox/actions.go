@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -102,10 +103,10 @@ func (x *actx) addStamps(n float64) float64 {
 		x.c.lastStamp = ptr(x.now)
 	}
 	b.CurrentNumberOfUses += n
-	for b.CurrentNumberOfUses >= per {
-		b.CurrentNumberOfUses -= per
-		b.NumberRewardsUnused++
-		x.c.rewardsEarned++
+	if full := math.Floor(b.CurrentNumberOfUses / per); full > 0 {
+		b.CurrentNumberOfUses -= full * per
+		b.NumberRewardsUnused += full
+		x.c.rewardsEarned += int(full)
 		x.c.lastReward = ptr(x.now)
 	}
 	b.NumberStampsTotal = per
@@ -230,16 +231,8 @@ func visitTaken() *rejection {
 
 func (x *actx) registerVisits(n int) {
 	// Keep a year of visits: enough for every limit period.
-	keep := x.c.visits[:0]
-	for _, v := range x.c.visits {
-		if x.now.Sub(v) < 367*24*time.Hour {
-			keep = append(keep, v)
-		}
-	}
-	x.c.visits = keep
-	for range n {
-		x.c.visits = append(x.c.visits, x.now)
-	}
+	x.c.visits = slices.DeleteFunc(x.c.visits, func(v visit) bool { return x.now.Sub(v.at) >= 367*24*time.Hour })
+	x.c.visits = append(x.c.visits, visit{at: x.now, n: n})
 	x.c.countVisits += n
 }
 
@@ -248,8 +241,8 @@ func (x *actx) visitsSince(start time.Time) int { return visitsSince(x.c, start)
 func visitsSince(c *cardState, start time.Time) int {
 	n := 0
 	for _, v := range c.visits {
-		if !v.Before(start) {
-			n++
+		if !v.at.Before(start) {
+			n += v.n
 		}
 	}
 	return n

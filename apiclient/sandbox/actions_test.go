@@ -43,6 +43,14 @@ func TestActions_Rules(t *testing.T) {
 					t.Errorf("balance = %+v; want 1 stamp, 1 reward, 9 before reward, 10 total", b)
 				}
 			}},
+		{"stamp add many at once", sandbox.DemoStampCard, "add-stamp", map[string]any{"stamps": 1000004}, 200, "",
+			func(t *testing.T, c sandbox.Card) {
+				if c.Balance.NumberRewardsUnused != 100001 || c.Balance.CurrentNumberOfUses != 1 || *c.TotalRewardsEarned != 100001 {
+					t.Errorf("balance = %+v, earned %d; want 100001 rewards and 1 stamp", c.Balance, *c.TotalRewardsEarned)
+				}
+			}},
+		{"huge quantity", sandbox.DemoGiftCard, "add-point", `{"points": 1e12}`, 422, "at most", nil},
+		{"huge visits", sandbox.DemoMultipassCard, "add-visit", `{"visits": 9223372036854775807}`, 422, "at most", nil},
 		{"stamp subtract", sandbox.DemoStampCard, "subtract-stamp", map[string]any{"stamps": 7}, 200, "", bal(stamps, 0)},
 		{"stamp subtract too many", sandbox.DemoStampCard, "subtract-stamp", map[string]any{"stamps": 8}, 400, "not enough", nil},
 		{"stamp add-reward", sandbox.DemoStampCard, "add-reward", map[string]any{"rewards": 2}, 200, "", bal(rewards, 2)},

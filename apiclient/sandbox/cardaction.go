@@ -16,6 +16,10 @@ type actionBody struct {
 	purchaseSum *float64
 }
 
+// maxQuantity bounds an action's quantity so that counters cannot overflow
+// and balances stay finite (INVENTED: the spec declares no maximum).
+const maxQuantity = 1_000_000_000
+
 // parseActionBody checks an action body against the API's schema: the
 // quantity is required and of its JSON type; comment and purchaseSum are
 // optional and nullable. Zero and negative quantities are refused with 422
@@ -49,6 +53,9 @@ func parseActionBody(ac action, fields map[string]json.RawMessage) (actionBody, 
 	}
 	if q <= 0 {
 		return out, invalid("%s: this value should be positive", ac.field)
+	}
+	if q > maxQuantity {
+		return out, invalid("%s: this value should be at most %d", ac.field, maxQuantity)
 	}
 	out.q = q
 	return out, nil

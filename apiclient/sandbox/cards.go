@@ -31,9 +31,15 @@ type cardState struct {
 	lastStamp      *time.Time
 	lastReward     *time.Time
 	lastRedeem     *time.Time
-	visits         []time.Time // registered visits, for the visit limits
+	visits         []visit // registered visits of the last year, for the visit limits
 	createdAt      time.Time
 	updatedAt      time.Time
+}
+
+// visit is n visits registered at once.
+type visit struct {
+	at time.Time
+	n  int
 }
 
 func (a *API) templateOfLocked(c *cardState) *Template { return a.templates[c.templateID] }
