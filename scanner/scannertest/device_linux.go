@@ -88,6 +88,15 @@ func (d *Device) Unplug() {
 	p.Close()
 }
 
+// ReleaseExclusive calls PTY.ReleaseExclusive on the plugged PTY.
+func (d *Device) ReleaseExclusive() error {
+	p := d.PTY()
+	if p == nil {
+		return fmt.Errorf("release %s: %w", d.Path, ErrUnplugged)
+	}
+	return p.ReleaseExclusive()
+}
+
 // Write types b into the plugged PTY.
 func (d *Device) Write(b []byte) (int, error) {
 	p := d.PTY()

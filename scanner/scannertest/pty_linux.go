@@ -140,6 +140,16 @@ func (p *PTY) Expect(t testing.TB, want []byte) {
 	}
 }
 
+// ReleaseExclusive clears the exclusive-open flag (TIOCEXCL) that
+// go.bug.st/serial sets on the port. Its Close clears it too, but a process
+// killed with SIGKILL cannot, and the flag lives as long as the pty does, so
+// the next open by a non-root process fails with EBUSY ("port busy"). Call
+// it after killing a process that had the port open, before starting the
+// next one. (root ignores the flag.)
+func (p *PTY) ReleaseExclusive() error {
+	return control(p.slave, func(fd int) error { return unix.IoctlSetInt(fd, unix.TIOCNXCL, 0) })
+}
+
 // Close closes both sides. The code under test sees a hang-up, as when a
 // USB scanner is unplugged. Close is idempotent.
 func (p *PTY) Close() error {

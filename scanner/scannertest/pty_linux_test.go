@@ -11,6 +11,7 @@ import (
 
 	"go.bug.st/serial"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -110,4 +111,37 @@ func TestDevice_UnplugReplug(t *testing.T) {
 		t.Fatal(err)
 	}
 	dev.PTY().Expect(t, []byte("ok"))
+}
+
+// TestPTY_ReleaseExclusive simulates a daemon killed with SIGKILL while it
+// had the port open: the exclusive flag go.bug.st/serial set stays on the
+// pty (a non-root reopen would get EBUSY) until ReleaseExclusive.
+func TestPTY_ReleaseExclusive(t *testing.T) {
+	pty := NewPTY(t)
+	port := openPort(t, pty.Path)
+	excl := func() int {
+		t.Helper()
+		fd, err := unix.Open(pty.Path, unix.O_RDWR|unix.O_NOCTTY, 0)
+		if errors.Is(err, unix.EBUSY) {
+			return 1 // not root: the flag refuses the open itself
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		v, err := unix.IoctlGetInt(fd, unix.TIOCGEXCL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := excl(); got != 1 {
+		t.Fatalf("exclusive flag while the port is open = %d, want 1", got)
+	}
+	_ = port // stays "open": the flag is what a killed process leaves behind
+	if err := pty.ReleaseExclusive(); err != nil {
+		t.Fatalf("ReleaseExclusive() = %v", err)
+	}
+	if got := excl(); got != 0 {
+		t.Fatalf("exclusive flag after ReleaseExclusive = %d, want 0", got)
+	}
 }
