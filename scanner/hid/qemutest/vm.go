@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"text/template"
 	"time"
 )
@@ -203,7 +204,7 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 		"-display", "none", "-vga", "none", "-nic", "none", "-no-reboot",
 		"-serial", "stdio", "-monitor", "none", "-qmp", "unix:" + sock,
 		"-kernel", cfg.Assets.Vmlinux, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet loglevel=3",
+		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet loglevel=3 " + os.Getenv("TILLSCAN_QEMU_APPEND")),
 		"-device", "qemu-xhci,id=xhci",
 	}
 	for _, d := range cfg.Devices {
@@ -240,8 +241,11 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 		}
 		v.cmd.Process.Kill()
 		<-v.exited
-		if t.Failed() {
+		switch {
+		case t.Failed():
 			t.Logf("guest console:\n%s\nqemu stderr:\n%s", v.Transcript(), v.Stderr())
+		case testing.Verbose():
+			t.Logf("guest console:\n%s", v.Transcript())
 		}
 	})
 
