@@ -22,6 +22,9 @@ const (
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Second
 	DefaultHealthy    = 10 * time.Second
+	// RemindEvery is how often a failure that keeps repeating is logged
+	// again at its full level, so the journal shows it is still broken.
+	RemindEvery = 10 * time.Minute
 )
 
 // SuperviseOptions tune Supervise. Zero fields mean the documented default.
@@ -37,8 +40,8 @@ type SuperviseOptions struct {
 	Healthy time.Duration
 	// OnState, if not nil, is told of every connect (connected, nil error),
 	// failure (not connected, the error; once per attempt while a device is
-	// missing) and stop (not connected, nil error). It is called from
-	// Supervise's goroutine and must be quick. Meant for the status page.
+	// missing) and stop (not connected, nil error). Calls for one source
+	// never overlap; they must be quick. Meant for the status page.
 	OnState func(name string, connected bool, err error)
 }
 
@@ -50,7 +53,7 @@ type SuperviseOptions struct {
 //
 // It logs each connect at info, an unplug or missing device (ErrDeviceGone)
 // at warn, other failures at error, and repeats of a failure until the next
-// connect at debug.
+// connect at debug, except for a reminder at full level every RemindEvery.
 func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Logger, opt SuperviseOptions) error {
 	if opt.MinBackoff <= 0 {
 		opt.MinBackoff = DefaultMinBackoff
@@ -71,7 +74,9 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 	log = log.With().Str("scanner", name).Logger()
 
 	delay := opt.MinBackoff
-	var lastErr error // the previous failure since the last connect, to log repeats quietly
+	var lastErr error       // the previous failure since the last connect, to log repeats quietly
+	var downSince time.Time // when the source last stopped working
+	var lastLoud time.Time  // when a failure was last logged above debug
 	for ctx.Err() == nil {
 		// connectedAt is written by opened, which a Source may call from
 		// another goroutine, hence atomic (UnixNano; 0 = not connected).
@@ -99,6 +104,9 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 			state(false, nil)
 			return nil
 		}
+		if wasConnected || lastErr == nil {
+			downSince = time.Now()
+		}
 		if wasConnected {
 			lastErr = nil
 			if time.Since(time.Unix(0, connectedAt.Load())) >= opt.Healthy {
@@ -106,7 +114,15 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 			}
 		}
 		state(false, err)
-		logFailure(log, err, wasConnected, sameFailure(err, lastErr), delay)
+		repeat := sameFailure(err, lastErr) && time.Since(lastLoud) < RemindEvery
+		if !repeat {
+			lastLoud = time.Now()
+		}
+		flog := log
+		if down := time.Since(downSince); down >= time.Second {
+			flog = log.With().Str("down_for", down.Round(time.Second).String()).Logger()
+		}
+		logFailure(flog, err, wasConnected, repeat, delay)
 		lastErr = err
 
 		t := time.NewTimer(delay)

@@ -85,6 +85,19 @@ type stateEvent struct {
 
 type logLine struct{ Level, Message string }
 
+func parseLogs(t *testing.T, b []byte) []logLine {
+	t.Helper()
+	var got []logLine
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var l logLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		got = append(got, l)
+	}
+	return got
+}
+
 func TestSupervise_Backoff(t *testing.T) {
 	gone := fakeRun{err: errGone}
 	tests := []struct {
@@ -154,14 +167,7 @@ func TestSupervise_StatesAndLogs(t *testing.T) {
 		if !slices.Equal(states, wantStates) {
 			t.Errorf("states = %v\nwant     %v", states, wantStates)
 		}
-		var got []logLine
-		for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
-			var l logLine
-			if err := json.Unmarshal(line, &l); err != nil {
-				t.Fatalf("log line %q: %v", line, err)
-			}
-			got = append(got, l)
-		}
+		got := parseLogs(t, logs.Bytes())
 		want := []logLine{
 			{"warn", "scanner not connected, waiting for it to appear"},
 			{"debug", "scanner still unavailable"},
@@ -260,4 +266,30 @@ func TestSupervise_PTY_UnplugReplug(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Supervise() = %v, want nil", err)
 	}
+}
+
+// TestSupervise_Reminder: a device missing for 25 minutes is logged at
+// warn when first seen and again every RemindEvery, at debug in between.
+func TestSupervise_Reminder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{script: slices.Repeat([]fakeRun{{err: errGone}}, 1000)}
+		ctx, cancel := context.WithCancel(t.Context())
+		var logs bytes.Buffer // read after Supervise returns
+		done := make(chan error, 1)
+		go func() { done <- Supervise(ctx, src, func(Scan) {}, zerolog.New(&logs), SuperviseOptions{}) }()
+		time.Sleep(25 * time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		warns := 0
+		for _, l := range parseLogs(t, logs.Bytes()) {
+			if l.Level == "warn" {
+				warns++
+			}
+		}
+		if warns != 3 {
+			t.Errorf("%d warnings in 25 minutes, want 3 (at 0, ~10 and ~20 minutes)", warns)
+		}
+	})
 }
