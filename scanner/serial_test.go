@@ -320,3 +320,28 @@ func TestSerial_PTY_FeedbackWhileReading(t *testing.T) {
 		t.Fatalf("Run() = %v", err)
 	}
 }
+
+// BenchmarkSerial_PTYLatency measures one scan's trip from the scanner side
+// of a pty to emit: write, select wake-up, read, frame, emit.
+func BenchmarkSerial_PTYLatency(b *testing.B) {
+	pty := scannertest.NewPTY(b)
+	s, err := NewSerial(SerialConfig{Name: "bench", Path: pty.Path}, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	scans := make(chan Scan, 1)
+	opened := make(chan struct{})
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.RunOpened(ctx, func(sc Scan) { scans <- sc }, func() { close(opened) }) }()
+	<-opened
+	scan := []byte("544256-439-856\r")
+	for b.Loop() {
+		pty.Write(scan)
+		<-scans
+	}
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
