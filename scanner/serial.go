@@ -246,7 +246,7 @@ func (s *Serial) openError(err error) error {
 		case serial.InvalidSerialPort:
 			hint = "; check the path names a serial device"
 		case serial.InvalidSpeed, serial.InvalidDataBits, serial.InvalidParity, serial.InvalidStopBits:
-			hint = "; check baud, data_bits, parity and stop_bits"
+			hint = "; check the baud rate, data bits, parity and stop bits settings"
 		}
 	}
 	return fmt.Errorf("scanner: open %s: %w%s", s.cfg.Path, err, hint)
