@@ -109,7 +109,7 @@ func (a *API) listOperations(w http.ResponseWriter, r *http.Request) {
 	}
 	card, customer := q.Get("cardId"), q.Get("customerId")
 	a.mu.Lock()
-	var items []Operation
+	var match []opRecord
 	for _, rec := range a.ops {
 		switch {
 		case card != "" && rec.op.CardID != card,
@@ -119,10 +119,15 @@ func (a *API) listOperations(w http.ResponseWriter, r *http.Request) {
 			!end.IsZero() && !rec.at.Before(end):
 			continue
 		}
+		match = append(match, rec)
+	}
+	from, to := pageBounds(len(match), page, per)
+	items := make([]Operation, 0, to-from)
+	for _, rec := range match[from:to] { // render only the page
 		items = append(items, a.renderOpLocked(rec))
 	}
 	a.mu.Unlock()
-	replyPageOf(a, w, items, page, per)
+	a.reply(w, items, &Meta{CurrentPage: page, ItemsPerPage: per, TotalItems: len(match)})
 }
 
 // paging reads page (1-based, default 1) and itemsPerPage (default 30,
@@ -144,12 +149,16 @@ func paging(q url.Values) (page, per int, err error) {
 
 // replyPageOf answers one page of items with its meta block.
 func replyPageOf[T any](a *API, w http.ResponseWriter, items []T, page, per int) {
-	total := len(items)
-	from := total
+	from, to := pageBounds(len(items), page, per)
+	data := append(make([]T, 0, to-from), items[from:to]...)
+	a.reply(w, data, &Meta{CurrentPage: page, ItemsPerPage: per, TotalItems: len(items)})
+}
+
+// pageBounds returns the slice bounds of a 1-based page of total items.
+func pageBounds(total, page, per int) (from, to int) {
+	from = total
 	if page-1 <= total/per { // no overflow for a huge page number
 		from = min(total, (page-1)*per)
 	}
-	to := min(total, from+per)
-	data := append(make([]T, 0, to-from), items[from:to]...)
-	a.reply(w, data, &Meta{CurrentPage: page, ItemsPerPage: per, TotalItems: total})
+	return from, min(total, from+per)
 }
