@@ -57,7 +57,8 @@ type Serial struct {
 }
 
 // NewSerial checks cfg and returns a Serial source. It does not open the
-// port: Run does. log receives rejected scans.
+// port: Run does. log receives rejected scans; it is used as is, so give it
+// the scanner's name as a field where you wire it.
 func NewSerial(cfg SerialConfig, log zerolog.Logger) (*Serial, error) {
 	if cfg.Name == "" || cfg.Path == "" {
 		return nil, fmt.Errorf("scanner: serial scanner %q: name and path are required", cfg.Name)
@@ -183,10 +184,10 @@ func (s *Serial) read(ctx context.Context, r io.Reader, f *Framer, now func() ti
 // deliver logs rejects (and signals a bad read) and emits scans.
 func (s *Serial) deliver(emit func(Scan), scans []Scan, rejects []error) {
 	for _, r := range rejects {
-		s.log.Warn().Err(r).Str("scanner", s.cfg.Name).Str("path", s.cfg.Path).
+		s.log.Warn().Err(r).Str("path", s.cfg.Path).
 			Msg("scan rejected; scan it again")
 		if err := s.write(s.cfg.BadRead); err != nil {
-			s.log.Debug().Err(err).Str("scanner", s.cfg.Name).Msg("bad-read feedback failed")
+			s.log.Debug().Err(err).Msg("bad-read feedback failed")
 		}
 	}
 	for _, sc := range scans {

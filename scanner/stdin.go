@@ -27,9 +27,10 @@ type Stdin struct {
 	log  zerolog.Logger
 }
 
-// NewStdin returns a Source reading r (usually os.Stdin). With an *os.File,
-// Run returns promptly when ctx ends; with another reader, only once its
-// Read returns.
+// NewStdin returns a Source reading r (usually os.Stdin). With an
+// *os.File, Run returns promptly when ctx ends; with another reader, only
+// once its Read returns. log receives rejected lines; it is used as is, so
+// give it the scanner's name as a field where you wire it.
 func NewStdin(name string, r io.Reader, log zerolog.Logger) *Stdin {
 	return &Stdin{name: name, r: r, log: log}
 }
@@ -77,7 +78,7 @@ func (s *Stdin) Run(ctx context.Context, emit func(Scan)) error {
 
 func (s *Stdin) deliver(emit func(Scan), scans []Scan, rejects []error) {
 	for _, r := range rejects {
-		s.log.Warn().Err(r).Str("scanner", s.name).Msg("line rejected; type or scan it again")
+		s.log.Warn().Err(r).Msg("line rejected; type or scan it again")
 	}
 	for _, sc := range scans {
 		if sc.Text = strings.TrimSpace(sc.Text); sc.Text != "" {

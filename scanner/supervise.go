@@ -54,6 +54,7 @@ type SuperviseOptions struct {
 // It logs each connect at info, an unplug or missing device (ErrDeviceGone)
 // at warn, other failures at error, and repeats of a failure until the next
 // connect at debug, except for a reminder at full level every RemindEvery.
+// log is used as is: give it the scanner's name as a field where you wire.
 func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Logger, opt SuperviseOptions) error {
 	if opt.MinBackoff <= 0 {
 		opt.MinBackoff = DefaultMinBackoff
@@ -71,7 +72,6 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 			opt.OnState(name, connected, err)
 		}
 	}
-	log = log.With().Str("scanner", name).Logger()
 
 	delay := opt.MinBackoff
 	var lastErr error       // the previous failure since the last connect, to log repeats quietly
