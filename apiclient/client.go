@@ -23,13 +23,16 @@ type Config struct {
 	RateLimit float64 // requests per second for this key, every request counted; 0 means 10
 	// Headroom is the fraction of RateLimit left unused; 0 means 0.03, a
 	// negative value means none. The server counts requests as they
-	// arrive: sent exactly 1/RateLimit apart, network jitter still lands
-	// an 11th request inside some 1-second window now and then (measured
-	// against the sandbox: 18 429s in 200 requests at 10/s, none at
-	// 9.7/s; notes/queue-and-retry.md §4.2 advises headroom too).
+	// arrive: sent exactly 1/RateLimit apart, jitter still lands an 11th
+	// request inside some 1-second window now and then (measured against
+	// the sandbox: 18 429s in 200 requests at exactly 10/s;
+	// notes/queue-and-retry.md §4.2 advises headroom too).
 	Headroom float64
-	Burst    int           // limiter burst; 0 means 1
-	Timeout  time.Duration // per request, from the first byte sent to the last byte read; 0 means 10s
+	// Burst is the limiter's burst; 0 means 1. Whatever the burst, no
+	// more than ⌈RateLimit⌉ requests start within one headroom-stretched
+	// second (see window).
+	Burst   int
+	Timeout time.Duration // per attempt: connecting, sending and reading the whole answer; 0 means 10s
 	// HTTPClient is used if set (tests pass a loopback client); its
 	// transport must not retry POSTs. The Client uses a copy of it that
 	// never follows redirects (net/http would carry x-api-key to the new
@@ -123,6 +126,7 @@ type Client struct {
 	refused     error      // non-nil: the current key is refused (401/403) or unusable; fail fast
 	pausedUntil time.Time  // no request starts before this (429)
 	streak      int        // 429s in a row, for the backoff when Retry-After is absent
+	starts      *window    // recent request starts (see wait)
 }
 
 // New returns a Client. log is used as is; pass zerolog.Nop() for silence.
@@ -158,7 +162,9 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		return nil, fmt.Errorf("apiclient: config: Headroom %v leaves no rate at all (want < 1)", cfg.Headroom)
 	}
 	c.rateLimit = orDefault(cfg.RateLimit, DefaultRateLimit)
-	c.lim = rate.NewLimiter(rate.Limit(c.rateLimit*(1-headroom)), orDefault(cfg.Burst, DefaultBurst))
+	paced := c.rateLimit * (1 - headroom)
+	c.lim = rate.NewLimiter(rate.Limit(paced), orDefault(cfg.Burst, DefaultBurst))
+	c.starts = newWindow(c.rateLimit, paced)
 	if cfg.HTTPClient != nil {
 		hc := *cfg.HTTPClient // a copy: the caller's client keeps its own redirect policy
 		c.hc = &hc

@@ -187,6 +187,56 @@ func TestWait_DefaultHeadroom(t *testing.T) {
 	})
 }
 
+// The start window is the server's rule: at most n starts in any span.
+func TestWindow(t *testing.T) {
+	w := newWindow(10, 10) // 10 starts per 1s
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	// Start 0 went out 60ms late; 1..9 kept to the 100ms grid.
+	w.add(ms(60))
+	for i := 1; i < 10; i++ {
+		if d := w.delay(ms(i * 100)); d != 0 {
+			t.Fatalf("delay(start %d) = %v; want 0", i, d)
+		}
+		w.add(ms(i * 100))
+	}
+	// The grid says 1000ms, but start 0 was at 60ms: wait until 1060ms.
+	if got, want := w.delay(ms(1000)), 60*time.Millisecond; got != want {
+		t.Errorf("delay(1000ms) = %v; want %v", got, want)
+	}
+	if got := w.delay(ms(1060)); got != 0 {
+		t.Errorf("delay(1060ms) = %v; want 0", got)
+	}
+	w.add(ms(1060))
+	if got, want := w.delay(ms(1100)), 0*time.Millisecond; got != want { // start 1 was at 100ms
+		t.Errorf("delay(1100ms) = %v; want %v", got, want)
+	}
+}
+
+// A burst larger than the limit is capped by the start window: 20 requests
+// with Burst 20 at 10/s take 1s, never 11 in one second.
+func TestWait_BurstCappedByWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{RateLimit: 10, Burst: 20})
+		start := time.Now()
+		var at []time.Duration
+		for range 20 {
+			if err := c.wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, time.Since(start))
+		}
+		for i := 10; i < len(at); i++ {
+			if d := at[i] - at[i-10]; d < time.Second {
+				t.Errorf("starts %d and %d are %v apart; want >= 1s", i-10, i, d)
+			}
+		}
+		if got := at[19]; got != time.Second {
+			t.Errorf("20th start at %v; want 1s", got)
+		}
+	})
+}
+
 // A 429 pauses every goroutine, including those already queued on the
 // limiter; Retry-After decides how long, capped.
 func TestWait_PauseAfter429(t *testing.T) {

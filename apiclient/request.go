@@ -69,13 +69,12 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 		if err == nil {
 			return nil
 		}
-		var se *StatusError
-		switch {
+		switch se, _ := errors.AsType[*StatusError](err); {
 		case !errors.Is(err, ErrNotSent) && !errors.Is(err, ErrRateLimited):
 			return err // applied, rejected, unauthorised or ambiguous: the caller decides
 		case ctx.Err() != nil:
 			return err
-		case errors.As(err, &se) && se.overCap:
+		case se != nil && se.overCap:
 			return err // the server wants a longer pause than we sleep: the caller's queue waits
 		}
 		last = err

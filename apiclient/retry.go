@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -95,22 +96,39 @@ func (c *Client) answered() {
 	c.mu.Unlock()
 }
 
-// wait blocks until the Client is not paused and the limiter grants a token.
-// It returns ctx's error, or the limiter's when ctx's deadline is too near to
-// wait for a token.
+// wait blocks until the Client is not paused, the limiter grants a token and
+// the start window has room. It returns ctx's error, or the limiter's when
+// ctx's deadline is too near to wait for a token.
 func (c *Client) wait(ctx context.Context) error {
+	token := false
 	for {
+		var d time.Duration
 		c.mu.Lock()
-		until := c.pausedUntil
-		c.mu.Unlock()
-		if left := time.Until(until); left > 0 {
-			if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+		now := time.Now()
+		switch {
+		case now.Before(c.pausedUntil):
+			// A 429 pauses everyone, also a goroutine that already holds
+			// a token: the token is given up.
+			token = false
+			d = c.pausedUntil.Sub(now)
+			if dl, ok := ctx.Deadline(); ok && dl.Before(c.pausedUntil) {
+				until := c.pausedUntil
+				c.mu.Unlock()
 				// Like rate.Limiter.Wait: fail now rather than sleep into
 				// a deadline that ends before the pause does.
 				return fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
 					until.Format(time.RFC3339), context.DeadlineExceeded)
 			}
-			if err := sleep(ctx, left); err != nil {
+		case token:
+			if d = c.starts.delay(now); d == 0 {
+				c.starts.add(now)
+				c.mu.Unlock()
+				return nil
+			}
+		}
+		c.mu.Unlock()
+		if d > 0 {
+			if err := sleep(ctx, d); err != nil {
 				return err
 			}
 			continue
@@ -118,15 +136,46 @@ func (c *Client) wait(ctx context.Context) error {
 		if err := c.lim.Wait(ctx); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		paused := time.Now().Before(c.pausedUntil)
-		c.mu.Unlock()
-		if !paused {
-			return nil
-		}
-		// A 429 arrived while this goroutine waited for its token: the
-		// pause wins, the token is given up.
+		token = true
 	}
+}
+
+// window remembers the last n request starts and admits a start only if the
+// n-th latest is at least span old: the server's own rule for "n per
+// second", with span stretched by the headroom.
+//
+// The limiter alone paces tokens on a fixed grid, but a goroutine can wake
+// late (a busy CPU): then its request goes out late while the next ones keep
+// to the grid, and the server sees n+1 arrivals in one second. Measured on
+// a loaded 2-core machine at 9.7/s: 3 such windows and 3 429s in 300
+// requests, all caused by late client starts. The window re-spaces the starts
+// that follow a late one instead.
+type window struct {
+	span time.Duration
+	at   []time.Time // ring of the last n starts
+	next int         // oldest entry once the ring is full
+}
+
+func newWindow(limit, paced float64) *window {
+	n := max(1, int(math.Ceil(limit)))
+	return &window{span: time.Duration(float64(n) / paced * float64(time.Second)), at: make([]time.Time, 0, n)}
+}
+
+// delay is how long a start at now must wait.
+func (w *window) delay(now time.Time) time.Duration {
+	if len(w.at) < cap(w.at) {
+		return 0
+	}
+	return max(w.at[w.next].Add(w.span).Sub(now), 0)
+}
+
+func (w *window) add(now time.Time) {
+	if len(w.at) < cap(w.at) {
+		w.at = append(w.at, now)
+		return
+	}
+	w.at[w.next] = now
+	w.next = (w.next + 1) % len(w.at)
 }
 
 // sleep waits for d or until ctx is done, like rate's own wait.
