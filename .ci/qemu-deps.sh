@@ -49,15 +49,10 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 	apt_update_once
 	apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
 fi
-for tool in xz dpkg cpio; do
-	if ! command -v "$tool" >/dev/null; then
-		apt_update_once
-		case $tool in
-		xz) apt-get install -y -qq --no-install-recommends xz-utils >/dev/null ;;
-		*) apt-get install -y -qq --no-install-recommends "$tool" >/dev/null ;;
-		esac
-	fi
-done
+if ! command -v xz >/dev/null; then # to unpack the kernel's payload
+	apt_update_once
+	apt-get install -y -qq --no-install-recommends xz-utils >/dev/null
+fi
 
 if ! have_assets; then
 	apt_update_once
