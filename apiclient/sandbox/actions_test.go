@@ -68,7 +68,11 @@ func TestActions_Rules(t *testing.T) {
 		{"unknown card", "999999-999-999", "add-stamp", map[string]any{"stamps": 1}, 404, "Card not found", nil},
 		{"unknown action", sandbox.DemoStampCard, "add-beans", map[string]any{"beans": 1}, 404, "No route", nil},
 
+		{"stamp subtract-scores irrelevant", sandbox.DemoStampCard, "subtract-scores", map[string]any{"scores": 1}, 400, "Irrelevant accrual type", nil},
+		{"stamp subtract-purchase irrelevant", sandbox.DemoStampCard, "subtract-purchase", map[string]any{"amount": 1}, 400, "Irrelevant accrual type", nil},
+
 		// Stamp, visits mechanics, 2/8, 1 visit a day.
+		{"visits subtract-stamp corrects", sandbox.DemoStampVisitsCard, "subtract-stamp", map[string]any{"stamps": 2}, 200, "", bal(stamps, 0)},
 		{"visits add-visit", sandbox.DemoStampVisitsCard, "add-visit", map[string]any{"visits": 1}, 200, "", bal(stamps, 3)},
 		{"visits two at once over the daily limit", sandbox.DemoStampVisitsCard, "add-visit", map[string]any{"visits": 2}, 400, "visit has already been registered", nil},
 		{"visits add-stamp irrelevant", sandbox.DemoStampVisitsCard, "add-stamp", map[string]any{"stamps": 1}, 400, "Irrelevant accrual type", nil},
@@ -97,6 +101,9 @@ func TestActions_Rules(t *testing.T) {
 			}
 		}},
 		{"coupon redeem empty body", sandbox.DemoCouponCard, "redeem-coupon", nil, 200, "", nil},
+		{"coupon subtract-point irrelevant", sandbox.DemoCouponCard, "subtract-point", map[string]any{"points": 1}, 400, "Irrelevant accrual type", nil},
+		{"coupon subtract-reward irrelevant", sandbox.DemoCouponCard, "subtract-reward", map[string]any{"rewards": 1}, 400, "Irrelevant accrual type", nil},
+		{"coupon subtract-stamp irrelevant", sandbox.DemoCouponCard, "subtract-stamp", map[string]any{"stamps": 1}, 400, "Irrelevant accrual type", nil},
 		{"coupon add-point irrelevant", sandbox.DemoCouponCard, "add-point", map[string]any{"points": 1}, 400, "Irrelevant accrual type", nil},
 		{"redeem-coupon on a stamp card", sandbox.DemoStampCard, "redeem-coupon", `{}`, 400, "Irrelevant accrual type", nil},
 
@@ -120,6 +127,9 @@ func TestActions_Rules(t *testing.T) {
 		{"reward receive not enough", sandbox.DemoRewardPointsCard, "receive-reward", map[string]any{"id": 902}, 400, "not enough", nil},
 		{"reward receive unknown tier", sandbox.DemoRewardPointsCard, "receive-reward", map[string]any{"id": 7}, 400, "not found", nil},
 		{"reward receive without id", sandbox.DemoRewardPointsCard, "receive-reward", `{}`, 422, "id", nil},
+		{"reward subtract-scores", sandbox.DemoRewardPointsCard, "subtract-scores", map[string]any{"scores": 20}, 200, "", bal(points, 100)},
+		{"reward subtract-scores too many", sandbox.DemoRewardPointsCard, "subtract-scores", map[string]any{"scores": 121}, 400, "not enough", nil},
+		{"reward subtract-purchase irrelevant", sandbox.DemoRewardPointsCard, "subtract-purchase", map[string]any{"amount": 1}, 400, "Irrelevant accrual type", nil},
 		{"reward add-visit irrelevant", sandbox.DemoRewardPointsCard, "add-visit", map[string]any{"visits": 1}, 400, "Irrelevant accrual type", nil},
 		{"reward add-purchase irrelevant", sandbox.DemoRewardPointsCard, "add-purchase", map[string]any{"amount": 5}, 400, "Irrelevant accrual type", nil},
 		{"reward add-stamp irrelevant", sandbox.DemoRewardPointsCard, "add-stamp", map[string]any{"stamps": 1}, 400, "Irrelevant accrual type", nil},
@@ -128,6 +138,7 @@ func TestActions_Rules(t *testing.T) {
 		{"spend purchase", sandbox.DemoRewardSpendCard, "add-purchase", map[string]any{"amount": 12.99}, 200, "", bal(points, 42)},
 		{"spend reverse purchase", sandbox.DemoRewardSpendCard, "subtract-purchase", map[string]any{"amount": 10}, 200, "", bal(points, 20)},
 		{"spend add-scores irrelevant", sandbox.DemoRewardSpendCard, "add-scores", map[string]any{"scores": 5}, 400, "Irrelevant accrual type", nil},
+		{"spend reverse too much", sandbox.DemoRewardSpendCard, "subtract-purchase", map[string]any{"amount": 31}, 400, "not enough", nil},
 		{"spend receive", sandbox.DemoRewardSpendCard, "receive-reward", map[string]any{"id": 1001}, 400, "not enough", nil},
 	}
 	for _, tt := range tests {
@@ -191,5 +202,22 @@ func TestActions_Once(t *testing.T) {
 				t.Errorf("Applied = %d, want 2", got)
 			}
 		})
+	}
+}
+
+// TestActions_StampRewards redeems a stamp card's rewards.
+func TestActions_StampRewards(t *testing.T) {
+	s := newServer(t, sandbox.Options{})
+	s.act(sandbox.DemoStampCard, "add-stamp", map[string]any{"stamps": 3}).ok(t, nil) // 10/10: a reward
+	s.act(sandbox.DemoStampCard, "add-reward", map[string]any{"rewards": 1}).ok(t, nil)
+	var c sandbox.Card
+	s.act(sandbox.DemoStampCard, "subtract-reward", map[string]any{"rewards": 2}).ok(t, &c)
+	if c.Balance.NumberRewardsUnused != 0 || *c.TotalRewardsEarned != 2 || *c.TotalRewardsRedeemed != 2 || c.LastRewardRedeemedAt == nil {
+		t.Errorf("card = %+v earned %d redeemed %d; want 0 unused, 2 earned, 2 redeemed", c.Balance, *c.TotalRewardsEarned, *c.TotalRewardsRedeemed)
+	}
+	s.act(sandbox.DemoStampCard, "subtract-reward", map[string]any{"rewards": 1}).fail(t, 400, "not enough rewards")
+	ops := s.API.Operations()
+	if len(ops) != 3 || ops[2].Amount != -2 || ops[2].EventID != 42 {
+		t.Errorf("operations = %+v, want the redemption logged as -2 with eventId 42", ops)
 	}
 }

@@ -106,7 +106,10 @@ func TestFaults_ApplyThenFail(t *testing.T) {
 
 func TestFaults_ApplyThenDropRate(t *testing.T) {
 	s := newServer(t, sandbox.Options{})
-	s.API.SetFaults(sandbox.Faults{ApplyThenDropRate: 1})
+	var sl sleeps
+	s.API.SetSleep(sl.sleep)
+	// SlowBody too: the drop must reach the connection through the trickle writer.
+	s.API.SetFaults(sandbox.Faults{ApplyThenDropRate: 1, SlowBody: time.Second})
 	_, err := s.try(sandbox.DemoAPIKey, "POST", "/cards/"+sandbox.DemoStampCard+"/add-stamp", stamp("tillscan:till-1:77"))
 	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
 		t.Fatalf("POST = %v, want a broken connection (EOF or reset)", err)

@@ -33,6 +33,11 @@ func TestLoadSeed_Example(t *testing.T) {
 	if c.Balance.CurrentNumberOfUses != 4 {
 		t.Errorf("after spending 12.40 at 5 per stamp: %v stamps, want 4", c.Balance.CurrentNumberOfUses)
 	}
+	s.act("730114-220-502", "subtract-purchase", map[string]any{"amount": 10}).ok(t, &c)
+	if c.Balance.CurrentNumberOfUses != 2 {
+		t.Errorf("after reversing a 10 purchase: %v stamps, want 2", c.Balance.CurrentNumberOfUses)
+	}
+	s.act("730114-220-502", "subtract-purchase", map[string]any{"amount": 15}).fail(t, 400, "not enough stamps")
 	s.act("730114-220-503", "add-visit", map[string]any{"visits": 1}).ok(t, &c)
 	if c.Balance.BonusBalance != 200 || len(c.AvailableRewardTiers) != 2 {
 		t.Errorf("after a visit: %v points, %d tiers available; want 200 and 2", c.Balance.BonusBalance, len(c.AvailableRewardTiers))
