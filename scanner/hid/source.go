@@ -1,0 +1,383 @@
+package hid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/scanner"
+)
+
+// AnyInterface in Config.Interface matches every USB interface.
+const AnyInterface = -1
+
+// Config selects and configures one USB-HID scanner (or several identical
+// ones: every device that matches is read, each with its own state). Zero
+// fields mean the documented default, except Interface, where 0 is interface
+// number 0: set AnyInterface for any.
+type Config struct {
+	Name      string // scanner name in Scan.Scanner and logs; "" means "hid-VVVV:PPPP"
+	VID, PID  uint16 // USB vendor and product ID; both required
+	Serial    string // the device's USB serial number; "" matches any
+	Interface int    // USB interface number; AnyInterface matches any
+	// Path is the USB port path ("1-2.3", as in /sys/bus/usb/devices) or a
+	// full hidapi path with the interface ("1-2.3:1.0"); "" matches any.
+	// Stable for a given physical socket, so it tells identical scanners apart.
+	Path      string
+	Layout    string // keyboard country the scanner is set to: us (default), uk, de, fr
+	Mode      Mode   // "" means ModeAuto
+	POSFormat string // HID POS report layout: honeywell (default), idtech, microscan
+	ReportID  byte   // keyboard report ID on devices with numbered reports; 0 accepts any
+	// Frame frames keyboard text into scans (terminator, idle timeout,
+	// prefix/suffix, max length). Enter and keypad Enter type CR, or LF when
+	// the terminator is scanner.TermLF; Tab types a tab. For HID POS data
+	// only Prefix, Suffix and MaxLen apply.
+	Frame    scanner.FrameConfig
+	Feedback Feedback
+	Poll     time.Duration // how often to look for the device; 0 means 1s
+}
+
+// Feedback holds the HID output reports that make a scanner signal a good or
+// a bad read (beep, LED). The first byte is the report ID (0x00 for devices
+// without numbered reports). Example, Honeywell beep: FD 03 16 07 0D.
+// Empty means the scanner gets no such signal.
+type Feedback struct {
+	Good, Bad []byte
+}
+
+// Errors a caller can branch on.
+var (
+	// ErrUnsupported is returned by New when this binary was built without
+	// cgo, so karalabe/hid cannot reach USB devices.
+	ErrUnsupported = errors.New("hid: this tillscan was built without cgo (CGO_ENABLED=0) and cannot read USB-HID scanners: " +
+		"install the build made with CGO_ENABLED=1, or connect the scanner in serial (CDC-ACM/RS-232) or stdin mode")
+	// ErrPermission is wrapped by open failures caused by missing access
+	// to the device's usbfs node.
+	ErrPermission = errors.New("hid: no permission to open the USB device")
+	// ErrNoNetlink is returned by Run when no netlink socket can be made;
+	// libusb needs one and would otherwise silently find no devices.
+	ErrNoNetlink = errors.New("hid: cannot open a netlink (AF_NETLINK, kobject-uevent) socket, which libusb needs to find USB devices: " +
+		"allow AF_NETLINK (systemd: RestrictAddressFamilies=… AF_NETLINK) or run outside the restricted container")
+	// ErrNotConnected is returned by Feedback when no matching device is open.
+	ErrNotConnected = errors.New("hid: scanner not connected")
+	// ErrNoFeedback is returned by Feedback when none is configured.
+	ErrNoFeedback = errors.New("hid: no feedback report configured for this scanner")
+)
+
+type configError struct{ field, msg string }
+
+func (e *configError) Error() string { return "hid: " + e.field + ": " + e.msg }
+
+// EventKind says what happened to a device.
+type EventKind int
+
+// Device events reported through Hooks.Event.
+const (
+	Connected  EventKind = iota + 1 // a matching device was opened
+	Gone                            // an open device failed (unplugged); it is reopened when it is back
+	OpenFailed                      // a matching device could not be opened (reported once per device and error)
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case Connected:
+		return "connected"
+	case Gone:
+		return "gone"
+	case OpenFailed:
+		return "open failed"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is a change in the set of open devices.
+type Event struct {
+	Kind    EventKind
+	Scanner string // Config.Name
+	Device  Device
+	Err     error // why (Gone, OpenFailed)
+}
+
+// Hooks are optional observers, called from the device goroutines; they
+// must be quick and safe for concurrent use. tillscan listen uses them.
+type Hooks struct {
+	Event  func(Event)
+	Raw    func(d Device, report []byte) // every input report; report is only valid during the call
+	Reject func(d Device, err error)     // a scan the framer refused (*scanner.RejectError)
+}
+
+// Source reads every device matching a Config, hot-plugged: it looks for
+// matching devices every Poll, gives each one its own goroutine that opens,
+// reads and closes it, and reopens a device that failed once it is listed
+// again. Create it with New; Run it once. Feedback and Name are safe for
+// concurrent use with Run.
+type Source struct {
+	cfg    Config
+	layout *Layout
+	posFmt POSFormat
+	log    zerolog.Logger
+	hooks  Hooks
+	b      backend
+	now    func() time.Time
+
+	mu    sync.Mutex           // guards conns
+	conns map[string]chan bool // open devices by path → their feedback requests
+}
+
+// New checks cfg and returns a Source for it. It fails with ErrUnsupported
+// in a build without cgo.
+func New(cfg Config, log zerolog.Logger, hooks Hooks) (*Source, error) {
+	return newSource(cfg, log, hooks, realBackend{})
+}
+
+func newSource(cfg Config, log zerolog.Logger, hooks Hooks, b backend) (*Source, error) {
+	if !b.supported() {
+		return nil, ErrUnsupported
+	}
+	if cfg.VID == 0 || cfg.PID == 0 {
+		return nil, &configError{field: "vid/pid", msg: fmt.Sprintf("both are required (got %04x:%04x); see `tillscan devices`", cfg.VID, cfg.PID)}
+	}
+	if cfg.Name == "" {
+		cfg.Name = fmt.Sprintf("hid-%04x:%04x", cfg.VID, cfg.PID)
+	}
+	if cfg.Interface < AnyInterface {
+		return nil, &configError{field: "interface", msg: fmt.Sprintf("%d is not an interface number", cfg.Interface)}
+	}
+	mode, err := ParseMode(string(cfg.Mode))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Mode = mode
+	l, err := LayoutByName(cfg.Layout)
+	if err != nil {
+		return nil, err
+	}
+	f, err := POSFormatByName(cfg.POSFormat)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := scanner.NewFramer(cfg.Frame); err != nil {
+		return nil, fmt.Errorf("hid: %s: %w", cfg.Name, err)
+	}
+	for _, r := range [][]byte{cfg.Feedback.Good, cfg.Feedback.Bad} {
+		if len(r) > 65 {
+			return nil, &configError{field: "feedback", msg: fmt.Sprintf("a %d-byte output report is longer than a full-speed HID report (64 bytes + ID)", len(r))}
+		}
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	return &Source{
+		cfg: cfg, layout: l, posFmt: f, log: log, hooks: hooks, b: b, now: time.Now,
+		conns: make(map[string]chan bool),
+	}, nil
+}
+
+// Name returns the configured scanner name.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// Config returns the checked configuration, defaults filled in.
+func (s *Source) Config() Config { return s.cfg }
+
+// Matches reports whether d is one of the devices this Source reads.
+func (c Config) Matches(d Device) bool {
+	switch {
+	case d.VID != c.VID || d.PID != c.PID:
+		return false
+	case c.Serial != "" && d.Serial != c.Serial:
+		return false
+	case c.Interface != AnyInterface && d.Interface != c.Interface:
+		return false
+	case c.Path != "" && d.Path != c.Path && !strings.HasPrefix(d.Path, c.Path+":"):
+		return false
+	case d.Protocol == 2: // a boot mouse sharing the VID:PID (QEMU's usb-kbd and usb-mouse do)
+		return false
+	}
+	return true
+}
+
+// readTimeout is how long one read waits: short, so ctx, feedback and the
+// framer's idle timeout are served, and hidapi's 30-report queue never fills.
+const readTimeout = 100 * time.Millisecond
+
+// Run looks for matching devices and reads them until ctx ends, then closes
+// them and returns nil. A device that fails is reported (Hooks.Event,
+// log) and reopened when it is listed again; Run itself fails only when USB
+// cannot be used at all (ErrNoNetlink).
+func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
+	if err := s.b.check(); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // every device goroutine closes its device before Run returns
+	type ended struct {
+		d   Device
+		err error // why it could not be opened; nil if it was read until it failed
+	}
+	done := make(chan ended)
+	active := make(map[string]bool)
+	reported := make(map[string]string) // path → open error last reported, so it is reported once
+	lastEnumErr := ""
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	// Devices are listed now and at every tick, never right after one ended,
+	// so a device that fails at once is retried once per Poll, not in a spin.
+	for poll := true; ; {
+		if poll {
+			devs, err := s.b.enumerate(s.cfg.VID, s.cfg.PID)
+			if err != nil && err.Error() != lastEnumErr {
+				s.log.Warn().Err(err).Str("scanner", s.cfg.Name).Msg("listing USB-HID devices failed")
+			}
+			lastEnumErr = errString(err)
+			for _, d := range devs {
+				if !s.cfg.Matches(d) || active[d.Path] {
+					continue
+				}
+				active[d.Path] = true
+				wg.Go(func() {
+					err := s.own(ctx, d, emit)
+					select {
+					case done <- ended{d, err}:
+					case <-ctx.Done():
+					}
+				})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-done:
+			poll = false
+			delete(active, e.d.Path) // reopened at the next poll if it is still (or again) listed
+			switch msg := errString(e.err); {
+			case e.err == nil:
+				delete(reported, e.d.Path)
+			case reported[e.d.Path] != msg:
+				reported[e.d.Path] = msg
+				s.log.Error().Err(e.err).Str("scanner", s.cfg.Name).Str("path", e.d.Path).Msg("cannot open scanner")
+				s.event(Event{Kind: OpenFailed, Scanner: s.cfg.Name, Device: e.d, Err: e.err})
+			}
+		case <-tick.C:
+			poll = true
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (s *Source) event(e Event) {
+	if s.hooks.Event != nil {
+		s.hooks.Event(e)
+	}
+}
+
+// own opens d, reads it until ctx ends or a read fails, and closes it. It
+// is the only code that touches the handle. It returns an error only when
+// the device could not be opened.
+func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) error {
+	p, err := newPipeline(&s.cfg, s.layout, s.posFmt)
+	if err != nil {
+		return err // checked in New; cannot happen
+	}
+	dev, err := s.b.open(d)
+	if err != nil {
+		return err
+	}
+	defer dev.Close() // after the last read returned: never concurrently with it
+	fb := make(chan bool, 1)
+	s.mu.Lock()
+	s.conns[d.Path] = fb
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, d.Path)
+		s.mu.Unlock()
+	}()
+	log := s.log.With().Str("scanner", s.cfg.Name).Str("path", d.Path).Logger()
+	log.Info().Str("product", d.Product).Str("serial", d.Serial).Msg("scanner connected")
+	s.event(Event{Kind: Connected, Scanner: s.cfg.Name, Device: d})
+
+	deliver := func(scans []scanner.Scan, rejects []error) {
+		for _, sc := range scans {
+			sc.Scanner = s.cfg.Name
+			emit(sc)
+		}
+		for _, err := range rejects {
+			log.Warn().Err(err).Msg("scan rejected")
+			if s.hooks.Reject != nil {
+				s.hooks.Reject(d, err)
+			}
+		}
+	}
+	buf := make([]byte, 512) // larger than any full-speed report: hidapi truncates silently
+	for ctx.Err() == nil {
+		select {
+		case good := <-fb:
+			s.writeFeedback(dev, good, log)
+		default:
+		}
+		n, err := dev.ReadTimeout(buf, int(readTimeout/time.Millisecond))
+		now := s.now()
+		if err != nil {
+			deliver(p.tick(now))
+			log.Warn().Err(err).Msg("scanner gone")
+			s.event(Event{Kind: Gone, Scanner: s.cfg.Name, Device: d, Err: fmt.Errorf("%w: %w", scanner.ErrDeviceGone, err)})
+			return nil
+		}
+		if n == 0 {
+			deliver(p.tick(now))
+			continue
+		}
+		if s.hooks.Raw != nil {
+			s.hooks.Raw(d, buf[:n])
+		}
+		deliver(p.report(buf[:n], now))
+	}
+	return nil
+}
+
+func (s *Source) writeFeedback(dev device, good bool, log zerolog.Logger) {
+	r := s.cfg.Feedback.Bad
+	if good {
+		r = s.cfg.Feedback.Good
+	}
+	if len(r) == 0 {
+		return
+	}
+	if _, err := dev.Write(r); err != nil {
+		log.Warn().Err(err).Bool("good", good).Msg("feedback report not sent")
+	}
+}
+
+// Feedback asks every open matching device to signal a good or a bad read.
+// The report is written by the goroutine that owns the device, between two
+// reads, so it never races a read or Close. It returns ErrNoFeedback when
+// the Config has no report for it and ErrNotConnected when no device is
+// open. A request still pending on a device is replaced, not queued.
+func (s *Source) Feedback(good bool) error {
+	if good && len(s.cfg.Feedback.Good) == 0 || !good && len(s.cfg.Feedback.Bad) == 0 {
+		return ErrNoFeedback
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return fmt.Errorf("%w: %s", ErrNotConnected, s.cfg.Name)
+	}
+	for _, fb := range s.conns {
+		select {
+		case <-fb: // drop the stale request
+		default:
+		}
+		fb <- good
+	}
+	return nil
+}
