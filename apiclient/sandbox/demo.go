@@ -3,22 +3,25 @@ package sandbox
 // Demo card numbers (sandbox-api.md); the README and `tillscan demo` refer
 // to them.
 const (
-	DemoStampCard         = "544256-439-856" // stamp, stamps mechanics, 10 per reward, at 7/10
-	DemoStampVisitsCard   = "544256-439-857" // stamp, visits mechanics, 1 visit/day, at 2/8
-	DemoCashbackCard      = "612001-100-201" // cashback 5 %: balance 12.50, 40 points
-	DemoMultipassCard     = "612001-100-202" // multipass: 5 visits available
-	DemoCouponCard        = "612001-100-203" // coupon, not redeemed
-	DemoDiscountCard      = "612001-100-204" // discount 5 %
-	DemoGiftCard          = "612001-100-205" // gift certificate: 50 points
-	DemoMembershipCard    = "612001-100-206" // membership, tier with a daily limit of 1 visit
-	DemoRewardPointsCard  = "612001-100-207" // reward, points mechanics, tiers at 100 and 250: 120 points
-	DemoRewardSpendCard   = "612001-100-208" // reward, spend mechanics: 30 points
-	DemoCompanyID         = 4211
-	demoCreated           = "2026-09-01T09:00:00+00:00"
-	demoMembershipTier    = 801 // "Standard", 1 visit a day
-	demoUnlimitedTier     = 802 // "Unlimited", no limits
-	demoRewardTierCoffee  = 901 // 100 points
-	demoRewardTierVoucher = 902 // 250 points
+	DemoStampCard        = "544256-439-856" // stamp, stamps mechanics, 10 per reward, at 7/10
+	DemoStampVisitsCard  = "544256-439-857" // stamp, visits mechanics, 1 visit/day, at 2/8
+	DemoCashbackCard     = "612001-100-201" // cashback 5 %: balance 12.50, 40 points
+	DemoMultipassCard    = "612001-100-202" // multipass: 5 visits available
+	DemoCouponCard       = "612001-100-203" // coupon, not redeemed
+	DemoDiscountCard     = "612001-100-204" // discount 5 %
+	DemoGiftCard         = "612001-100-205" // gift certificate: 50 points
+	DemoMembershipCard   = "612001-100-206" // membership, tier with a daily limit of 1 visit
+	DemoRewardPointsCard = "612001-100-207" // reward, points mechanics, tiers at 100 and 250: 120 points
+	DemoRewardSpendCard  = "612001-100-208" // reward, spend mechanics: 30 points
+	DemoCompanyID        = 4211
+	demoCreated          = "2026-09-01T09:00:00+00:00"
+
+	// Tier ids of the demo templates, for receive-reward and
+	// set-membership-tier.
+	DemoMembershipTierStandard  = 801 // 1 visit a day (the demo membership card's tier)
+	DemoMembershipTierUnlimited = 802 // no limits
+	DemoRewardTierCoffee        = 901 // 100 points, on DemoRewardPointsCard's template
+	DemoRewardTierVoucher       = 902 // 250 points
 )
 
 // DemoSeed returns the built-in demo data set: a card of every type (two
@@ -40,16 +43,16 @@ func DemoSeed() *Seed {
 	gift := tpl(7, typeGift, "Harbour Books Gift Certificate")
 	membership := tpl(8, typeMembership, "Studio 9 Yoga Membership")
 	membership.MembershipTiers = []MembershipTier{
-		{ID: demoMembershipTier, Name: "Standard", Description: "One class a day", Benefits: []string{"1 class per day", "Mat hire"},
+		{ID: DemoMembershipTierStandard, Name: "Standard", Description: "One class a day", Benefits: []string{"1 class per day", "Mat hire"},
 			DailyParameters: &TierParameters{Active: true, Limit: ptr(1), Price: ptr(39.0), Recommended: true}},
-		{ID: demoUnlimitedTier, Name: "Unlimited", Description: "As many classes as you like", Benefits: []string{"Unlimited classes"},
+		{ID: DemoMembershipTierUnlimited, Name: "Unlimited", Description: "As many classes as you like", Benefits: []string{"Unlimited classes"},
 			MonthlyParameters: &TierParameters{Active: false, Price: ptr(69.0)}},
 	}
 	rewardPoints := tpl(9, typeReward, "Harbour Books Rewards")
 	rewardPoints.Mechanics = "points"
 	rewardPoints.RewardTiers = []RewardTier{
-		{ID: demoRewardTierCoffee, Type: 0, Name: "Free coffee", Threshold: 100, Value: 0},
-		{ID: demoRewardTierVoucher, Type: 1, Name: "£5 off your next book", Threshold: 250, Value: 5},
+		{ID: DemoRewardTierCoffee, Type: 0, Name: "Free coffee", Threshold: 100, Value: 0},
+		{ID: DemoRewardTierVoucher, Type: 1, Name: "£5 off your next book", Threshold: 250, Value: 5},
 	}
 	rewardSpend := tpl(10, typeReward, "Corner Deli Spend & Earn")
 	rewardSpend.Mechanics, rewardSpend.PointsPerUnit = "spend", 1
@@ -85,7 +88,7 @@ func DemoSeed() *Seed {
 		card(DemoRewardPointsCard, 9, "c", Balance{BonusBalance: 120}),
 		card(DemoRewardSpendCard, 10, "d", Balance{BonusBalance: 30}),
 	}
-	cards[7].MembershipTier = &MembershipTier{ID: demoMembershipTier}
+	cards[7].MembershipTier = &MembershipTier{ID: DemoMembershipTierStandard}
 	cards[7].CustomerSubscription = &CustomerSubscription{Period: "month"}
 	return &Seed{
 		Templates: []Template{stamp, visits, cashback, multipass, coupon, discount, gift, membership, rewardPoints, rewardSpend},
