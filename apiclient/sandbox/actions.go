@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
@@ -91,7 +92,7 @@ func mechanics(t *Template) string {
 	}
 }
 
-func stampsPerReward(t *Template) int { return cmpOr(t.StampsPerReward, 10) }
+func stampsPerReward(t *Template) int { return cmp.Or(t.StampsPerReward, 10) }
 
 // --- stamp cards -----------------------------------------------------------
 
@@ -335,9 +336,9 @@ func subtractPurchase(x *actx) (float64, *rejection) {
 	return x.c.bal.BonusBalance, nil
 }
 
-func spendPerStamp(t *Template) float64  { return cmpOr(t.SpendPerStamp, 10) }
-func pointsPerUnit(t *Template) float64  { return cmpOr(t.PointsPerUnit, 1) }
-func pointsPerVisit(t *Template) float64 { return cmpOr(t.PointsPerVisit, 10) }
+func spendPerStamp(t *Template) float64  { return cmp.Or(t.SpendPerStamp, 10) }
+func pointsPerUnit(t *Template) float64  { return cmp.Or(t.PointsPerUnit, 1) }
+func pointsPerVisit(t *Template) float64 { return cmp.Or(t.PointsPerVisit, 10) }
 
 // --- points, scores, money -------------------------------------------------
 
@@ -391,7 +392,7 @@ func addAmount(x *actx) (float64, *rejection) {
 	if x.t.Type != typeCashback {
 		return 0, irrelevant()
 	}
-	pct := cmpOr(x.t.CashbackPercent, 5)
+	pct := cmp.Or(x.t.CashbackPercent, 5)
 	x.c.bal.Balance = round2(x.c.bal.Balance + x.q*pct/100)
 	return x.c.bal.Balance, nil
 }

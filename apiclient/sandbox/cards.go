@@ -207,24 +207,25 @@ func (a *API) createCard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "customerId and templateId are required")
 		return
 	}
-	out, status, msg := a.addCard(*body.CustomerID, *body.TemplateID, body.CustomFields)
-	if status != http.StatusOK {
-		writeError(w, status, msg)
+	out, rej := a.addCard(*body.CustomerID, *body.TemplateID, body.CustomFields)
+	if rej != nil {
+		writeError(w, rej.status, rej.msg)
 		return
 	}
 	a.reply(w, out, nil)
 }
 
-func (a *API) addCard(customerID string, templateID int, fields []cardCustomFieldValue) (Card, int, string) {
+// addCard issues a new card of a template to a customer.
+func (a *API) addCard(customerID string, templateID int, fields []cardCustomFieldValue) (Card, *rejection) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t, ok := a.templates[templateID]
 	if !ok {
-		return Card{}, http.StatusNotFound, "Template not found"
+		return Card{}, &rejection{http.StatusNotFound, "Template not found"}
 	}
 	if _, ok := a.customers[customerID]; !ok {
-		return Card{}, http.StatusNotFound, "Customer not found"
+		return Card{}, &rejection{http.StatusNotFound, "Customer not found"}
 	}
 	c := &cardState{
 		id: a.newCardNumberLocked(), templateID: t.ID, customerID: customerID,
@@ -232,10 +233,10 @@ func (a *API) addCard(customerID string, templateID int, fields []cardCustomFiel
 	}
 	initBalance(c, t)
 	if msg := setCustomFields(c, t, fields); msg != "" {
-		return Card{}, http.StatusUnprocessableEntity, msg
+		return Card{}, &rejection{http.StatusUnprocessableEntity, msg}
 	}
 	a.cards[c.id] = c
-	return a.renderLocked(c, true), http.StatusOK, ""
+	return a.renderLocked(c, true), nil
 }
 
 // patchCard serves PATCH /cards/{id}: only customFields can change;

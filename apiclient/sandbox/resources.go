@@ -335,9 +335,6 @@ func (a *API) pushTargetLocked(templateID int, cardID *string) *rejection {
 
 func ptr[T any](v T) *T { return &v }
 
-// cmpOr returns v, or def if v is zero.
-func cmpOr[T int | float64](v, def T) T { return cmp.Or(v, def) }
-
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 // fmtTime formats t as the API does (PHP "Y-m-d\TH:i:sP", UTC "+00:00").
