@@ -242,3 +242,21 @@ func TestServer_CloseDuringOutage(t *testing.T) {
 		t.Errorf("Restore after Close = %v, want nil", err)
 	}
 }
+
+// TestNewServerAt checks the URL and the constructor's errors.
+func TestNewServerAt(t *testing.T) {
+	s, err := sandbox.NewServerAt("127.0.0.1:0", sandbox.Options{})
+	if err != nil {
+		t.Fatalf("NewServerAt = %v", err)
+	}
+	defer s.Close()
+	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") || !strings.HasSuffix(s.URL, "/api/v2") {
+		t.Errorf("URL = %s, want http://127.0.0.1:PORT/api/v2", s.URL)
+	}
+	if _, err := sandbox.NewServerAt("127.0.0.1:99999", sandbox.Options{}); err == nil {
+		t.Error("NewServerAt(bad port) = nil error")
+	}
+	if _, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{""}}); err == nil {
+		t.Error("NewServer(empty key) = nil error")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,7 +50,7 @@ func NewServerAt(addr string, opts Options) (*Server, error) {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		URL:    "http://" + ln.Addr().String() + "/api/v2",
+		URL:    "http://" + dialable(addr, ln.Addr()) + "/api/v2",
 		API:    api,
 		addr:   ln.Addr().String(),
 		cancel: cancel,
@@ -64,6 +66,21 @@ func NewServerAt(addr string, opts Options) (*Server, error) {
 	s.serveLocked(ln)
 	s.mu.Unlock()
 	return s, nil
+}
+
+// dialable is the bound address as a client can dial it: a wildcard listen
+// address ("0.0.0.0:…", ":…", "[::]:…") becomes loopback, IPv6 only if
+// the requested host was an IPv6 literal.
+func dialable(requested string, bound net.Addr) string {
+	ta, ok := bound.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return bound.String()
+	}
+	lo := "127.0.0.1"
+	if host, _, err := net.SplitHostPort(requested); err == nil && strings.Contains(host, ":") {
+		lo = "::1"
+	}
+	return net.JoinHostPort(lo, strconv.Itoa(ta.Port))
 }
 
 func (s *Server) serveLocked(ln net.Listener) {
