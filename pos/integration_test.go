@@ -39,6 +39,7 @@ type stackOpts struct {
 	cachePath   string
 	sb          *sandbox.Server // reuse
 	quiet       bool
+	noStart     bool // the caller starts the worker with s.start
 }
 
 func newStack(tb testing.TB, o stackOpts) *stack {
@@ -91,6 +92,14 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 		RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, Currency: "£"},
 		s.q, s.client, s.cache, o.rules, s.feed, log)
 	s.till = pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1}, s.q, s.feed, s.worker.Wake, log)
+	if !o.noStart {
+		s.start(tb)
+	}
+	return s
+}
+
+// start runs the worker until the test ends.
+func (s *stack) start(tb testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -100,7 +109,6 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 	})
 	s.stop = func() { cancel(); wg.Wait() }
 	tb.Cleanup(s.stop)
-	return s
 }
 
 // scan feeds one scan to the till and fails unless it was saved.

@@ -38,7 +38,7 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 			// The API refuses the read itself: the job cannot be settled
 			// automatically, and re-sending could apply it twice.
 			w.answered(now, nil)
-			return w.refuse(job, now, "sent", err, "cannot check whether it was applied: "+refusalText(err)+
+			return w.refuse(job, now, "reconcile", err, "cannot check whether it was applied: "+refusalText(err)+
 				"; look at the card's operations and resolve the job")
 		case ctx.Err() != nil:
 			return w.q.Ambiguous(job.ID, at, now, job.Misses)

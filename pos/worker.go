@@ -390,9 +390,10 @@ func (w *Worker) lookupFailed(ctx context.Context, job queue.Job, err error, now
 }
 
 // refuse parks a job that cannot be applied as it is. phase "" or
-// "lookup" means nothing was sent for it in this step.
+// "lookup" means nothing was sent for it in this step; "reconcile" means
+// its outcome cannot be checked (a "dead" event rather than "rejected").
 func (w *Worker) refuse(job queue.Job, now time.Time, phase string, err error, why string) error {
-	if phase != "sent" && job.State == queue.Pending {
+	if (phase == "" || phase == "lookup") && job.State == queue.Pending {
 		// The queue parks only jobs being sent or reconciled; record the
 		// (empty) send first. A crash in between is reconciled: nothing
 		// is found, and the same refusal follows.
@@ -400,15 +401,17 @@ func (w *Worker) refuse(job queue.Job, now time.Time, phase string, err error, w
 			return err
 		}
 	}
-	kind := "send"
-	if phase == "" {
+	kind, ev := "send", w.event(job, EventRejected, now)
+	switch phase {
+	case "":
 		kind = "decide"
+	case "reconcile":
+		kind, ev.Kind = "reconcile", EventDead
 	}
 	if err := w.q.Dead(job.ID, attempt(kind, now, err), why); err != nil {
 		return err
 	}
 	w.log.Warn().Err(err).Str("job", job.ID).Str("card", job.Card).Str("reason", why).Msg("job refused; parked for an operator")
-	ev := w.event(job, EventRejected, now)
 	ev.Err = err.Error()
 	ev.Message = job.Card + ": NOT applied — " + why
 	w.feed.publish(ev)

@@ -186,6 +186,21 @@ func TestWorker_LookupCostsOneGetPerCard(t *testing.T) {
 	}
 }
 
+func TestWorker_RedeemRewardReadsTheBalance(t *testing.T) {
+	card := rewardCard(260)
+	api := &fakeAPI{cards: map[string]apiclient.Card{card.ID: card}}
+	j := pendingJob("J1", card.ID)
+	j.Mode = ModeRedeem
+	r := newRig(t, WorkerConfig{}, api, nil, j)
+	if err := r.w.cache.Put(card.ID, CardInfo{Type: apiclient.Reward, TemplateID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	r.step(t)
+	if api.gets != 1 || len(api.applied) != 1 || api.applied[0].Quantity != 12 {
+		t.Fatalf("%d GETs, sent %+v; want a fresh GET and receive-reward of tier 12", api.gets, api.applied)
+	}
+}
+
 func TestWorker_LookupFailures(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -452,7 +467,7 @@ func TestWorker_Reconcile(t *testing.T) {
 		{"read unauthorized: pause, keep it ambiguous", 0, &fakeAPI{opsErrs: []error{statusErr(401, "", apiclient.ErrUnauthorized)}},
 			"ambiguous unauthorized misses=0", "unauthorized", nil},
 		{"read refused for good: park, never re-send", 0, &fakeAPI{opsErrs: []error{statusErr(400, "bad date", apiclient.ErrRejected)}},
-			"dead cannot check whether it was applied: refused: bad date; look at the card's operations and resolve the job", "rejected", nil},
+			"dead cannot check whether it was applied: refused: bad date; look at the card's operations and resolve the job", "dead", nil},
 		{"duplicate marker", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker), op(2, stampCard, 1, "x "+marker)}},
 			"done stamp 8/10", "applied,duplicate", nil},
 		{"card filter empty: template fallback finds it", 0,
@@ -619,6 +634,34 @@ func TestWorker_Run(t *testing.T) {
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatalf("Run() = %v", err)
+			}
+		})
+	})
+	t.Run("a job an operator changed mid-send does not stop Run", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			api := &fakeAPI{}
+			var r *workerRig
+			api.apply = []func(apiclient.Action) (*apiclient.Card, error){func(apiclient.Action) (*apiclient.Card, error) {
+				r.q.mu.Lock()
+				r.q.jobs["J1"].State = queue.Dropped // the operator dropped it while it was in flight
+				r.q.mu.Unlock()
+				c := stampAt(9)
+				return &c, nil
+			}}
+			r = newRig(t, WorkerConfig{Idle: time.Hour}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", "544256-439-999"))
+			r.w.now = time.Now
+			api.cards["544256-439-999"] = stampAt(1)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- r.w.Run(ctx) }()
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if j := r.q.get("J2"); j.State != queue.Done {
+				t.Errorf("J2 is %s, want done: Run must go on after the conflict", j.State)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run() = %v, want nil", err)
 			}
 		})
 	})

@@ -1,0 +1,106 @@
+package pos_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/pos"
+	"github.com/tillscan/tillscan/queue"
+)
+
+// BenchmarkRequestsPerScan counts API requests per scan of a card the till
+// has not seen (GET /cards, then the action) and of a repeat customer (the
+// action only).
+//
+//	go test -run '^$' -bench RequestsPerScan -benchtime 50x ./pos/
+func BenchmarkRequestsPerScan(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		new  bool
+	}{{"new", true}, {"repeat", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newStack(b, stackOpts{})
+			s.wait(b, s.scan(b, sandbox.DemoStampCard)) // known from here on
+			requests := 0
+			for b.Loop() {
+				if bc.new {
+					if err := s.cache.Forget(sandbox.DemoStampCard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				before := s.sb.API.Stats().Requests
+				s.wait(b, s.scan(b, sandbox.DemoStampCard))
+				requests += s.sb.API.Stats().Requests - before
+			}
+			b.ReportMetric(float64(requests)/float64(b.N), "req/scan")
+		})
+	}
+}
+
+// BenchmarkDrainBacklog measures how fast a backlog of 2000 scans of known
+// cards drains against the sandbox's 10 requests/second limit with the
+// client's default rate (target: at least 9.5 scans/s). It takes about
+// 210 s, so run it once:
+//
+//	go test -run '^$' -bench DrainBacklog -benchtime 1x -timeout 10m ./pos/
+func BenchmarkDrainBacklog(b *testing.B) {
+	const backlog = 2000
+	for b.Loop() {
+		s := newStack(b, stackOpts{sandboxRate: 10, clientRate: apiclient.DefaultRateLimit, noStart: true})
+		type known struct {
+			card string
+			info pos.CardInfo
+			sum  *float64
+		}
+		ten := 10.0
+		cards := []known{
+			{sandbox.DemoStampCard, pos.CardInfo{Type: apiclient.Stamp, TemplateID: 1}, nil},
+			{sandbox.DemoRewardPointsCard, pos.CardInfo{Type: apiclient.Reward, TemplateID: 9}, nil},
+			{sandbox.DemoCashbackCard, pos.CardInfo{Type: apiclient.Cashback, TemplateID: 3}, &ten},
+			{sandbox.DemoDiscountCard, pos.CardInfo{Type: apiclient.Discount, TemplateID: 6}, &ten},
+		}
+		for _, c := range cards {
+			if err := s.cache.Put(c.card, c.info); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.cache.LearnMechanics(1, pos.MechStamps); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.cache.LearnMechanics(9, pos.MechPoints); err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		for i := range backlog {
+			c := cards[i%len(cards)]
+			if _, err := s.q.Enqueue(queue.Scan{Card: c.card, TillID: "t1", Scanner: "bench", Raw: c.card,
+				ScannedAt: now, PurchaseSum: c.sum}, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		before := s.sb.API.Stats()
+		start := time.Now()
+		s.start(b)
+		applied := 0
+		for ev := range s.events {
+			switch ev.Kind {
+			case pos.EventApplied:
+				applied++
+			case pos.EventRejected, pos.EventDuplicate:
+				b.Fatalf("unexpected %+v", ev)
+			}
+			if applied == backlog {
+				break
+			}
+		}
+		elapsed := time.Since(start)
+		after := s.sb.API.Stats()
+		s.stop()
+		b.ReportMetric(backlog/elapsed.Seconds(), "scans/s")
+		b.ReportMetric(float64(after.Requests-before.Requests)/backlog, "req/scan")
+		b.ReportMetric(float64(after.RateLimited-before.RateLimited), "429s")
+		b.ReportMetric(elapsed.Seconds(), "s/drain")
+	}
+}
