@@ -1,13 +1,17 @@
 package pos_test
 
 import (
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
 )
 
 // BenchmarkRequestsPerScan counts API requests per scan of a card the till
@@ -103,4 +107,32 @@ func BenchmarkDrainBacklog(b *testing.B) {
 		b.ReportMetric(float64(after.RateLimited-before.RateLimited), "429s")
 		b.ReportMetric(elapsed.Seconds(), "s/drain")
 	}
+}
+
+// BenchmarkTillSaved measures scan → "saved" latency: Till.Handle with a
+// real bbolt queue (one fsync'd commit per scan), no worker running.
+//
+//	go test -run '^$' -bench TillSaved -benchtime 2000x ./pos/
+func BenchmarkTillSaved(b *testing.B) {
+	q, err := queue.Open(filepath.Join(b.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	till := pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1}, q, pos.NewFeed(0), nil, zerolog.Nop())
+	cards := []string{sandbox.DemoStampCard, sandbox.DemoRewardPointsCard, sandbox.DemoCouponCard}
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		s := scanner.Scan{Text: cards[i%len(cards)], Scanner: "bench", At: time.Now()}
+		i++
+		start := time.Now()
+		if ev := till.Handle(s); ev.Kind != pos.EventSaved {
+			b.Fatalf("Handle = %+v", ev)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

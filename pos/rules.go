@@ -24,6 +24,12 @@ var (
 	// ErrNoReward is returned for receive-reward when the card cannot
 	// afford any reward tier.
 	ErrNoReward = errors.New("pos: not enough points for a reward")
+	// ErrWholeAmount is returned when a payment from the card (a
+	// whole-number subtraction such as subtract-transaction-amount) would
+	// need rounding: tillscan never takes a different amount than was
+	// entered. (Accruals are rounded instead; the exact sum still travels
+	// as purchaseSum.)
+	ErrWholeAmount = errors.New("pos: this card takes whole amounts only")
 	// ErrMechanics is returned when the mechanics do not fit the card type.
 	ErrMechanics = errors.New("pos: mechanics do not fit this card")
 )
@@ -106,9 +112,10 @@ type Rule struct {
 	// receive-reward.
 	Quantity float64
 	// QuantityFromPurchase uses the scan's purchase sum as the quantity
-	// (spend, cashback or gift amounts). A whole-number action (cashback's
-	// add-transaction-amount) gets the sum rounded to a whole number; the
-	// exact sum still travels as purchaseSum.
+	// (spend, cashback or gift amounts). A whole-number accrual (cashback's
+	// add-transaction-amount) gets the sum rounded to a whole number, the
+	// exact sum still travelling as purchaseSum; a whole-number payment
+	// (subtract-transaction-amount) refuses a fraction (ErrWholeAmount).
 	QuantityFromPurchase bool
 	// RewardTier is the tier id for receive-reward; 0 means the most
 	// expensive tier the card can afford now.
@@ -343,7 +350,10 @@ func (r Rules) Decide(card apiclient.Card, mech Mechanics, mode string, purchase
 			return apiclient.Action{}, fmt.Errorf("pos: %s on a %s card: %w", rule.Method, card.Type, ErrNeedPurchaseSum)
 		}
 		a.Quantity = *purchaseSum
-		if rule.Method.IntegerQuantity() {
+		if rule.Method.IntegerQuantity() && a.Quantity != math.Trunc(a.Quantity) {
+			if strings.HasPrefix(string(rule.Method), "subtract-") {
+				return apiclient.Action{}, fmt.Errorf("pos: %s of %v: %w", rule.Method, a.Quantity, ErrWholeAmount)
+			}
 			a.Quantity = math.Round(a.Quantity)
 		}
 	default:

@@ -55,6 +55,7 @@ func TestRules_Decide(t *testing.T) {
 		{"cashback", def, testCard(apiclient.Cashback, 2), "", "", sum, apiclient.AddTransactionAmount, 13, nil},
 		{"cashback without sum", def, testCard(apiclient.Cashback, 2), "", "", nil, "", 0, ErrNeedPurchaseSum},
 		{"cashback redeem", def, testCard(apiclient.Cashback, 2), "", "redeem", five, apiclient.SubtractTransactionAmount, 5, nil},
+		{"cashback redeem of a fraction", def, testCard(apiclient.Cashback, 2), "", "redeem", sum, "", 0, ErrWholeAmount},
 		// multipass
 		{"multipass", def, testCard(apiclient.Multipass, 3), "", "", nil, apiclient.SubtractVisit, 1, nil},
 		{"multipass redeem", def, testCard(apiclient.Multipass, 3), "", "redeem", nil, apiclient.SubtractVisit, 1, nil},

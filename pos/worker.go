@@ -549,6 +549,8 @@ func refusalText(err error) string {
 	switch {
 	case errors.Is(err, ErrNeedPurchaseSum):
 		return "this card needs the purchase sum: scan the sum barcode, then the card"
+	case errors.Is(err, ErrWholeAmount):
+		return "this card can only pay whole amounts: enter a whole sum"
 	case errors.Is(err, ErrNoReward):
 		return "not enough points for a reward"
 	case errors.Is(err, ErrUnknownMode):
