@@ -21,7 +21,7 @@ const (
 	EventWaiting      EventKind = "waiting"      // the API cannot be reached: jobs wait on disk
 	EventUnauthorized EventKind = "unauthorized" // the API key was refused: sending stopped
 	EventReconciling  EventKind = "reconciling"  // the outcome is unknown: checking GET /operations before any re-send
-	EventDead         EventKind = "dead"         // the job was parked for an operator without being applied
+	EventDead         EventKind = "dead"         // whether it was applied cannot be checked automatically: parked for an operator
 	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice
 )
 

@@ -32,6 +32,9 @@ type Command struct {
 	Cancel bool
 }
 
+// commandPrefix starts every tillscan command barcode text by convention.
+const commandPrefix = "TILLSCAN:"
+
 // DefaultCommands are the command barcodes when config names none:
 // "TILLSCAN:REDEEM" (mode redeem), "TILLSCAN:SUM:<amount>" (purchase sum,
 // e.g. "TILLSCAN:SUM:12.50") and "TILLSCAN:CANCEL".
@@ -164,6 +167,13 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	ev := Event{At: at, Scanner: s.Scanner, Raw: s.Text}
 	if cmd, arg, ok := t.command(text); ok {
 		return t.command1(ev, cmd, arg)
+	}
+	if strings.HasPrefix(strings.ToUpper(text), commandPrefix) {
+		// tillscan's own barcode, but not one configured here: say so
+		// rather than pass it on to the POS as if it were a product.
+		ev.Kind, ev.Err = EventMode, "unknown command barcode"
+		ev.Message = "command barcode not configured on this till: " + text
+		return t.feed.publish(ev)
 	}
 	card, err := t.ex.Card(text)
 	if err != nil {

@@ -121,6 +121,10 @@ func TestTill_Handle_Steps(t *testing.T) {
 			{scan("TILLSCAN:SUM:-3", 0), EventMode, "", 0},
 			{scan("612001-100-201", time.Second), EventSaved, "", 0},
 		}},
+		{"unknown tillscan command is not passed on", 0, []step{
+			{scan("TILLSCAN:REFUND", 0), EventMode, "", 0},
+			{scan("544256-439-856", time.Second), EventSaved, "", 0},
+		}},
 		{"cancel", 0, []step{
 			{scan("TILLSCAN:SUM:5", 0), EventMode, "", 0},
 			{scan("TILLSCAN:REDEEM", 0), EventMode, "", 0},
