@@ -148,7 +148,7 @@ func TestWait_LimiterShared(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				if err := c.wait(t.Context()); err != nil {
+				if _, err := c.wait(t.Context()); err != nil {
 					t.Errorf("wait() = %v", err)
 				}
 				mu.Lock()
@@ -176,7 +176,7 @@ func TestWait_DefaultHeadroom(t *testing.T) {
 		c := testClient(t, Config{Headroom: DefaultHeadroom})
 		start := time.Now()
 		for range 98 {
-			if err := c.wait(t.Context()); err != nil {
+			if _, err := c.wait(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -211,6 +211,21 @@ func TestWindow(t *testing.T) {
 	if got, want := w.delay(ms(1100)), 0*time.Millisecond; got != want { // start 1 was at 100ms
 		t.Errorf("delay(1100ms) = %v; want %v", got, want)
 	}
+
+	// A start whose request was written late counts from the write.
+	w = newWindow(2, 2) // 2 starts per 1s
+	first := w.add(ms(0))
+	w.add(ms(500))
+	w.move(first, ms(80))
+	w.move(first, ms(40)) // earlier: ignored
+	if got, want := w.delay(ms(1000)), 80*time.Millisecond; got != want {
+		t.Errorf("delay after a late write = %v; want %v", got, want)
+	}
+	w.add(ms(1080))
+	w.move(first, ms(2000)) // forgotten: ignored
+	if got, want := w.delay(ms(1500)), 0*time.Millisecond; got != want {
+		t.Errorf("delay(1500ms) = %v; want %v", got, want)
+	}
 }
 
 // A burst larger than the limit is capped by the start window: 20 requests
@@ -221,7 +236,7 @@ func TestWait_BurstCappedByWindow(t *testing.T) {
 		start := time.Now()
 		var at []time.Duration
 		for range 20 {
-			if err := c.wait(t.Context()); err != nil {
+			if _, err := c.wait(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			at = append(at, time.Since(start))
@@ -266,7 +281,7 @@ func TestWait_PauseAfter429(t *testing.T) {
 				var wg sync.WaitGroup
 				for range 3 {
 					wg.Go(func() {
-						if err := c.wait(t.Context()); err != nil {
+						if _, err := c.wait(t.Context()); err != nil {
 							t.Errorf("wait() = %v", err)
 						}
 						if el := time.Since(start); el < tt.want {
@@ -307,13 +322,13 @@ func TestRateLimited_BackoffStreak(t *testing.T) {
 func TestWait_PauseWhileQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{RateLimit: 1})
-		if err := c.wait(t.Context()); err != nil { // takes the only token
+		if _, err := c.wait(t.Context()); err != nil { // takes the only token
 			t.Fatal(err)
 		}
 		start := time.Now()
 		done := make(chan time.Duration)
 		go func() {
-			if err := c.wait(t.Context()); err != nil {
+			if _, err := c.wait(t.Context()); err != nil {
 				t.Errorf("wait() = %v", err)
 			}
 			done <- time.Since(start)
@@ -332,7 +347,7 @@ func TestWait_ContextEnds(t *testing.T) {
 		c.pauseFor(time.Now(), time.Minute)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		if err := c.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := c.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("wait() = %v; want context.DeadlineExceeded", err)
 		}
 	})

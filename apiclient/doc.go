@@ -12,5 +12,21 @@
 // Every failed call returns an error that matches exactly one of the outcome
 // classes under errors.Is: [ErrNotSent], [ErrRateLimited], [ErrRejected],
 // [ErrUnauthorized] or [ErrAmbiguous]. Detail (HTTP status, the API's
-// message, Retry-After) is on [*StatusError].
+// message, Retry-After) is on [*StatusError]. A 2xx answer whose body cannot
+// be read is [ErrAmbiguous] and also [ErrBadResponse]: the request was
+// applied, the card is unknown.
+//
+// One [Client] per API key: it is safe for concurrent use and all its
+// requests share one golang.org/x/time/rate limiter (burst 1), paced a little
+// under the key's limit ([Config.Headroom]); a 429 pauses all of them, for
+// Retry-After if the server sends one (capped), else for a full-jitter
+// backoff. After a 401 or 403 the Client sends nothing until [Client.SetAPIKey]
+// brings a different key. The key is never printed: [Config] and [Client]
+// redact it under every fmt verb and in JSON, and the API's messages are
+// scrubbed of it.
+//
+// Departures from notes/api.md, each commented where it happens: redirects
+// are never followed; an HTTP 2xx whose envelope code is 300–599 is treated
+// as that status; PATCH /customers/{id} never sends a phone (the update schema
+// has none); push ids are accepted as strings or numbers.
 package apiclient

@@ -439,3 +439,18 @@ func TestApply_503RetryAfterPauses(t *testing.T) {
 		t.Errorf("PausedUntil = %v; want >= %v", until, before.Add(30*time.Second))
 	}
 }
+
+// An empty 2xx is fine where no data is needed, and unreadable where a card
+// is expected.
+func TestEmptySuccess(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	c, _ := newClient(t, f.base(), nil)
+	if err := c.DeleteCard(t.Context(), "544256-439-856"); err != nil {
+		t.Errorf("DeleteCard() with 204 = %v; want nil", err)
+	}
+	_, err := c.Apply(t.Context(), stamp("544256-439-856"))
+	checkClass(t, err, apiclient.ErrAmbiguous)
+	if !errors.Is(err, apiclient.ErrBadResponse) {
+		t.Errorf("Apply() with 204 = %v; want ErrBadResponse", err)
+	}
+}

@@ -59,13 +59,14 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 		if _, _, err := c.credentials(cl.op); err != nil {
 			return err // refused key: fail fast, spend no token
 		}
-		if err := c.wait(ctx); err != nil {
+		seq, err := c.wait(ctx)
+		if err != nil {
 			if last != nil {
 				return last // report the API's answer, not the cancellation
 			}
 			return fmt.Errorf("apiclient: %s: %w: waiting for the rate limiter: %w", cl.op, ErrNotSent, err)
 		}
-		err := c.once(ctx, cl, body)
+		err = c.once(ctx, cl, body, seq)
 		if err == nil {
 			return nil
 		}
@@ -94,7 +95,7 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 }
 
 // once sends the call one time and classifies the outcome.
-func (c *Client) once(ctx context.Context, cl *call, body []byte) error {
+func (c *Client) once(ctx context.Context, cl *call, body []byte, seq uint64) error {
 	key, gen, err := c.credentials(cl.op)
 	if err != nil {
 		return err
@@ -110,6 +111,7 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte) error {
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
 				wrote.Store(true)
+				c.wrote(seq, time.Now())
 			}
 		},
 	})
@@ -163,6 +165,10 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 			return badResponse(cl.op, status, fmt.Errorf("body larger than %d bytes", limit))
 		}
 		var env envelope
+		if len(bytes.TrimSpace(data)) == 0 {
+			// 204 or an empty 200: fine where no data is needed (DELETE).
+			return decodeData(cl, status, &env)
+		}
 		if err := json.Unmarshal(data, &env); err != nil {
 			return badResponse(cl.op, status, fmt.Errorf("decoding the envelope: %w", err))
 		}

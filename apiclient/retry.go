@@ -97,9 +97,10 @@ func (c *Client) answered() {
 }
 
 // wait blocks until the Client is not paused, the limiter grants a token and
-// the start window has room. It returns ctx's error, or the limiter's when
+// the start window has room, and returns the start's seq in the window. It
+// returns ctx's error, or the limiter's when
 // ctx's deadline is too near to wait for a token.
-func (c *Client) wait(ctx context.Context) error {
+func (c *Client) wait(ctx context.Context) (uint64, error) {
 	token := false
 	for {
 		var d time.Duration
@@ -116,49 +117,64 @@ func (c *Client) wait(ctx context.Context) error {
 				c.mu.Unlock()
 				// Like rate.Limiter.Wait: fail now rather than sleep into
 				// a deadline that ends before the pause does.
-				return fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
+				return 0, fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
 					until.Format(time.RFC3339), context.DeadlineExceeded)
 			}
 		case token:
 			if d = c.starts.delay(now); d == 0 {
-				c.starts.add(now)
+				seq := c.starts.add(now)
 				c.mu.Unlock()
-				return nil
+				return seq, nil
 			}
 		}
 		c.mu.Unlock()
 		if d > 0 {
 			if err := sleep(ctx, d); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 		if err := c.lim.Wait(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		token = true
 	}
 }
 
-// window remembers the last n request starts and admits a start only if the
-// n-th latest is at least span old: the server's own rule for "n per
+// window remembers the last n request starts and admits a start only if
+// one of them is at least span old: the server's own rule for "n per
 // second", with span stretched by the headroom.
 //
-// The limiter alone paces tokens on a fixed grid, but a goroutine can wake
+// The limiter alone paces tokens on a fixed grid, but a goroutine can run
 // late (a busy CPU): then its request goes out late while the next ones keep
 // to the grid, and the server sees n+1 arrivals in one second. Measured on
 // a loaded 2-core machine at 9.7/s: 3 such windows and 3 429s in 300
 // requests, all caused by late client starts. The window re-spaces the starts
-// that follow a late one instead.
+// that follow a late one instead. A start is moved to the time its request
+// was actually written (Client.wrote), the closest the client gets to the
+// server's arrival time.
 type window struct {
 	span time.Duration
-	at   []time.Time // ring of the last n starts
-	next int         // oldest entry once the ring is full
+	at   []time.Time // the last n starts, in no particular order
+	seq  []uint64    // seq[i] identifies at[i]
+	last uint64      // the latest seq handed out
 }
 
 func newWindow(limit, paced float64) *window {
 	n := max(1, int(math.Ceil(limit)))
-	return &window{span: time.Duration(float64(n) / paced * float64(time.Second)), at: make([]time.Time, 0, n)}
+	return &window{span: time.Duration(float64(n) / paced * float64(time.Second)),
+		at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
+}
+
+// oldest is the index of the earliest start; the window must be full.
+func (w *window) oldest() int {
+	i := 0
+	for j := range w.at {
+		if w.at[j].Before(w.at[i]) {
+			i = j
+		}
+	}
+	return i
 }
 
 // delay is how long a start at now must wait.
@@ -166,16 +182,36 @@ func (w *window) delay(now time.Time) time.Duration {
 	if len(w.at) < cap(w.at) {
 		return 0
 	}
-	return max(w.at[w.next].Add(w.span).Sub(now), 0)
+	return max(w.at[w.oldest()].Add(w.span).Sub(now), 0)
 }
 
-func (w *window) add(now time.Time) {
+// add records a start at now, replacing the oldest, and returns its seq.
+func (w *window) add(now time.Time) uint64 {
+	w.last++
 	if len(w.at) < cap(w.at) {
-		w.at = append(w.at, now)
-		return
+		w.at, w.seq = append(w.at, now), append(w.seq, w.last)
+	} else {
+		i := w.oldest()
+		w.at[i], w.seq[i] = now, w.last
 	}
-	w.at[w.next] = now
-	w.next = (w.next + 1) % len(w.at)
+	return w.last
+}
+
+// move records that start seq really happened at t, if it is still
+// remembered and t is later.
+func (w *window) move(seq uint64, t time.Time) {
+	for i := range w.seq {
+		if w.seq[i] == seq && t.After(w.at[i]) {
+			w.at[i] = t
+		}
+	}
+}
+
+// wrote moves start seq to t, when its request was written.
+func (c *Client) wrote(seq uint64, t time.Time) {
+	c.mu.Lock()
+	c.starts.move(seq, t)
+	c.mu.Unlock()
 }
 
 // sleep waits for d or until ctx is done, like rate's own wait.
