@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +92,27 @@ func openAt(path, name, layout string) (*Keyboard, error) {
 		return nil, fmt.Errorf("passthrough: create virtual keyboard %q: %w", name, err)
 	}
 	return &Keyboard{layout: l, Delay: 2 * time.Millisecond, kb: kb}, nil
+}
+
+// EventNode returns the virtual keyboard's evdev node, such as
+// /dev/input/event3, where its keys can be read back.
+func (k *Keyboard) EventNode() (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sp, ok := k.kb.(interface{ FetchSyspath() (string, error) })
+	if !ok {
+		return "", errors.New("passthrough: keyboard closed or not a uinput device")
+	}
+	sys, err := sp.FetchSyspath()
+	if err != nil {
+		return "", fmt.Errorf("passthrough: sysfs path of the virtual keyboard: %w", err)
+	}
+	sys = strings.TrimRight(sys, "\x00") // bendahl/uinput keeps the ioctl's NUL padding
+	events, err := filepath.Glob(filepath.Join(sys, "event*"))
+	if err != nil || len(events) != 1 {
+		return "", fmt.Errorf("passthrough: no single event node under %s (%d found)", sys, len(events))
+	}
+	return "/dev/input/" + filepath.Base(events[0]), nil
 }
 
 // Layout returns the layout the keyboard types on.

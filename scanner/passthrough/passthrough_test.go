@@ -112,6 +112,9 @@ func TestKeyboard_Type(t *testing.T) {
 	if err := k.Type("1", ""); !errors.Is(err, ErrClosed) {
 		t.Errorf("Type after Close = %v; want ErrClosed", err)
 	}
+	if _, err := k.EventNode(); err == nil {
+		t.Errorf("EventNode after Close succeeded")
+	}
 }
 
 func TestTerminator(t *testing.T) {
@@ -166,18 +169,13 @@ func TestKeyboard_uinput(t *testing.T) {
 	}
 }
 
-// openEventNode finds the event device of the virtual keyboard via sysfs.
+// openEventNode opens the virtual keyboard's event device.
 func openEventNode(t *testing.T, k *Keyboard) *os.File {
 	t.Helper()
-	sys, err := k.kb.(interface{ FetchSyspath() (string, error) }).FetchSyspath()
+	node, err := k.EventNode()
 	if err != nil {
-		t.Fatalf("FetchSyspath: %v", err)
+		t.Fatalf("EventNode: %v", err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(strings.TrimRight(sys, "\x00"), "event*"))
-	if len(matches) != 1 {
-		t.Fatalf("event nodes under %s: %v", sys, matches)
-	}
-	node := "/dev/input/" + filepath.Base(matches[0])
 	f, err := os.Open(node)
 	if err != nil {
 		t.Fatalf("open %s: %v", node, err)

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/pos"
+	"github.com/tillscan/tillscan/scanner"
+	"github.com/tillscan/tillscan/scanner/hid"
+	"github.com/tillscan/tillscan/scanner/passthrough"
+)
+
+// listenCmd is `tillscan listen`: read one or more scanners and print every
+// decoded scan, live, until interrupted. It is for installers (is the
+// scanner found, is its layout right?) and for the end-to-end test, which
+// parses its standard output. Diagnostics go to standard error.
+//
+// Output: one line per event, written with a single write as it happens.
+// Every line is a keyword followed by key=value fields separated by single
+// spaces; a value is either a bare token without spaces or quotes, or a Go
+// double-quoted string (strconv.Quote: \" \\ \r \n \t \xNN escapes).
+//
+//	listening scanner=hid-0627:0001 hid=0627:0001 layout=us mode=auto
+//	listening scanner=serial serial=/dev/ttyACM0
+//	passthrough ready layout=us event=/dev/input/event3
+//	device connected scanner=hid-0627:0001 path=1-1:1.0 vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard" serial="68284"
+//	device gone scanner=hid-0627:0001 path=1-1:1.0 err="scanner: device gone: hidapi: hid_error is not implemented yet"
+//	device error scanner=hid-0627:0001 path=1-1:1.0 err="hid: no permission to open the USB device …"
+//	raw scanner=hid-0627:0001 path=1-1:1.0 report=0000220000000000
+//	scan scanner=hid-0627:0001 text="544256-439-856"
+//	scan scanner=hid-0c2e:0b61 text="https://x.example/c/1" symbology="]Q1"
+//	reject scanner=hid-0627:0001 err="scanner: incomplete scan …"
+//	kept scanner=hid-0627:0001 card="544256-439-856"
+//	typed scanner=hid-0627:0001 text="4006381333931"
+//	type failed scanner=hid-0627:0001 text="…" err="…"
+//
+// "listening" comes once per scanner before any device is opened; for
+// serial scanners, path in "device connected/gone" is the configured path.
+// "raw" (with --raw, HID only) precedes the scan its report completes. With
+// --passthrough every scan line is followed, once the keys are typed, by
+// exactly one "kept" (a loyalty card: not re-typed), "typed" or "type
+// failed" line. "device gone" is printed when an open device fails; the
+// device is reopened when it returns, with a new "device connected".
+type listenCmd struct {
+	HID          []string      `name:"hid" placeholder:"VID:PID" help:"USB-HID scanner to read, as hex VID:PID (see 'tillscan devices'); repeatable."`
+	Serial       string        `name:"serial" placeholder:"PATH" help:"Serial scanner to read, e.g. /dev/serial/by-id/usb-…"`
+	Layout       string        `default:"us" enum:"us,uk,de,fr" help:"Keyboard country the HID scanner is set to (${enum})."`
+	Interface    int           `default:"-1" help:"HID: only this USB interface number (-1: any)."`
+	SerialNumber string        `name:"serial-number" help:"HID: only the device with this USB serial number."`
+	USBPath      string        `name:"usb-path" help:"HID: only the device on this USB port path, e.g. 1-2.3."`
+	Mode         string        `default:"auto" enum:"auto,keyboard,pos" help:"HID report kind (${enum})."`
+	POSFormat    string        `name:"pos-format" default:"honeywell" enum:"honeywell,idtech,microscan" help:"HID POS report layout (${enum})."`
+	Terminator   string        `default:"any" enum:"any,cr,lf,crlf,tab,none" help:"What ends a scan (${enum})."`
+	Idle         time.Duration `help:"Idle gap that ends a scan (terminator none) or drops a partial one; 0: default."`
+	Baud         int           `help:"Serial: baud rate (0: 9600)."`
+	Raw          bool          `help:"HID: also print every input report in hex."`
+	Passthrough  bool          `help:"Re-type every scan that is not a loyalty card on a virtual keyboard (/dev/uinput)."`
+	PassLayout   string        `name:"pass-layout" enum:",us,uk,de,fr" default:"" help:"Layout of the PC the virtual keyboard types to (default: --layout)."`
+	CardPattern  string        `name:"card-pattern" help:"Regular expression for a loyalty card (default: pos.DefaultCardPattern)."`
+}
+
+func (c *listenCmd) Run(g *globals) error {
+	if len(c.HID) == 0 && c.Serial == "" {
+		return errors.New("listen: give --hid VID:PID or --serial PATH (`tillscan devices` lists both)")
+	}
+	term, err := scanner.ParseTerminator(c.Terminator)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	frame := scanner.FrameConfig{Terminator: term, IdleTimeout: c.Idle}
+	out := &lineWriter{w: g.Stdout}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: &lineWriter{w: g.Stderr}, NoColor: true, TimeFormat: time.TimeOnly}).
+		Level(zerolog.WarnLevel).With().Timestamp().Logger()
+
+	// Sources first, so a configuration error stops before any device is touched.
+	type runner struct {
+		name string
+		run  func(ctx context.Context, emit func(scanner.Scan)) error
+	}
+	var runners []runner
+	for _, id := range c.HID {
+		vid, pid, err := parseVIDPID(id)
+		if err != nil {
+			return fmt.Errorf("listen: --hid: %w", err)
+		}
+		mode, _ := hid.ParseMode(c.Mode)
+		src, err := hid.New(hid.Config{
+			VID: vid, PID: pid, Serial: c.SerialNumber, Interface: c.Interface, Path: c.USBPath,
+			Layout: c.Layout, Mode: mode, POSFormat: c.POSFormat, Frame: frame,
+		}, log, out.hidHooks(c.Raw))
+		if err != nil {
+			return fmt.Errorf("listen: --hid %s: %w", id, err)
+		}
+		out.printf("listening scanner=%s hid=%04x:%04x layout=%s mode=%s", src.Name(), vid, pid, c.Layout, mode)
+		runners = append(runners, runner{src.Name(), src.Run})
+	}
+	if c.Serial != "" {
+		src, err := scanner.NewSerial(scanner.SerialConfig{Name: "serial", Path: c.Serial, Baud: c.Baud, Frame: frame}, log)
+		if err != nil {
+			return fmt.Errorf("listen: --serial: %w", err)
+		}
+		out.printf("listening scanner=%s serial=%s", src.Name(), c.Serial)
+		opts := scanner.SuperviseOptions{MaxBackoff: 2 * time.Second, OnState: out.serialState(c.Serial)}
+		runners = append(runners, runner{src.Name(), func(ctx context.Context, emit func(scanner.Scan)) error {
+			return scanner.Supervise(ctx, src, emit, log, opts)
+		}})
+	}
+
+	var pass *passer
+	if c.Passthrough {
+		if pass, err = newPasser(c, term, out); err != nil {
+			return fmt.Errorf("listen: --passthrough: %w", err)
+		}
+		defer pass.kb.Close()
+	}
+
+	ctx, cancel := context.WithCancelCause(g.Ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	emit := func(s scanner.Scan) {
+		out.scan(s)
+		if pass != nil {
+			pass.enqueue(s)
+		}
+	}
+	if pass != nil {
+		wg.Go(func() { pass.run(ctx) })
+	}
+	for _, r := range runners {
+		wg.Go(func() {
+			if err := r.run(ctx, emit); err != nil {
+				cancel(fmt.Errorf("listen: %s: %w", r.name, err))
+			}
+		})
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// parseVIDPID parses "0c2e:0b61" (hex, "0x" prefixes allowed).
+func parseVIDPID(s string) (vid, pid uint16, err error) {
+	v, p, ok := strings.Cut(s, ":")
+	if ok {
+		var ev, ep error
+		vid, ev = parseHex16(v)
+		pid, ep = parseHex16(p)
+		if ev == nil && ep == nil && vid != 0 && pid != 0 {
+			return vid, pid, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%q is not VID:PID in hex, e.g. 0c2e:0b61", s)
+}
+
+func parseHex16(s string) (uint16, error) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(s), "0x"), 16, 16)
+	return uint16(n), err
+}
+
+// lineWriter writes whole lines, one write each, from any goroutine.
+type lineWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...) + "\n"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.w, line)
+	if f, ok := l.w.(interface{ Flush() error }); ok {
+		f.Flush()
+	}
+}
+
+// Write writes b in one call; zerolog does not serialise its writes, and
+// several device goroutines log.
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lineWriter) scan(s scanner.Scan) {
+	if s.Symbology != "" {
+		l.printf("scan scanner=%s text=%s symbology=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote(s.Symbology))
+		return
+	}
+	l.printf("scan scanner=%s text=%s", s.Scanner, strconv.Quote(s.Text))
+}
+
+// hidHooks prints device events (and reports, with raw).
+func (l *lineWriter) hidHooks(raw bool) hid.Hooks {
+	h := hid.Hooks{
+		Event: func(e hid.Event) {
+			d := e.Device
+			switch e.Kind {
+			case hid.Connected:
+				l.printf("device connected scanner=%s path=%s vid=%04x pid=%04x interface=%d product=%s serial=%s",
+					e.Scanner, d.Path, d.VID, d.PID, d.Interface, strconv.Quote(d.Product), strconv.Quote(d.Serial))
+			case hid.Gone:
+				l.printf("device gone scanner=%s path=%s err=%s", e.Scanner, d.Path, strconv.Quote(errText(e.Err)))
+			case hid.OpenFailed:
+				l.printf("device error scanner=%s path=%s err=%s", e.Scanner, d.Path, strconv.Quote(errText(e.Err)))
+			}
+		},
+		Reject: func(d hid.Device, err error) {
+			l.printf("reject scanner=%s path=%s err=%s", "hid-"+fmt.Sprintf("%04x:%04x", d.VID, d.PID), d.Path, strconv.Quote(err.Error()))
+		},
+	}
+	if raw {
+		h.Raw = func(d hid.Device, report []byte) {
+			l.printf("raw scanner=hid-%04x:%04x path=%s report=%s", d.VID, d.PID, d.Path, hex.EncodeToString(report))
+		}
+	}
+	return h
+}
+
+// serialState turns Supervise's state reports into device lines, each
+// failure message once until the device connects again.
+func (l *lineWriter) serialState(path string) func(name string, connected bool, err error) {
+	last := ""
+	return func(name string, connected bool, err error) { // calls never overlap (Supervise)
+		switch {
+		case connected:
+			last = ""
+			l.printf("device connected scanner=%s path=%s", name, path)
+		case err != nil && err.Error() != last:
+			last = err.Error()
+			l.printf("device gone scanner=%s path=%s err=%s", name, path, strconv.Quote(last))
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// passer re-types non-card scans on its own goroutine, so typing (a few ms
+// per key) never holds up a device goroutine, whose hidapi queue is short.
+type passer struct {
+	kb    *passthrough.Keyboard
+	ext   *pos.Extractor
+	term  string
+	out   *lineWriter
+	queue chan scanner.Scan
+}
+
+func newPasser(c *listenCmd, term scanner.Terminator, out *lineWriter) (*passer, error) {
+	ext, err := pos.NewExtractor(c.CardPattern)
+	if err != nil {
+		return nil, err
+	}
+	layout := c.PassLayout
+	if layout == "" {
+		layout = c.Layout
+	}
+	kb, err := passthrough.Open("tillscan pass-through", layout)
+	if err != nil {
+		return nil, err
+	}
+	node, err := kb.EventNode()
+	if err != nil {
+		node = "unknown"
+	}
+	out.printf("passthrough ready layout=%s event=%s", layout, node)
+	return &passer{kb: kb, ext: ext, term: passthrough.Terminator(term), out: out, queue: make(chan scanner.Scan, 64)}, nil
+}
+
+func (p *passer) enqueue(s scanner.Scan) {
+	select {
+	case p.queue <- s:
+	default:
+		p.out.printf("type failed scanner=%s text=%s err=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote("pass-through queue full"))
+	}
+}
+
+func (p *passer) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-p.queue:
+			if card, err := p.ext.Card(s.Text); err == nil {
+				p.out.printf("kept scanner=%s card=%s", s.Scanner, strconv.Quote(card))
+			} else if err := p.kb.Type(s.Text, p.term); err != nil {
+				p.out.printf("type failed scanner=%s text=%s err=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote(err.Error()))
+			} else {
+				p.out.printf("typed scanner=%s text=%s", s.Scanner, strconv.Quote(s.Text))
+			}
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tillscan/tillscan/scanner"
+	"github.com/tillscan/tillscan/scanner/hid"
+	"github.com/tillscan/tillscan/scanner/scannertest"
+)
+
+// listenLines runs a listen command and returns its stdout as a channel of
+// lines, and a stop function that cancels it and returns Run's error.
+func listenLines(t *testing.T, c *listenCmd) (<-chan string, func() error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		err := c.Run(&globals{Ctx: ctx, Stdout: pw, Stderr: &stderr, Env: func(string) string { return "" }})
+		pw.Close()
+		done <- err
+	}()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(pr) // a pipe blocks, it never returns (0, nil)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines, func() error {
+		cancel()
+		err := <-done
+		for range lines { // drain
+		}
+		if stderr.Len() > 0 {
+			t.Logf("stderr:\n%s", stderr.String())
+		}
+		return err
+	}
+}
+
+func wantLine(t *testing.T, lines <-chan string, prefix string) string {
+	t.Helper()
+	l, ok := <-lines
+	if !ok || !strings.HasPrefix(l, prefix) {
+		t.Fatalf("line %q (open %v); want one starting %q", l, ok, prefix)
+	}
+	return l
+}
+
+func TestListen_serialScansAndReplug(t *testing.T) {
+	dev := scannertest.NewDevice(t, filepath.Join(t.TempDir(), "usb-Test_Scanner-if00"))
+	lines, stop := listenLines(t, &listenCmd{Serial: dev.Path, Terminator: "any"})
+	wantLine(t, lines, "listening scanner=serial serial="+dev.Path)
+	wantLine(t, lines, "device connected scanner=serial path="+dev.Path)
+	dev.Write([]byte("544256-439-856\r\n"))
+	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="544256-439-856"` {
+		t.Errorf("scan line %q", l)
+	}
+	dev.Unplug()
+	wantLine(t, lines, "device gone scanner=serial path="+dev.Path+" err=")
+	dev.Replug()
+	// Supervise retries with backoff: a failure line for the missing device may come first.
+	for l := wantLine(t, lines, "device "); !strings.HasPrefix(l, "device connected"); l = wantLine(t, lines, "device ") {
+	}
+	dev.Write([]byte("https://x.example/c/123456-789-012\r"))
+	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="https://x.example/c/123456-789-012"` {
+		t.Errorf("scan line %q", l)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run() = %v; want nil after interrupt", err)
+	}
+}
+
+func TestListen_hidStartsAndStops(t *testing.T) {
+	if !hid.Supported() {
+		_, stop := listenLines(t, &listenCmd{HID: []string{"0627:0001"}, Layout: "us", Mode: "auto", Terminator: "any"})
+		if err := stop(); !errors.Is(err, hid.ErrUnsupported) {
+			t.Errorf("listen --hid without cgo = %v; want ErrUnsupported", err)
+		}
+		return
+	}
+	lines, stop := listenLines(t, &listenCmd{HID: []string{"0627:0001"}, Layout: "fr", Interface: -1, Mode: "auto", Terminator: "any"})
+	if l := <-lines; l != "listening scanner=hid-0627:0001 hid=0627:0001 layout=fr mode=auto" {
+		t.Errorf("first line %q", l)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run() = %v; want nil after interrupt", err)
+	}
+}
+
+func TestListen_badArguments(t *testing.T) {
+	tests := []struct {
+		c    listenCmd
+		want string
+	}{
+		{listenCmd{}, "give --hid VID:PID or --serial PATH"},
+		{listenCmd{HID: []string{"0627"}}, "not VID:PID"},
+		{listenCmd{HID: []string{"0627:zz"}}, "not VID:PID"},
+		{listenCmd{Serial: "/dev/x", Terminator: "semicolon"}, "terminator"},
+	}
+	for _, tt := range tests {
+		err := tt.c.Run(&globals{Ctx: t.Context(), Stdout: io.Discard, Stderr: io.Discard})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("listen %+v = %v; want an error about %q", tt.c, err, tt.want)
+		}
+	}
+}
+
+func TestParseVIDPID(t *testing.T) {
+	for in, want := range map[string][2]uint16{"0c2e:0b61": {0x0c2e, 0x0b61}, "0x0627:0x0001": {0x627, 1}, "0C2E:0B61": {0xc2e, 0xb61}} {
+		v, p, err := parseVIDPID(in)
+		if err != nil || v != want[0] || p != want[1] {
+			t.Errorf("parseVIDPID(%q) = %04x, %04x, %v; want %04x:%04x", in, v, p, err, want[0], want[1])
+		}
+	}
+	for _, in := range []string{"", "0:1", "10000:1", "abc"} {
+		if _, _, err := parseVIDPID(in); err == nil {
+			t.Errorf("parseVIDPID(%q) succeeded", in)
+		}
+	}
+}
+
+// The exact lines the QEMU end-to-end test parses.
+func TestListen_lineFormat(t *testing.T) {
+	var buf bytes.Buffer
+	out := &lineWriter{w: &buf}
+	h := out.hidHooks(true)
+	d := hid.Device{Path: "1-1:1.0", VID: 0x0627, PID: 1, Product: "QEMU USB Keyboard", Serial: "68284"}
+	h.Event(hid.Event{Kind: hid.Connected, Scanner: "hid-0627:0001", Device: d})
+	h.Raw(d, []byte{0, 0, 0x22, 0, 0, 0, 0, 0})
+	out.scan(scanner.Scan{Scanner: "hid-0627:0001", Text: `5"4`})
+	out.scan(scanner.Scan{Scanner: "hid-0c2e:0b61", Text: "a\x01", Symbology: "]Q1"})
+	h.Event(hid.Event{Kind: hid.Gone, Scanner: "hid-0627:0001", Device: d, Err: scanner.ErrDeviceGone})
+	want := `device connected scanner=hid-0627:0001 path=1-1:1.0 vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard" serial="68284"
+raw scanner=hid-0627:0001 path=1-1:1.0 report=0000220000000000
+scan scanner=hid-0627:0001 text="5\"4"
+scan scanner=hid-0c2e:0b61 text="a\x01" symbology="]Q1"
+device gone scanner=hid-0627:0001 path=1-1:1.0 err="scanner: device gone"
+`
+	if buf.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+func TestDevices_listSerial(t *testing.T) {
+	root := t.TempDir()
+	dev, sys := filepath.Join(root, "dev"), filepath.Join(root, "sys")
+	mk := func(path, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln := func(target, path string) {
+		t.Helper()
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(filepath.Join(dev, "ttyACM0"), "")
+	mk(filepath.Join(dev, "ttyUSB0"), "")
+	ln("../../ttyACM0", filepath.Join(dev, "serial/by-id/usb-Honeywell_1900-if00"))
+	// sysfs: ttyACM0's device is the USB interface, whose parent is the USB device.
+	usbdev := filepath.Join(sys, "devices/usb1/1-2")
+	mk(filepath.Join(usbdev, "idVendor"), "0c2e\n")
+	mk(filepath.Join(usbdev, "idProduct"), "0b6a\n")
+	mk(filepath.Join(usbdev, "serial"), "17123B4567\n")
+	mk(filepath.Join(usbdev, "product"), "Honeywell 1900\n")
+	os.MkdirAll(filepath.Join(usbdev, "1-2:1.0"), 0o755)
+	ln(filepath.Join(usbdev, "1-2:1.0"), filepath.Join(sys, "class/tty/ttyACM0/device"))
+
+	var got []string
+	for _, p := range listSerial(dev, filepath.Join(sys, "class/tty")) {
+		got = append(got, strings.ReplaceAll(p.line(), root, ""))
+	}
+	want := []string{
+		`* /dev/serial/by-id/usb-Honeywell_1900-if00 -> /dev/ttyACM0 0c2e:0b6a serial="17123B4567" product="Honeywell 1900"`,
+		`  /dev/ttyUSB0`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("listSerial:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestDevices_run(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (&devicesCmd{}).Run(&globals{Ctx: t.Context(), Stdout: &buf, Stderr: io.Discard}); err != nil {
+		t.Fatalf("devices: %v", err)
+	}
+	if s := buf.String(); !strings.HasPrefix(s, "HID devices:\n") || !strings.Contains(s, "\nSerial devices:\n") {
+		t.Errorf("devices output:\n%s", s)
+	}
+}
