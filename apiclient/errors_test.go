@@ -391,6 +391,20 @@ func TestApply_FailureInside200(t *testing.T) {
 	}
 }
 
+// A 429 code inside a 200 is not taken as "not applied".
+func TestApply_429Inside200(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		fmt.Fprint(w, `{"code": 429, "message": "slow down"}`)
+	})
+	c, _ := newClient(t, f.base(), nil)
+	_, err := c.Apply(t.Context(), stamp("544256-439-856"))
+	checkClass(t, err, apiclient.ErrAmbiguous)
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("server got %d requests; want 1", n)
+	}
+}
+
 // A huge or non-JSON error body is cut short and classified by status.
 func TestApply_HugeErrorBody(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
@@ -452,5 +466,42 @@ func TestEmptySuccess(t *testing.T) {
 	checkClass(t, err, apiclient.ErrAmbiguous)
 	if !errors.Is(err, apiclient.ErrBadResponse) {
 		t.Errorf("Apply() with 204 = %v; want ErrBadResponse", err)
+	}
+}
+
+// Sequential requests reuse one keep-alive connection.
+func TestKeepAlive(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { envelope(w, 200, sampleCard, nil) })
+	c, _ := newClient(t, f.base(), nil)
+	for range 5 {
+		if _, err := c.Apply(t.Context(), stamp("544256-439-856")); err != nil {
+			t.Fatalf("Apply() = %v", err)
+		}
+	}
+	conns := map[string]bool{}
+	for _, r := range f.requests() {
+		conns[r.Remote] = true
+	}
+	if len(conns) != 1 {
+		t.Errorf("5 requests used %d connections; want 1", len(conns))
+	}
+}
+
+// A caller whose deadline ends inside a 429 pause gets the 429, at once.
+func TestApply_DeadlineInsidePause(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		apiError(w, 429, "Too Many Requests")
+	})
+	c, _ := newClient(t, f.base(), func(cfg *apiclient.Config) { cfg.Tries = 3 })
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err := c.Apply(ctx, stamp("544256-439-856"))
+	checkClass(t, err, apiclient.ErrRateLimited)
+	if ctx.Err() != nil {
+		t.Errorf("Apply() returned only when ctx ended; want at once")
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("server got %d requests; want 1", n)
 	}
 }

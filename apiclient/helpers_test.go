@@ -63,6 +63,7 @@ func newClient(t testing.TB, base string, mod func(*apiclient.Config)) (*apiclie
 // seen is one request as the fake server got it.
 type seen struct {
 	Method, Path, Query, Body, Key string
+	Remote                         string // client address: one per connection
 }
 
 // fakeAPI is a tiny loopback server: it records every request and answers
@@ -79,7 +80,7 @@ func newFake(t testing.TB, respond http.HandlerFunc) *fakeAPI {
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.reqs = append(f.reqs, seen{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Get("X-Api-Key")})
+		f.reqs = append(f.reqs, seen{r.Method, r.URL.Path, r.URL.RawQuery, string(body), r.Header.Get("X-Api-Key"), r.RemoteAddr})
 		f.mu.Unlock()
 		respond(w, r)
 	}))

@@ -183,6 +183,11 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	}
 	se := &StatusError{Op: cl.op, Status: status, Message: errorMessage(data, key)}
 	se.Class = classify(status)
+	if ok && se.Class == ErrRateLimited {
+		// A 429 code inside an HTTP 2xx: the two disagree, so never take
+		// it as "certainly not applied" (which would invite a re-send).
+		se.Class = ErrAmbiguous
+	}
 	switch se.Class {
 	case ErrRateLimited:
 		se.RetryAfter, se.overCap = c.rateLimited(resp.Header, time.Now())
