@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -139,10 +140,13 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.Timeout < 0 || cfg.Tries < 0 ||
-		cfg.BackoffBase < 0 || cfg.BackoffCap < 0 || cfg.RetryAfterCap < 0 || cfg.MaxBodyBytes < 0:
+	if cfg.RateLimit < 0 || cfg.Burst < 0 || cfg.Timeout < 0 || cfg.Tries < 0 ||
+		cfg.BackoffBase < 0 || cfg.BackoffCap < 0 || cfg.RetryAfterCap < 0 || cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("apiclient: config: negative value in %v", cfg)
+	}
+	if !finite(cfg.RateLimit) || !finite(cfg.Headroom) || cfg.Headroom >= 1 {
+		return nil, fmt.Errorf("apiclient: config: RateLimit %v and Headroom %v must be finite numbers, Headroom below 1",
+			cfg.RateLimit, cfg.Headroom)
 	}
 	c := &Client{
 		base:          base,
@@ -154,13 +158,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		retryAfterCap: orDefault(cfg.RetryAfterCap, DefaultRetryAfterCap),
 		maxBody:       orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 	}
-	headroom := orDefault(cfg.Headroom, DefaultHeadroom)
-	if headroom < 0 {
-		headroom = 0
-	}
-	if headroom >= 1 {
-		return nil, fmt.Errorf("apiclient: config: Headroom %v leaves no rate at all (want < 1)", cfg.Headroom)
-	}
+	headroom := max(orDefault(cfg.Headroom, DefaultHeadroom), 0)
 	c.rateLimit = orDefault(cfg.RateLimit, DefaultRateLimit)
 	paced := c.rateLimit * (1 - headroom)
 	c.lim = rate.NewLimiter(rate.Limit(paced), orDefault(cfg.Burst, DefaultBurst))
@@ -178,6 +176,8 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	c.setKeyLocked(cfg.APIKey)
 	return c, nil
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
 	if v == 0 {

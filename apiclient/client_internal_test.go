@@ -228,6 +228,15 @@ func TestWindow(t *testing.T) {
 	}
 }
 
+func TestNewWindow_Extremes(t *testing.T) {
+	if w := newWindow(1e12, 1e12); cap(w.at) != 1000 || w.span != time.Nanosecond {
+		t.Errorf("newWindow(1e12) = n %d, span %v; want 1000, 1ns (1000 starts per 1000/1e12 s)", cap(w.at), w.span)
+	}
+	if w := newWindow(1e-300, 1e-300); cap(w.at) != 1 || w.span <= 0 {
+		t.Errorf("newWindow(1e-300) = n %d, span %v; want 1 and a positive span", cap(w.at), w.span)
+	}
+}
+
 // A burst larger than the limit is capped by the start window: 20 requests
 // with Burst 20 at 10/s take 1s, never 11 in one second.
 func TestWait_BurstCappedByWindow(t *testing.T) {

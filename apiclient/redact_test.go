@@ -3,6 +3,7 @@ package apiclient_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -121,6 +122,9 @@ func TestNew_BadConfig(t *testing.T) {
 		{"negative timeout", apiclient.Config{BaseURL: "https://host/api/v2", Timeout: -time.Second}},
 		{"negative tries", apiclient.Config{BaseURL: "https://host/api/v2", Tries: -1}},
 		{"headroom 1", apiclient.Config{BaseURL: "https://host/api/v2", Headroom: 1}},
+		{"infinite rate", apiclient.Config{BaseURL: "https://host/api/v2", RateLimit: math.Inf(1)}},
+		{"NaN rate", apiclient.Config{BaseURL: "https://host/api/v2", RateLimit: math.NaN()}},
+		{"NaN headroom", apiclient.Config{BaseURL: "https://host/api/v2", Headroom: math.NaN()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -161,9 +161,11 @@ type window struct {
 }
 
 func newWindow(limit, paced float64) *window {
-	n := max(1, int(math.Ceil(limit)))
-	return &window{span: time.Duration(float64(n) / paced * float64(time.Second)),
-		at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
+	// n is bounded so an absurd RateLimit cannot allocate a huge ring; the
+	// rule keeps the same average rate with a shorter span.
+	n := int(min(max(math.Ceil(limit), 1), 1000))
+	span := min(float64(n)/paced*float64(time.Second), 1<<62) // a tiny rate must not overflow
+	return &window{span: time.Duration(span), at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
 }
 
 // oldest is the index of the earliest start; the window must be full.
