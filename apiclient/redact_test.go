@@ -6,6 +6,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +137,30 @@ func TestNew_BadConfig(t *testing.T) {
 	}
 	if _, err := apiclient.New(apiclient.Config{BaseURL: "https://api.highlightcards.co.uk/api/v2/"}, zerolog.Nop()); err != nil {
 		t.Errorf("New(minimal config) = %v; want nil (a missing key is reported per call)", err)
+	}
+}
+
+// A panic carrying a Config or Client prints it through String: no key.
+// The panic happens in a child process (this test binary, re-run).
+func TestRedaction_Panic(t *testing.T) {
+	if os.Getenv("APICLIENT_PANIC_CHILD") != "" {
+		cfg := apiclient.Config{BaseURL: "http://127.0.0.1:1/api/v2", APIKey: testKey}
+		if os.Getenv("APICLIENT_PANIC_CHILD") == "client" {
+			c, _ := apiclient.New(cfg, zerolog.Nop())
+			panic(c)
+		}
+		panic(cfg)
+	}
+	for _, what := range []string{"config", "client"} {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestRedaction_Panic$")
+		cmd.Env = append(os.Environ(), "APICLIENT_PANIC_CHILD="+what)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "panic:") {
+			t.Fatalf("child did not panic: %v\n%s", err, out)
+		}
+		noKey(t, "panic output", string(out))
+		if !strings.Contains(string(out), "[redacted]") {
+			t.Errorf("panic output lacks [redacted]:\n%s", out)
+		}
 	}
 }
