@@ -307,19 +307,50 @@ func (v *vm) readConsole(r io.Reader) {
 // Expect consumes console lines until one matches re and returns its
 // submatches. It fails when ctx ends or QEMU exits first.
 func (v *vm) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
-	for {
+	m, err := v.ExpectAll(ctx, re)
+	if err != nil {
+		return nil, err
+	}
+	return m[0], nil
+}
+
+// ExpectAll consumes console lines until each of res has matched a line,
+// in any order (two guest programs interleave their lines), and returns
+// each one's first match in the order of res.
+func (v *vm) ExpectAll(ctx context.Context, res ...*regexp.Regexp) ([][]string, error) {
+	got := make([][]string, len(res))
+	left := len(res)
+	for left > 0 {
 		select {
 		case line, ok := <-v.lines:
 			if !ok {
-				return nil, fmt.Errorf("guest console closed (QEMU exited) while waiting for /%s/", re)
+				return nil, fmt.Errorf("guest console closed (QEMU exited) while waiting for %s", pending(res, got))
 			}
-			if m := re.FindStringSubmatch(line); m != nil {
-				return m, nil
+			for i, re := range res {
+				if got[i] != nil {
+					continue
+				}
+				if m := re.FindStringSubmatch(line); m != nil {
+					got[i] = m
+					left--
+					break
+				}
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for /%s/ on the guest console: %w", re, ctx.Err())
+			return nil, fmt.Errorf("waiting for %s on the guest console: %w", pending(res, got), ctx.Err())
 		}
 	}
+	return got, nil
+}
+
+func pending(res []*regexp.Regexp, got [][]string) string {
+	var p []string
+	for i, re := range res {
+		if got[i] == nil {
+			p = append(p, "/"+re.String()+"/")
+		}
+	}
+	return strings.Join(p, ", ")
 }
 
 // Lines returns every console line so far that matches re, as submatches.
