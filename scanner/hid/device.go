@@ -88,7 +88,7 @@ func List() ([]Device, error) {
 	if !b.supported() {
 		return nil, ErrUnsupported
 	}
-	if err := b.check(); err != nil {
+	if _, err := b.check(); err != nil {
 		return nil, err
 	}
 	return b.enumerate(0, 0)
@@ -105,7 +105,7 @@ type device interface {
 // be tested with a fake.
 type backend interface {
 	supported() bool
-	check() error // can devices be found at all (netlink)
+	check() (warning string, err error) // can devices be found at all (netlink, /dev/bus/usb)
 	enumerate(vid, pid uint16) ([]Device, error)
 	open(d Device) (device, error)
 }
@@ -115,7 +115,16 @@ type realBackend struct{}
 
 func (realBackend) supported() bool { return khid.Supported() }
 
-func (realBackend) check() error { return checkNetlink() }
+func (realBackend) check() (string, error) {
+	if err := checkNetlink(); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat("/dev/bus/usb"); err != nil {
+		return "no USB bus is visible: /dev/bus/usb is missing (a container, systemd PrivateDevices=yes, " +
+			"or no USB host controller driver loaded); no HID scanner can be found", nil
+	}
+	return "", nil
+}
 
 func (realBackend) enumerate(vid, pid uint16) ([]Device, error) {
 	infos, err := khid.Enumerate(vid, pid)

@@ -209,8 +209,12 @@ const readTimeout = 100 * time.Millisecond
 // log) and reopened when it is listed again; Run itself fails only when USB
 // cannot be used at all (ErrNoNetlink).
 func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
-	if err := s.b.check(); err != nil {
+	warning, err := s.b.check()
+	if err != nil {
 		return err
+	}
+	if warning != "" {
+		s.log.Warn().Str("scanner", s.cfg.Name).Msg(warning)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // every device goroutine closes its device before Run returns

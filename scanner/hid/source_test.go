@@ -83,8 +83,8 @@ func newFakeBackend(t testing.TB) *fakeBackend {
 	return &fakeBackend{t: t, plugged: map[string]Device{}, next: map[string]*fakeDevice{}, openErr: map[string]error{}}
 }
 
-func (b *fakeBackend) supported() bool { return true }
-func (b *fakeBackend) check() error    { return nil }
+func (b *fakeBackend) supported() bool        { return true }
+func (b *fakeBackend) check() (string, error) { return "", nil }
 
 func (b *fakeBackend) enumerate(vid, pid uint16) ([]Device, error) {
 	b.mu.Lock()
@@ -368,5 +368,22 @@ func TestExplainOpen(t *testing.T) {
 	err = explainOpen(Device{Path: "9-9:1.0"}, base, sys)
 	if !errors.Is(err, base) || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("explainOpen(no sysfs) = %v; want a hint that the device is gone", err)
+	}
+}
+
+type noNetlink struct{ *fakeBackend }
+
+func (noNetlink) check() (string, error) {
+	return "", &netlinkError{errors.New("address family not supported by protocol")}
+}
+
+func TestSource_Run_noNetlink(t *testing.T) {
+	src, err := newSource(Config{VID: 1, PID: 1}, zerolog.Nop(), Hooks{}, noNetlink{newFakeBackend(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = src.Run(t.Context(), func(scanner.Scan) {})
+	if !errors.Is(err, ErrNoNetlink) || !strings.Contains(err.Error(), "AF_NETLINK") {
+		t.Errorf("Run without netlink = %v; want ErrNoNetlink naming AF_NETLINK", err)
 	}
 }
