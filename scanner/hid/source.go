@@ -42,7 +42,8 @@ type Config struct {
 }
 
 // Feedback holds the HID output reports that make a scanner signal a good or
-// a bad read (beep, LED). The first byte is the report ID (0x00 for devices
+// a bad read (beep, LED). The Source itself sends Bad when the framer
+// rejects a scan; the caller sends the rest with Source.Feedback. The first byte is the report ID (0x00 for devices
 // without numbered reports). Example, Honeywell beep: FD 03 16 07 0D.
 // Empty means the scanner gets no such signal.
 type Feedback struct {
@@ -317,6 +318,7 @@ func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) err
 		}
 		for _, err := range rejects {
 			log.Warn().Err(err).Msg("scan rejected")
+			s.writeFeedback(dev, false, log) // as the serial source does: the cashier hears a bad read
 			if s.hooks.Reject != nil {
 				s.hooks.Reject(d, err)
 			}

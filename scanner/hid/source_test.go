@@ -387,3 +387,19 @@ func TestSource_Run_noNetlink(t *testing.T) {
 		t.Errorf("Run without netlink = %v; want ErrNoNetlink naming AF_NETLINK", err)
 	}
 }
+
+// A scan the framer drops (here: the rest never came) makes the scanner
+// signal a bad read.
+func TestSource_rejectSendsBadRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bad := []byte{0xFD, 0x03, 0x16, 0x07, 0x07}
+		h := startSource(t, Config{VID: testVID, PID: testPID, Interface: AnyInterface, Feedback: Feedback{Bad: bad}})
+		fd := h.b.plug(Device{Path: "1-1:1.0", VID: testVID, PID: testPID})
+		h.wantEvent(t, Connected, "1-1:1.0")
+		typeText(t, fd, "us", "5442")
+		if got := <-fd.writes; !slices.Equal(got, bad) {
+			t.Errorf("report % x after a dropped partial scan; want the bad-read report % x", got, bad)
+		}
+		h.stop(t)
+	})
+}
