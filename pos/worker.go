@@ -57,6 +57,11 @@ type WorkerConfig struct {
 	Currency string
 	// PageSize is the itemsPerPage of GET /operations; 0 means 100.
 	PageSize int
+	// StartupCheck makes Run read one operation (GET /operations, today,
+	// one item) before anything else, so a refused key pauses sending and
+	// is logged loudly at start, and Status knows whether the API answers
+	// before the first scan. It costs one request per start.
+	StartupCheck bool
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -158,6 +163,9 @@ func (w *Worker) Status() WorkerStatus {
 // Run applies due jobs until ctx is done. It returns nil on cancellation
 // and an error only if the queue itself fails.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.StartupCheck {
+		w.check(ctx)
+	}
 	for ctx.Err() == nil {
 		now := w.now()
 		w.mu.Lock()
@@ -196,6 +204,31 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// check asks the API for one operation of today: it answers (reachable),
+// refuses the key (pause), or cannot be reached (logged; jobs back off as
+// usual when they fail).
+func (w *Worker) check(ctx context.Context) {
+	now := w.now()
+	_, _, err := w.api.ListOperations(ctx, apiclient.OperationsQuery{StartDate: day(now), EndDate: day(now), Page: 1, ItemsPerPage: 1})
+	now = w.now()
+	switch {
+	case err == nil:
+		w.succeeded(now)
+		w.log.Info().Msg("the API answers and accepts the key")
+	case errors.Is(err, apiclient.ErrUnauthorized):
+		w.pause(now, err)
+	case errors.Is(err, apiclient.ErrRejected):
+		w.answered(now, nil)
+	case ctx.Err() != nil:
+	default:
+		w.mu.Lock()
+		w.status.APIReachable = statusOf(err) != 0
+		w.status.LastError, w.status.LastErr = now, err.Error()
+		w.mu.Unlock()
+		w.log.Warn().Err(err).Msg("the API cannot be reached at start; scans are saved and sent when it can")
+	}
 }
 
 // idle sleeps until the next job is due, a job is saved, or Idle passed.

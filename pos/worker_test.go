@@ -559,8 +559,9 @@ func TestWorker_Run(t *testing.T) {
 			j.NextAttempt = time.Now().Add(90 * time.Second)
 			r.q.add(j)
 			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			go r.w.Run(ctx)
+			done := make(chan error, 1)
+			go func() { done <- r.w.Run(ctx) }()
+			defer func() { cancel(); <-done }() // no log line after the test returns
 			time.Sleep(89 * time.Second)
 			synctest.Wait()
 			if api.nApplied() != 0 {
@@ -582,8 +583,9 @@ func TestWorker_Run(t *testing.T) {
 			r.w.now = time.Now
 			api.calls = make(chan string, 100)
 			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			go r.w.Run(ctx)
+			done := make(chan error, 1)
+			go func() { done <- r.w.Run(ctx) }()
+			defer func() { cancel(); <-done }() // no log line after the test returns
 			nextApply := func() time.Time {
 				for c := range api.calls {
 					if c == string(apiclient.AddStamp) {
@@ -664,6 +666,43 @@ func TestWorker_Run(t *testing.T) {
 				t.Fatalf("Run() = %v, want nil", err)
 			}
 		})
+	})
+	t.Run("startup check", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			err        error
+			reachable  bool
+			paused     bool
+			wantEvents int
+		}{
+			{"answers", nil, true, false, 0},
+			{"key refused", statusErr(401, "", apiclient.ErrUnauthorized), true, true, 1},
+			{"unreachable", fmt.Errorf("%w: dial", apiclient.ErrNotSent), false, false, 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					api := &fakeAPI{}
+					if tc.err != nil {
+						api.opsErrs = []error{tc.err}
+					}
+					r := newRig(t, WorkerConfig{StartupCheck: true}, api, nil)
+					r.w.now = time.Now
+					ctx, cancel := context.WithCancel(t.Context())
+					done := make(chan error, 1)
+					go func() { done <- r.w.Run(ctx) }()
+					synctest.Wait()
+					st := r.w.Status()
+					if st.APIReachable != tc.reachable || st.Paused != tc.paused || len(r.feed.Recent()) != tc.wantEvents {
+						t.Errorf("Status() = %+v, events %v; want reachable %v, paused %v, %d events", st, r.kinds(), tc.reachable, tc.paused, tc.wantEvents)
+					}
+					if len(api.lists) != 1 || api.lists[0].ItemsPerPage != 1 {
+						t.Errorf("queries %+v, want one of one item", api.lists)
+					}
+					cancel()
+					<-done
+				})
+			})
+		}
 	})
 	t.Run("queue failure ends Run with an error", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
