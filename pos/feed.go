@@ -37,6 +37,7 @@ type Event struct {
 	Mode    string // the scan's mode, "" for the default
 	Raw     string // the scanned text (not_card and mode events)
 	Message string // one friendly line for the cashier
+	Action  string // the action sent (applied and rejected events), e.g. "add-stamp 1"
 	Balance string // the card's balance after an applied action, e.g. "stamp 8/10"
 	Err     string // the error behind a not_saved, rejected, waiting or dead event
 }

@@ -72,7 +72,7 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 		return err
 	}
 	ev := w.event(job, EventApplied, now)
-	ev.Balance = balance
+	ev.Balance, ev.Action = balance, job.Action
 	ev.Message = job.Card + ": applied (confirmed with the API after a lost answer)"
 	if balance != "" {
 		ev.Message += " — " + balance

@@ -347,7 +347,7 @@ func (w *Worker) outcome(ctx context.Context, job queue.Job, card *apiclient.Car
 			return err
 		}
 		ev := w.event(job, EventApplied, now)
-		ev.Balance, ev.Message = balance, cashierLine(a, res, w.cfg.Currency)
+		ev.Balance, ev.Message, ev.Action = balance, cashierLine(a, res, w.cfg.Currency), describe(a)
 		w.feed.publish(ev)
 		w.log.Info().Str("job", job.ID).Str("card", job.Card).Str("action", describe(a)).Str("balance", balance).Msg("applied")
 		return nil
@@ -365,14 +365,14 @@ func (w *Worker) outcome(ctx context.Context, job queue.Job, card *apiclient.Car
 	case errors.Is(err, apiclient.ErrRejected):
 		w.answered(now, nil)
 		if wrongMechanics(err) && declared {
-			return w.refuse(job, now, "sent", err, fmt.Sprintf("the API refused %s for this card's template (%d): check its mechanics in the config", a.Method, card.TemplateID))
+			return w.refuse(job, now, "sent:"+describe(a), err, fmt.Sprintf("the API refused %s for this card's template (%d): check its mechanics in the config", a.Method, card.TemplateID))
 		}
 		if statusOf(err) == 404 {
 			if ferr := w.cache.Forget(job.Card); ferr != nil {
 				w.log.Warn().Err(ferr).Msg("cannot update the card cache")
 			}
 		}
-		return w.refuse(job, now, "sent", err, refusalText(err))
+		return w.refuse(job, now, "sent:"+describe(a), err, refusalText(err))
 	case errors.Is(err, apiclient.ErrUnauthorized):
 		w.pause(now, err)
 		return w.q.Retry(job.ID, at, now) // sent again as soon as a new key resumes sending
@@ -423,8 +423,9 @@ func (w *Worker) lookupFailed(ctx context.Context, job queue.Job, err error, now
 }
 
 // refuse parks a job that cannot be applied as it is. phase "" or
-// "lookup" means nothing was sent for it in this step; "reconcile" means
-// its outcome cannot be checked (a "dead" event rather than "rejected").
+// "lookup" means nothing was sent for it in this step; "sent:<action>"
+// that the API refused the action; "reconcile" that its outcome cannot be
+// checked (a "dead" event rather than "rejected").
 func (w *Worker) refuse(job queue.Job, now time.Time, phase string, err error, why string) error {
 	if (phase == "" || phase == "lookup") && job.State == queue.Pending {
 		// The queue parks only jobs being sent or reconciled; record the
@@ -439,7 +440,9 @@ func (w *Worker) refuse(job queue.Job, now time.Time, phase string, err error, w
 	case "":
 		kind = "decide"
 	case "reconcile":
-		kind, ev.Kind = "reconcile", EventDead
+		kind, ev.Kind, ev.Action = "reconcile", EventDead, job.Action
+	default:
+		_, ev.Action, _ = strings.Cut(phase, ":")
 	}
 	if err := w.q.Dead(job.ID, attempt(kind, now, err), why); err != nil {
 		return err

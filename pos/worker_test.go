@@ -155,6 +155,9 @@ func TestWorker_step_Classes(t *testing.T) {
 			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != "J1" || e.Card != stampCard || e.Scanner != "front") {
 				t.Errorf("event %+v does not name the job", e)
 			}
+			if e := evs[0]; (e.Kind == EventApplied || e.Kind == EventRejected) && e.Action != "add-stamp 1" {
+				t.Errorf("event action %q, want add-stamp 1", e.Action)
+			}
 			if a := api.applied[0]; a.Comment != "tillscan:till-1:J1" || a.Card != stampCard {
 				t.Errorf("applied %+v, want the marker as comment", a)
 			}
