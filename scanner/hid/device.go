@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,11 +15,16 @@ import (
 type Device struct {
 	// Path is hidapi's path on Linux: "<bus>-<port>[.<port>…]:<config>.<interface>",
 	// e.g. "1-2.3:1.0", the sysfs interface name. It is stable for a physical socket.
-	Path         string
-	VID, PID     uint16
-	Release      uint16 // bcdDevice
-	Interface    int
-	UsagePage    uint16 // always 0 on Linux: hidapi's libusb backend does not read it
+	Path      string
+	VID, PID  uint16
+	Release   uint16 // bcdDevice
+	Interface int
+	// UsagePage and Usage of the top-level collection (0x8C:0x02 is a HID
+	// POS bar code scanner, 0x01:0x06 a keyboard). hidapi's libusb backend
+	// leaves them 0 on Linux; they are then read from the report descriptor
+	// in sysfs, which exists only while the kernel's usbhid driver is bound
+	// (not while a Source holds the device), so 0 means unknown.
+	UsagePage    uint16
 	Usage        uint16
 	Manufacturer string
 	Product      string
@@ -139,6 +145,9 @@ func (realBackend) enumerate(vid, pid uint16) ([]Device, error) {
 			Manufacturer: in.Manufacturer, Product: in.Product, Serial: in.Serial,
 		}
 		d.Class, d.SubClass, d.Protocol = interfaceClass(sysUSBDevices, d.Path)
+		if d.UsagePage == 0 {
+			d.UsagePage, d.Usage = descriptorUsage(sysUSBDevices, d.Path)
+		}
 		out = append(out, d)
 	}
 	return out, nil
@@ -212,4 +221,61 @@ func readSysInt(path string, base int) (int, error) {
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), base, 32)
 	return int(v), err
+}
+
+// descriptorUsage reads the top-level usage page and usage from the report
+// descriptor usbhid exposes under the interface in sysfs; 0, 0 if absent.
+func descriptorUsage(sysRoot, path string) (page, usage uint16) {
+	m, _ := filepath.Glob(filepath.Join(sysRoot, path, "*:*.*", "report_descriptor"))
+	if len(m) == 0 {
+		return 0, 0
+	}
+	b, err := os.ReadFile(m[0])
+	if err != nil {
+		return 0, 0
+	}
+	return topUsage(b)
+}
+
+// topUsage returns the first Usage Page and Usage items before the first
+// Collection of a HID report descriptor (HID 1.11 §6.2.2 short items).
+func topUsage(desc []byte) (page, usage uint16) {
+	for i := 0; i < len(desc); {
+		prefix := desc[i]
+		if prefix == 0xFE { // long item: bDataSize, bLongItemTag, data
+			if i+1 >= len(desc) {
+				break
+			}
+			i += 3 + int(desc[i+1])
+			continue
+		}
+		size := int(prefix & 0x03)
+		if size == 3 {
+			size = 4
+		}
+		if i+1+size > len(desc) {
+			break
+		}
+		var v uint32
+		for k := size - 1; k >= 0; k-- {
+			v = v<<8 | uint32(desc[i+1+k])
+		}
+		switch prefix & 0xFC {
+		case 0x04: // Usage Page (global)
+			if page == 0 {
+				page = uint16(v)
+			}
+		case 0x08: // Usage (local); a 4-byte usage carries its own page
+			if usage == 0 {
+				usage = uint16(v)
+				if size == 4 && page == 0 {
+					page = uint16(v >> 16)
+				}
+			}
+		case 0xA0: // Collection: the top-level usage is known
+			return page, usage
+		}
+		i += 1 + size
+	}
+	return page, usage
 }
