@@ -117,6 +117,17 @@ func TestListen_badArguments(t *testing.T) {
 	}
 }
 
+func TestListen_passthroughWithoutUinput(t *testing.T) {
+	if _, err := os.Stat("/dev/uinput"); err == nil {
+		t.Skip("/dev/uinput exists here; the missing-uinput error cannot be provoked")
+	}
+	c := &listenCmd{Serial: "/dev/nonexistent-scanner", Terminator: "any", Layout: "us", Passthrough: true}
+	err := c.Run(&globals{Ctx: t.Context(), Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "modprobe uinput") {
+		t.Errorf("listen --passthrough without /dev/uinput = %v; want an error naming modprobe uinput", err)
+	}
+}
+
 func TestParseVIDPID(t *testing.T) {
 	for in, want := range map[string][2]uint16{"0c2e:0b61": {0x0c2e, 0x0b61}, "0x0627:0x0001": {0x627, 1}, "0C2E:0B61": {0xc2e, 0xb61}} {
 		v, p, err := parseVIDPID(in)
