@@ -39,11 +39,11 @@ type API struct {
 	keys  map[string]bool
 	mux   *http.ServeMux
 	limit float64
-	// sleep waits d or until ctx is done (latency and slow-body faults);
-	// tests in this package replace it so that no test sleeps.
-	sleep func(ctx context.Context, d time.Duration) error
 
-	mu            sync.Mutex // guards everything that follows
+	mu sync.Mutex // guards everything that follows
+	// sleep waits d or until ctx is done (latency and slow-body faults);
+	// tests replace it so that no test sleeps.
+	sleep         func(ctx context.Context, d time.Duration) error
 	rng           *rand.Rand
 	windows       map[string]*window // per API key
 	faults        Faults
@@ -147,7 +147,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Invalid API key")
 		return
 	}
-	f := a.faults
+	f, sleep := a.faults, a.sleep
 	if !a.windowLocked(key).allow(now) {
 		a.rateLimited++
 		a.mu.Unlock()
@@ -165,14 +165,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Unlock()
 
-	if f.Latency > 0 && a.sleep(r.Context(), f.Latency) != nil {
+	if f.Latency > 0 && sleep(r.Context(), f.Latency) != nil {
 		// The client gave up or the server is closing; nothing was
 		// applied. Never let net/http turn this into an empty 200.
 		drop(w)
 		return
 	}
 	if f.SlowBody > 0 {
-		w = &slowWriter{ResponseWriter: w, ctx: r.Context(), total: f.SlowBody, sleep: a.sleep}
+		w = &slowWriter{ResponseWriter: w, ctx: r.Context(), total: f.SlowBody, sleep: sleep}
 	}
 	switch fail {
 	case -1:

@@ -6,8 +6,12 @@ import (
 )
 
 // SetSleep replaces the API's wait (latency and slow-body faults) so tests
-// never sleep. Call it before serving requests.
-func (a *API) SetSleep(f func(context.Context, time.Duration) error) { a.sleep = f }
+// never sleep.
+func (a *API) SetSleep(f func(context.Context, time.Duration) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sleep = f
+}
 
 // OnRelisten sets a function called when an outage ends by itself. Call it
 // before Outage.
