@@ -96,7 +96,7 @@ func (c *listenCmd) Run(g *globals) error {
 		src, err := hid.New(hid.Config{
 			VID: vid, PID: pid, Serial: c.SerialNumber, Interface: c.Interface, Path: c.USBPath,
 			Layout: c.Layout, Mode: mode, POSFormat: c.POSFormat, Frame: frame,
-		}, log, out.hidHooks(c.Raw))
+		}, log.With().Str("scanner", fmt.Sprintf("hid-%04x:%04x", vid, pid)).Logger(), out.hidHooks(c.Raw))
 		if err != nil {
 			return fmt.Errorf("listen: --hid %s: %w", id, err)
 		}
@@ -104,14 +104,15 @@ func (c *listenCmd) Run(g *globals) error {
 		runners = append(runners, runner{src.Name(), src.Run})
 	}
 	if c.Serial != "" {
-		src, err := scanner.NewSerial(scanner.SerialConfig{Name: "serial", Path: c.Serial, Baud: c.Baud, Frame: frame}, log)
+		slog := log.With().Str("scanner", "serial").Logger()
+		src, err := scanner.NewSerial(scanner.SerialConfig{Name: "serial", Path: c.Serial, Baud: c.Baud, Frame: frame}, slog)
 		if err != nil {
 			return fmt.Errorf("listen: --serial: %w", err)
 		}
 		out.printf("listening scanner=%s serial=%s", src.Name(), c.Serial)
 		opts := scanner.SuperviseOptions{MaxBackoff: 2 * time.Second, OnState: out.serialState(c.Serial)}
 		runners = append(runners, runner{src.Name(), func(ctx context.Context, emit func(scanner.Scan)) error {
-			return scanner.Supervise(ctx, src, emit, log, opts)
+			return scanner.Supervise(ctx, src, emit, slog, opts)
 		}})
 	}
 

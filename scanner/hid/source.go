@@ -130,7 +130,8 @@ type Source struct {
 }
 
 // New checks cfg and returns a Source for it. It fails with ErrUnsupported
-// in a build without cgo.
+// in a build without cgo. log is used as is (as in package scanner): give it
+// the scanner's name as a field where you wire; the Source adds "path".
 func New(cfg Config, log zerolog.Logger, hooks Hooks) (*Source, error) {
 	return newSource(cfg, log, hooks, realBackend{})
 }
@@ -215,7 +216,7 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 		return err
 	}
 	if warning != "" {
-		s.log.Warn().Str("scanner", s.cfg.Name).Msg(warning)
+		s.log.Warn().Msg(warning)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // every device goroutine closes its device before Run returns
@@ -235,7 +236,7 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 		if poll {
 			devs, err := s.b.enumerate(s.cfg.VID, s.cfg.PID)
 			if err != nil && err.Error() != lastEnumErr {
-				s.log.Warn().Err(err).Str("scanner", s.cfg.Name).Msg("listing USB-HID devices failed")
+				s.log.Warn().Err(err).Msg("listing USB-HID devices failed")
 			}
 			lastEnumErr = errString(err)
 			for _, d := range devs {
@@ -263,7 +264,7 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 				delete(reported, e.d.Path)
 			case reported[e.d.Path] != msg:
 				reported[e.d.Path] = msg
-				s.log.Error().Err(e.err).Str("scanner", s.cfg.Name).Str("path", e.d.Path).Msg("cannot open scanner")
+				s.log.Error().Err(e.err).Str("path", e.d.Path).Msg("cannot open scanner")
 				s.event(Event{Kind: OpenFailed, Scanner: s.cfg.Name, Device: e.d, Err: e.err})
 			}
 		case <-tick.C:
@@ -307,7 +308,7 @@ func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) err
 		delete(s.conns, d.Path)
 		s.mu.Unlock()
 	}()
-	log := s.log.With().Str("scanner", s.cfg.Name).Str("path", d.Path).Logger()
+	log := s.log.With().Str("path", d.Path).Logger()
 	log.Info().Str("product", d.Product).Str("serial", d.Serial).Msg("scanner connected")
 	s.event(Event{Kind: Connected, Scanner: s.cfg.Name, Device: d})
 
