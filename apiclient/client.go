@@ -22,7 +22,7 @@ type Config struct {
 	BaseURL   string  // required, e.g. "https://api.highlightcards.co.uk/api/v2"
 	APIKey    string  // required; sent as x-api-key, never logged or printed
 	RateLimit float64 // requests per second for this key, every request counted; 0 means 10
-	// Headroom is the fraction of RateLimit left unused; 0 means 0.03, a
+	// Headroom is the fraction of RateLimit left unused; 0 means 0.04, a
 	// negative value means none. The server counts requests as they
 	// arrive: sent exactly 1/RateLimit apart, jitter still lands an 11th
 	// request inside some 1-second window now and then (measured against
@@ -63,7 +63,7 @@ type Config struct {
 const (
 	DefaultRateLimit     = 10
 	DefaultBurst         = 1
-	DefaultHeadroom      = 0.03
+	DefaultHeadroom      = 0.04
 	DefaultTimeout       = 10 * time.Second
 	DefaultTries         = 4
 	DefaultBackoffBase   = 500 * time.Millisecond
