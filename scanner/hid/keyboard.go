@@ -121,7 +121,7 @@ func (d *KeyboardDecoder) press(dst []byte, k byte, mods byte) []byte {
 	}
 	altOnly := mods&modLAlt != 0 && mods&(modCtrl|modRAlt) == 0
 	if altOnly {
-		if isKeypad(k) && k >= 0x59 && k <= 0x62 {
+		if k >= 0x59 && k <= 0x62 { // keypad 1..9, 0
 			digit := 0
 			if k != 0x62 {
 				digit = int(k-0x59) + 1
