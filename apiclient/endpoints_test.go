@@ -218,7 +218,7 @@ func TestEndpoints_Wire(t *testing.T) {
 				return c.SendPush(ctx, apiclient.NewPush{Message: "Hello", TemplateID: 11, CardID: "544256-439-856", ScheduledAt: day})
 			},
 			method: "POST", path: "/api/v2/pushes",
-			body: `{"cardId":"544256-439-856","message":"Hello","scheduledAt":"2026-11-25T23:30:00Z","templateId":11}`,
+			body: `{"cardId":"544256-439-856","message":"Hello","scheduledAt":"2026-11-25T23:30:00+00:00","templateId":11}`,
 			data: push,
 		},
 	}

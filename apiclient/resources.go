@@ -267,7 +267,9 @@ func (c *Client) SendPush(ctx context.Context, p NewPush) (*Push, error) {
 		body["cardId"] = p.CardID
 	}
 	if !p.ScheduledAt.IsZero() {
-		body["scheduledAt"] = p.ScheduledAt.Format(time.RFC3339) // PHP's Y-m-dTH:i:sP
+		// PHP's Y-m-dTH:i:sP: always a numeric offset, "+00:00" rather
+		// than RFC 3339's "Z", which older PHP parsers refuse.
+		body["scheduledAt"] = p.ScheduledAt.Format("2006-01-02T15:04:05-07:00")
 	}
 	var out Push
 	if err := c.do(ctx, &call{op: "send push", method: http.MethodPost, path: "/pushes", body: body, out: &out, needData: true}); err != nil {
