@@ -12,9 +12,13 @@ type State string
 //	   └──────Retry─────────┤──Ambiguous──▶ ambiguous ──Done / Retry / Dead
 //	                        └──Dead──▶ dead
 //
-// A job found in sending when the queue opens is moved to ambiguous: the
-// request may have reached the server. An operator may drop a job (dropped,
-// a tombstone kept for audit), retry a dead one, or resolve an ambiguous one.
+// Ambiguous also goes back to sending (Sending: the re-send once
+// reconciliation proved the first send absent) and to ambiguous (another
+// miss). A job found in sending when the queue opens is moved to ambiguous:
+// the request may have reached the server. An operator may retry a pending,
+// ambiguous or dead job (→ pending), resolve an ambiguous or dead one
+// (→ done or pending), or drop a pending, ambiguous or dead one (→ dropped,
+// a tombstone kept for audit). Done and dropped are final.
 const (
 	Pending   State = "pending"   // waiting to be sent at NextAttempt
 	Sending   State = "sending"   // written to disk before each HTTP attempt
