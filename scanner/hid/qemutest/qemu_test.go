@@ -217,7 +217,9 @@ func logAccel(t *testing.T, ctx context.Context, v *vm) {
 		t.Fatal(err)
 	}
 	var kvm struct{ Enabled bool }
-	json.Unmarshal(ret, &kvm)
+	if err := json.Unmarshal(ret, &kvm); err != nil {
+		t.Fatalf("query-kvm returned %s: %v", ret, err)
+	}
 	if kvm.Enabled {
 		t.Log("accelerator: kvm")
 	} else {
