@@ -122,6 +122,7 @@ type Rule struct {
 	RewardTier int
 }
 
+// String writes the rule as config shows it: "add-stamp 1", "add-point purchase sum".
 func (r Rule) String() string {
 	switch {
 	case r.Method == apiclient.ReceiveReward && r.RewardTier == 0:

@@ -218,3 +218,21 @@ func TestBalanceText(t *testing.T) {
 		t.Errorf("cashierLine() = %q, want %q", got, want)
 	}
 }
+
+func TestRule_String(t *testing.T) {
+	tests := []struct {
+		r    Rule
+		want string
+	}{
+		{Rule{Method: apiclient.AddStamp, Quantity: 2}, "add-stamp 2"},
+		{Rule{Method: apiclient.AddPoint, QuantityFromPurchase: true}, "add-point purchase sum"},
+		{Rule{Method: apiclient.RedeemCoupon}, "redeem-coupon"},
+		{Rule{Method: apiclient.ReceiveReward}, "receive-reward best tier"},
+		{Rule{Method: apiclient.ReceiveReward, RewardTier: 901}, "receive-reward tier 901"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.String(); got != tt.want {
+			t.Errorf("Rule%+v.String() = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+}
