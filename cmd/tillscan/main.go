@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/tillscan/tillscan/apiclient/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -31,7 +33,14 @@ type globals struct {
 // cli is the command line. Each command is a struct with
 // Run(*globals) error, in a file of its own.
 type cli struct {
-	Version versionCmd `cmd:"" help:"Print the version and exit."`
+	Run         runCmd         `cmd:"" help:"Run the daemon (as the systemd service does)."`
+	Demo        demoCmd        `cmd:"" help:"Try tillscan: the daemon with a built-in sandbox API and demo cards, scans from the keyboard."`
+	Sandbox     sandboxCmd     `cmd:"" help:"Serve the fake Highlight Cards API on its own."`
+	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Check a config file and exit."`
+	Queue       queueCmd       `cmd:"" help:"Inspect and fix the queue of saved scans."`
+	Devices     devicesCmd     `cmd:"" help:"List USB-HID and serial devices (likely scanners marked)."`
+	Listen      listenCmd      `cmd:"" help:"Print decoded scans live until interrupted (for setting up a scanner)."`
+	Version     versionCmd     `cmd:"" help:"Print the version and exit."`
 }
 
 func main() {
@@ -54,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(int) { exited = true }),
 		kong.UsageOnError(),
+		kong.Vars{"demo_key": sandbox.DemoAPIKey},
 	)
 	if err != nil {
 		return err

@@ -37,11 +37,12 @@ type Config struct {
 	API          API                  `yaml:"api"`
 	Scanners     []Scanner            `yaml:"scanners"`
 	CardPattern  string               `yaml:"card_pattern"`
-	DedupeWindow time.Duration        `yaml:"dedupe_window"`
-	Rules        map[string]Rule      `yaml:"rules"`     // card type name → default action
-	Templates    map[int]TemplateRule `yaml:"templates"` // template id → mechanics and/or action
-	Modes        map[string]Mode      `yaml:"modes"`     // mode name → command barcode and rules
-	Comment      string               `yaml:"comment"`   // text added after the marker in every action's comment
+	DedupeWindow time.Duration        `yaml:"dedupe_window"` // 0: 10s; negative: off
+	Rules        map[string]Rule      `yaml:"rules"`         // card type name → default action
+	Templates    map[int]TemplateRule `yaml:"templates"`     // template id → mechanics and/or action
+	Modes        map[string]Mode      `yaml:"modes"`         // mode name → command barcode and rules
+	Comment      string               `yaml:"comment"`       // text added after the marker in every action's comment
+	Currency     string               `yaml:"currency"`      // prefix for money in messages, e.g. "£"
 	Status       Status               `yaml:"status"`
 	Queue        Queue                `yaml:"queue"`
 	Worker       Worker               `yaml:"worker"`
@@ -71,7 +72,7 @@ type Scanner struct {
 	Baud     int    `yaml:"baud"`
 	DataBits int    `yaml:"data_bits"`
 	Parity   string `yaml:"parity"`
-	StopBits string `yaml:"stop_bits"`
+	StopBits string `yaml:"stop_bits"` // "1" or "2"
 
 	// hid
 	VID       HexID  `yaml:"vid"`

@@ -44,9 +44,6 @@ func (c *Config) Validate() error {
 			bad("card_pattern", "%v", err)
 		}
 	}
-	if c.DedupeWindow < 0 {
-		bad("dedupe_window", "must not be negative (0 means the default 10s)")
-	}
 	if c.Status.Listen != "off" {
 		host, _, err := net.SplitHostPort(c.Status.Listen)
 		if err != nil {
@@ -73,8 +70,8 @@ func (c *Config) Validate() error {
 			if !slices.Contains([]string{"", "none", "odd", "even", "mark", "space"}, s.Parity) {
 				bad(key+".parity", "%q: want none, odd, even, mark or space", s.Parity)
 			}
-			if !slices.Contains([]string{"", "1", "1.5", "2"}, s.StopBits) {
-				bad(key+".stop_bits", "%q: want 1, 1.5 or 2", s.StopBits)
+			if !slices.Contains([]string{"", "1", "2"}, s.StopBits) {
+				bad(key+".stop_bits", "%q: want 1 or 2 (Linux cannot set 1.5)", s.StopBits)
 			}
 			if s.DataBits != 0 && (s.DataBits < 5 || s.DataBits > 8) {
 				bad(key+".data_bits", "%d: want 5 to 8", s.DataBits)

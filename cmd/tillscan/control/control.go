@@ -1,7 +1,8 @@
 // Package control serves tillscan's local status API and page on a loopback
 // address: GET /api/v1/status (JSON), GET /api/v1/events (server-sent
 // events, for POS software and customer displays), POST /api/v1/next (set the
-// next scan's mode or purchase sum), GET /metrics (Prometheus) and GET / (a
+// next scan's mode or purchase sum), the queue's operator endpoints under
+// /api/v1/queue and /api/v1/jobs, GET /metrics (Prometheus) and GET / (a
 // page for the shop owner). It sees the daemon only through Backend, so it is
 // tested with a trivial fake.
 package control
@@ -78,13 +79,14 @@ type ScannerState struct {
 // Server serves the control API.
 type Server struct {
 	b   Backend
+	op  Operator // nil: no queue endpoints
 	log zerolog.Logger
 	reg *prometheus.Registry
 }
 
-// New returns a Server for b.
-func New(b Backend, log zerolog.Logger) *Server {
-	s := &Server{b: b, log: log, reg: prometheus.NewRegistry()}
+// New returns a Server for b. op may be nil.
+func New(b Backend, op Operator, log zerolog.Logger) *Server {
+	s := &Server{b: b, op: op, log: log, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(&collector{b: b})
 	return s
 }
@@ -97,6 +99,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/next", s.next)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /{$}", s.page)
+	s.routeJobs(mux)
 	return localOnly(mux)
 }
 

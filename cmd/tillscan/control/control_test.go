@@ -46,7 +46,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *fakeBackend) {
 		Problems: []string{"loyalty API not reachable for 5 minutes"},
 		Recent:   []Event{{At: time.Unix(0, 0), Kind: "saved", Message: "544256-439-856: saved <b>"}},
 	}}
-	srv := httptest.NewServer(New(b, zerolog.New(zerolog.NewTestWriter(t))).Handler())
+	srv := httptest.NewServer(New(b, nil, zerolog.New(zerolog.NewTestWriter(t))).Handler())
 	t.Cleanup(srv.Close)
 	return srv, b
 }

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/cmd/tillscan/config"
+	"github.com/tillscan/tillscan/cmd/tillscan/control"
+	"github.com/tillscan/tillscan/pos"
+	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
+)
+
+// runCmd is `tillscan run`, the daemon.
+type runCmd struct {
+	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file." type:"path"`
+}
+
+func (c *runCmd) Run(g *globals) error {
+	cfg, err := config.Load(c.Config)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log.Level, cfg.Log.Format, g.Stderr, g.Env)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", c.Config, err)
+	}
+	key, keySource, err := cfg.APIKey(g.Env)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("config", c.Config).Str("key_from", keySource).Str("version", version).Msg("tillscan starting")
+	d, err := newDaemon(cfg, daemonOptions{APIKey: key, Log: log, Stdin: g.Stdin, Notify: true})
+	if err != nil {
+		return err
+	}
+	return d.run(g.Ctx)
+}
+
+// daemonOptions are what the daemon needs besides the config file.
+type daemonOptions struct {
+	APIKey string
+	Log    zerolog.Logger
+	Stdin  io.Reader // for stdin scanners
+	Notify bool      // send sd_notify messages
+	// StatusListener, if set, is used instead of listening on
+	// cfg.Status.Listen (the demo picks a free port).
+	StatusListener net.Listener
+	// OnEvent, if set, gets every till event (the demo prints them).
+	OnEvent func(pos.Event)
+}
+
+// daemon holds the wired components of `tillscan run`. It exists only in
+// cmd: packages never see it.
+type daemon struct {
+	cfg     *config.Config
+	opt     daemonOptions
+	log     zerolog.Logger
+	q       *queue.Queue
+	api     *apiclient.Client
+	cache   *pos.Cache
+	feed    *pos.Feed
+	till    *pos.Till
+	worker  *pos.Worker
+	sources []*source
+	ln      net.Listener
+	started time.Time
+
+	accepting atomic.Bool
+	queueNote string // set at open: the queue file was moved aside
+}
+
+// source is one configured scanner with its state for the status page.
+type source struct {
+	src  scanner.Source
+	typ  string
+	pass typer  // nil unless passthrough is on
+	term string // terminator re-typed after a passed-through scan
+
+	mu        sync.Mutex // guards what follows
+	connected bool
+	lastErr   string
+}
+
+// typer re-types text on the POS (scanner/passthrough.Keyboard).
+type typer interface {
+	Type(text, terminator string) error
+	Close() error
+}
+
+func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
+	d := &daemon{cfg: cfg, opt: opt, log: opt.Log, started: time.Now()}
+	ok := false
+	defer func() {
+		if !ok {
+			d.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("state_dir: %w (create it, or let systemd's StateDirectory= do so)", err)
+	}
+	var err error
+	d.q, err = openQueue(filepath.Join(cfg.StateDir, "queue.db"), queue.Options{Retention: cfg.Queue.Retention}, d.log, &d.queueNote)
+	if err != nil {
+		return nil, err
+	}
+	d.cache, err = pos.OpenCache(filepath.Join(cfg.StateDir, "cards.json"), d.log.With().Str("component", "cache").Logger())
+	if err != nil {
+		return nil, err
+	}
+	d.api, err = apiclient.New(apiclient.Config{
+		BaseURL:   cfg.API.BaseURL,
+		APIKey:    opt.APIKey,
+		RateLimit: cfg.API.RateLimit,
+		Timeout:   cfg.API.Timeout,
+	}, d.log.With().Str("component", "api").Logger())
+	if err != nil {
+		return nil, err
+	}
+	rules, err := buildRules(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	ex, err := pos.NewExtractor(cfg.CardPattern)
+	if err != nil {
+		return nil, fmt.Errorf("config: card_pattern: %w", err)
+	}
+	d.feed = pos.NewFeed(50)
+	rulesNow := func() pos.Rules { return rules }
+	d.worker = pos.NewWorker(pos.WorkerConfig{
+		TillID:    cfg.TillID,
+		Settle:    cfg.Worker.Settle,
+		Looks:     cfg.Worker.Looks,
+		RetryBase: cfg.Worker.RetryBase,
+		RetryCap:  cfg.Worker.RetryCap,
+		Currency:  cfg.Currency,
+	}, d.q, d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
+	commands := pos.DefaultCommands() // TILLSCAN:REDEEM, TILLSCAN:SUM:<amount>, TILLSCAN:CANCEL
+	for name, m := range cfg.Modes {
+		commands[m.Barcode] = pos.Command{Mode: name}
+	}
+	d.till = pos.NewTill(pos.TillConfig{
+		TillID:       cfg.TillID,
+		Extractor:    ex,
+		DedupeWindow: cfg.DedupeWindow,
+		Commands:     commands,
+		Rules:        rulesNow,
+		Currency:     cfg.Currency,
+	}, d.q, d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
+	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Status.Listen != "off" {
+		d.ln = opt.StatusListener
+		if d.ln == nil {
+			d.ln, err = net.Listen("tcp", cfg.Status.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("status.listen %s: %w (another tillscan running? change status.listen or set it to off)", cfg.Status.Listen, err)
+			}
+		}
+	}
+	ok = true
+	return d, nil
+}
+
+// openQueue opens the queue and reports a file moved aside as corrupt.
+func openQueue(path string, opts queue.Options, log zerolog.Logger, note *string) (*queue.Queue, error) {
+	q, err := queue.Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if moved, why := q.Recovered(); moved != "" {
+		*note = fmt.Sprintf("the queue file was not a valid queue (%v) and was moved aside to %s; a new one was started. Scans in the old file were not sent: keep it for support.", why, moved)
+		log.Error().Err(why).Str("moved_to", moved).Str("path", path).Msg("queue file was not a valid queue: moved aside, started a new queue")
+	}
+	return q, nil
+}
+
+func (d *daemon) close() {
+	for _, s := range d.sources {
+		if s.pass != nil {
+			s.pass.Close()
+		}
+	}
+	if d.ln != nil {
+		d.ln.Close()
+	}
+	if d.q != nil {
+		if err := d.q.Close(); err != nil {
+			d.log.Error().Err(err).Msg("close queue")
+		}
+	}
+}
+
+// run starts every component and waits until ctx ends or one fails. The
+// queue closes last, after every goroutine that uses it has returned.
+func (d *daemon) run(ctx context.Context) error {
+	defer d.close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	start := func(name string, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		})
+	}
+	if d.ln != nil {
+		srv := control.New(statusBackend{d}, queueOperator{q: d.q, wake: d.worker.Wake}, d.log.With().Str("component", "control").Logger())
+		start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
+		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
+	}
+	start("worker", d.worker.Run)
+	// Subscribe before any scanner starts, so no event is published unseen.
+	events, unsubscribe := d.feed.Subscribe(256)
+	defer unsubscribe()
+	start("events", func(ctx context.Context) error { return d.logEvents(ctx, events) })
+	start("pruner", d.prune)
+	for _, s := range d.sources {
+		start("scanner "+s.src.Name(), func(ctx context.Context) error { return d.supervise(ctx, s) })
+	}
+	d.accepting.Store(true)
+	if d.opt.Notify {
+		sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+	}
+	d.log.Info().Int("scanners", len(d.sources)).Str("till", d.cfg.TillID).Msg("ready: accepting scans")
+	<-ctx.Done()
+	d.accepting.Store(false)
+	if d.opt.Notify {
+		sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	d.log.Info().Msg("stopped")
+	return nil
+}
+
+// supervise runs one scanner, restarting it when it fails.
+func (d *daemon) supervise(ctx context.Context, s *source) error {
+	log := d.log.With().Str("scanner", s.src.Name()).Logger()
+	return scanner.Supervise(ctx, s.src, func(sc scanner.Scan) { d.handle(s, sc) }, log, scanner.SuperviseOptions{
+		OnState: func(name string, connected bool, err error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.connected = connected
+			s.lastErr = ""
+			if err != nil {
+				s.lastErr = err.Error()
+			}
+		},
+	})
+}
+
+// feedbacker is a scanner that can beep good or bad (scanner.Serial,
+// hid.Source).
+type feedbacker interface{ Feedback(good bool) error }
+
+// handle is called for every scan from every scanner.
+func (d *daemon) handle(s *source, sc scanner.Scan) {
+	ev := d.till.Handle(sc)
+	if fb, ok := s.src.(feedbacker); ok {
+		// Good means "saved" (or a repeat that was saved before), not
+		// "applied": the cashier can let the customer go.
+		good := ev.Kind == pos.EventSaved || ev.Kind == pos.EventRepeat || ev.Kind == pos.EventMode
+		if ev.Kind != pos.EventNotCard || s.pass == nil {
+			if err := fb.Feedback(good); err != nil {
+				d.log.Debug().Err(err).Str("scanner", s.src.Name()).Msg("scanner feedback")
+			}
+		}
+	}
+	if ev.Kind == pos.EventNotCard && s.pass != nil {
+		if err := s.pass.Type(sc.Text, s.term); err != nil {
+			d.log.Error().Err(err).Str("scanner", s.src.Name()).Msg("pass-through to the POS failed: the POS did not get this barcode")
+		}
+	}
+}
+
+// logEvents writes every till event to the log, and to OnEvent.
+func (d *daemon) logEvents(ctx context.Context, ch <-chan pos.Event) error {
+	for {
+		select {
+		case <-ctx.Done():
+			for { // what was already published still gets logged
+				select {
+				case ev := <-ch:
+					d.logEvent(ev)
+				default:
+					return nil
+				}
+			}
+		case ev := <-ch:
+			d.logEvent(ev)
+		}
+	}
+}
+
+func (d *daemon) logEvent(ev pos.Event) {
+	lvl := zerolog.InfoLevel
+	switch ev.Kind {
+	case pos.EventNotSaved, pos.EventUnauthorized, pos.EventDead:
+		lvl = zerolog.ErrorLevel
+	case pos.EventRejected, pos.EventNotCard:
+		lvl = zerolog.WarnLevel
+	}
+	d.log.WithLevel(lvl).Str("event", string(ev.Kind)).Str("card", ev.Card).Str("job", ev.JobID).
+		Str("scanner", ev.Scanner).Str("mode", ev.Mode).Msg(ev.Message)
+	if d.opt.OnEvent != nil {
+		d.opt.OnEvent(ev)
+	}
+}
+
+// prune drops applied jobs past their retention, hourly.
+func (d *daemon) prune(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := d.q.Prune(time.Now()); err != nil {
+			d.log.Error().Err(err).Msg("prune queue")
+		} else if n > 0 {
+			d.log.Info().Int("jobs", n).Msg("pruned applied jobs past retention")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/cmd/tillscan/config"
+	"github.com/tillscan/tillscan/pos"
+	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
+)
+
+// demoCmd is `tillscan demo`: the whole daemon against the embedded sandbox
+// API with the demo cards, reading scans from standard input. No API key,
+// no hardware, no config file.
+type demoCmd struct {
+	StateDir string `help:"Keep the queue here instead of a temporary directory."`
+	Verbose  bool   `short:"v" help:"Show the daemon's log lines too."`
+}
+
+const (
+	demoRedeem = "REDEEM"
+	demoUndo   = "UNDO"
+)
+
+func (c *demoCmd) Run(g *globals) error {
+	ctx, cancel := context.WithCancel(g.Ctx)
+	defer cancel()
+	sb, err := sandbox.NewServer(sandbox.Options{})
+	if err != nil {
+		return fmt.Errorf("demo: start sandbox: %w", err)
+	}
+	defer sb.Close()
+
+	stateDir := c.StateDir
+	if stateDir == "" {
+		stateDir, err = os.MkdirTemp("", "tillscan-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.RemoveAll(stateDir)
+	}
+	cfg, err := config.Parse("demo", []byte(demoConfig(stateDir, sb.URL)))
+	if err != nil {
+		return fmt.Errorf("demo: built-in config: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:8765")
+	if err != nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0") // a daemon already has 8765
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	log := zerolog.Nop()
+	if c.Verbose {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: g.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+	}
+	out := &syncWriter{w: g.Stdout}
+	in := &eofReader{r: g.Stdin, eof: make(chan struct{})}
+	d, err := newDaemon(cfg, daemonOptions{
+		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: in, StatusListener: ln,
+		OnEvent: func(ev pos.Event) { out.printf("%s %s\n", eventMark(ev.Kind), ev.Message) },
+	})
+	if err != nil {
+		return err
+	}
+	out.printf("tillscan demo — a till with a keyboard scanner, talking to the built-in sandbox API.\n")
+	out.printf("Status page: http://%s/\n\nDemo cards:\n", ln.Addr())
+	printCards(out, sb.API.Cards())
+	out.printf("\nType or scan a card number (or a URL containing one) and press Enter.\n")
+	out.printf("Type %s or %s first to redeem or undo on the next card. Ctrl-D to finish.\n\n", demoRedeem, demoUndo)
+
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-in.eof:
+		// Input ended (piped scans): let the queue drain, then stop.
+		waitDrained(ctx, d.q, 30*time.Second)
+		cancel()
+		return <-done
+	}
+}
+
+// demoConfig is the demo's config file: the example rules with command
+// barcodes that are easy to type.
+func demoConfig(stateDir, apiURL string) string {
+	return fmt.Sprintf(`till_id: demo
+state_dir: %q
+api:
+  base_url: %q
+scanners:
+  - {name: keyboard, type: stdin}
+dedupe_window: 10s
+modes:
+  redeem:
+    barcode: %s
+  undo:
+    barcode: %s
+    rules:
+      stamp:      {action: subtract-stamp}
+      membership: {action: subtract-visit}
+      reward:     {action: subtract-scores}
+status:
+  listen: 127.0.0.1:0
+worker:
+  settle: 2s
+  retry_base: 1s
+  retry_cap: 10s
+`, stateDir, apiURL, demoRedeem, demoUndo)
+}
+
+func eventMark(k pos.EventKind) string {
+	switch k {
+	case pos.EventApplied:
+		return "✔"
+	case pos.EventSaved, pos.EventMode:
+		return "·"
+	case pos.EventNotSaved, pos.EventRejected, pos.EventDead, pos.EventUnauthorized:
+		return "✘"
+	}
+	return "…"
+}
+
+// printCards lists the sandbox's cards, one line each.
+func printCards(w io.Writer, cards []sandbox.Card) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, c := range cards {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.ID, c.Type, cardSummary(c))
+	}
+	tw.Flush()
+}
+
+func cardSummary(c sandbox.Card) string {
+	b := c.Balance
+	switch c.Type {
+	case "stamp":
+		return fmt.Sprintf("%g/%g stamps, %g reward(s) ready", b.CurrentNumberOfUses, b.NumberStampsTotal, b.NumberRewardsUnused)
+	case "cashback":
+		return fmt.Sprintf("balance %.2f, %g points", b.Balance, b.BonusBalance)
+	case "subscription", "multipass":
+		return fmt.Sprintf("%g visits available", b.CurrentNumberOfUses)
+	case "coupon":
+		if c.CouponRedeemed {
+			return "redeemed"
+		}
+		return "not redeemed"
+	case "discount":
+		return fmt.Sprintf("%g%% discount", b.DiscountPercentage)
+	case "membership":
+		name := ""
+		if c.MembershipTier != nil {
+			name = c.MembershipTier.Name
+		}
+		return strings.TrimSpace("member " + name)
+	default:
+		return fmt.Sprintf("%g points", b.BonusBalance)
+	}
+}
+
+// waitDrained waits until no job is pending, sending or being reconciled.
+func waitDrained(ctx context.Context, q *queue.Queue, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st, err := q.Stats(time.Now())
+		if err != nil || st.Depth[queue.Pending]+st.Depth[queue.Sending]+st.Depth[queue.Ambiguous] == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// eofReader closes eof when the underlying reader ends.
+type eofReader struct {
+	r    io.Reader
+	once sync.Once
+	eof  chan struct{}
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
+}
+
+// syncWriter serialises writes from the event feed and the banner.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) printf(format string, args ...any) { fmt.Fprintf(s, format, args...) }
+
+var _ scanner.Source = (*scanner.Stdin)(nil)

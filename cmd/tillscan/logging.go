@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/journald"
+)
+
+// newLogger builds the one root logger. format is journald, console or
+// json; "" picks journald under systemd (JOURNAL_STREAM is set), console on a
+// terminal, json otherwise.
+func newLogger(level, format string, stderr io.Writer, env func(string) string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("log.level %q: want debug, info, warn or error", level)
+	}
+	if format == "" {
+		switch {
+		case env("JOURNAL_STREAM") != "":
+			format = "journald"
+		case isTerminal(stderr):
+			format = "console"
+		default:
+			format = "json"
+		}
+	}
+	var w io.Writer
+	switch format {
+	case "journald":
+		w = journald.NewJournalDWriter()
+	case "console":
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}
+	case "json":
+		w = stderr
+	default:
+		return zerolog.Logger{}, fmt.Errorf("log.format %q: want journald, console or json", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}

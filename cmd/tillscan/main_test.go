@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillscan/tillscan/queue"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), args, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
+	return out.String() + errOut.String(), err
+}
+
+func TestCLI(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("till_id: t\nscanners:\n  - {type: serial, pth: /dev/x}\n"), 0o600)
+	key := filepath.Join(dir, "key")
+	os.WriteFile(key, []byte("k\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\napi: {key_file: "+key+"}\n"), 0o600)
+
+	tests := []struct {
+		name    string
+		args    []string
+		want    string // in the output or the error
+		wantErr bool
+	}{
+		{"version", []string{"version"}, "tillscan dev", false},
+		{"example config", []string{"check-config", "--no-key-check", "--config", "../../configs/tillscan.yaml"}, "config OK", false},
+		{"example config needs a key", []string{"check-config", "--config", "../../configs/tillscan.yaml"}, "no API key", true},
+		{"misspelt key", []string{"check-config", "--config", bad}, `[3:20] unknown field "pth"`, true},
+		{"good config with key file", []string{"check-config", "--config", good}, "api key: found", false},
+		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, "no such file", true},
+		{"unknown command", []string{"frobnicate"}, "unexpected argument", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runCLI(t, nil, tt.args...)
+			text := out
+			if err != nil {
+				text += err.Error()
+			}
+			if (err != nil) != tt.wantErr || !strings.Contains(text, tt.want) {
+				t.Fatalf("tillscan %v = %q, %v; want error %v and %q", tt.args, out, err, tt.wantErr, tt.want)
+			}
+		})
+	}
+}
+
+// TestQueueCommandsOffline drives `tillscan queue` on the file, as an
+// installer does with the daemon stopped.
+func TestQueueCommandsOffline(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\n"), 0o600)
+	q, err := queue.Open(filepath.Join(dir, "queue.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	j, err := q.Enqueue(queue.Scan{Card: "544256-439-856", TillID: "t", Scanner: "s", Raw: "544256-439-856", ScannedAt: now}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Sending(j.ID, "add-stamp 1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Dead(j.ID, queue.Attempt{At: now, Kind: "send", Outcome: "rejected", HTTPStatus: 404}, "Card not found"); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"queue", "stats", "-c", cfg}, "dead              1"},
+		{[]string{"queue", "list", "-c", cfg, "--state", "dead"}, "Card not found"},
+		{[]string{"queue", "show", "-c", cfg, j.ID}, `"http_status": 404`},
+		{[]string{"queue", "check", "-c", cfg}, "queue OK"},
+		{[]string{"queue", "drop", "-c", cfg, j.ID, "--reason", "card replaced"}, "dropped"},
+		{[]string{"queue", "list", "-c", cfg, "--state", "dropped"}, "card replaced"},
+		{[]string{"queue", "export", "-c", cfg}, `"state":"dropped"`},
+		{[]string{"queue", "compact", "-c", cfg}, "compacted"},
+	}
+	for _, s := range steps {
+		out, err := runCLI(t, nil, s.args...)
+		if err != nil || !strings.Contains(out, s.want) {
+			t.Fatalf("tillscan %v = %q, %v; want %q", s.args, out, err, s.want)
+		}
+	}
+	if out, err := runCLI(t, nil, "queue", "retry", "-c", cfg, "nosuchjob"); err == nil {
+		t.Fatalf("retry of an unknown job = %q, nil; want an error", out)
+	}
+}

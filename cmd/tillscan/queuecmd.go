@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tillscan/tillscan/cmd/tillscan/config"
+	"github.com/tillscan/tillscan/cmd/tillscan/control"
+	"github.com/tillscan/tillscan/queue"
+)
+
+// queueCmd is `tillscan queue …`: inspect and fix the queue. While the
+// daemon runs it holds the queue file, so the commands go through its
+// status API; when it is stopped they open the file directly.
+type queueCmd struct {
+	Stats   queueStatsCmd   `cmd:"" help:"Jobs per state and the age of the oldest waiting one."`
+	List    queueListCmd    `cmd:"" help:"List jobs, oldest first."`
+	Show    queueShowCmd    `cmd:"" help:"Show one job with every attempt."`
+	Retry   queueRetryCmd   `cmd:"" help:"Send a dead or uncertain job again now."`
+	Drop    queueDropCmd    `cmd:"" help:"Give up on a job (kept as a tombstone for audit); releases its card."`
+	Resolve queueResolveCmd `cmd:"" help:"Settle an uncertain job after checking the loyalty dashboard."`
+	Export  queueExportCmd  `cmd:"" help:"Write every job as JSON lines (for support)."`
+	Check   queueCheckCmd   `cmd:"" help:"Check the queue file's integrity."`
+	Compact queueCompactCmd `cmd:"" help:"Shrink the queue file (daemon must be stopped)."`
+}
+
+// queueTarget finds the queue: the running daemon's API, or the file.
+type queueTarget struct {
+	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file." type:"path"`
+}
+
+// open returns an Operator and a function to release it.
+func (t queueTarget) open(ctx context.Context) (control.Operator, func(), error) {
+	cfg, err := config.Load(t.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Status.Listen != "off" {
+		r := &remoteOperator{base: "http://" + cfg.Status.Listen, hc: &http.Client{Timeout: 30 * time.Second}}
+		if err := r.ping(ctx); err == nil {
+			return r, func() {}, nil
+		} else if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, nil, fmt.Errorf("status API at %s: %w", cfg.Status.Listen, err)
+		}
+	}
+	path := filepath.Join(cfg.StateDir, "queue.db")
+	q, err := queue.Open(path, queue.Options{Retention: cfg.Queue.Retention})
+	if err != nil {
+		return nil, nil, err
+	}
+	return queueOperator{q: q}, func() { q.Close() }, nil
+}
+
+type queueStatsCmd struct{ queueTarget }
+
+func (c *queueStatsCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		v, err := op.QueueStats(g.Ctx)
+		if err != nil {
+			return err
+		}
+		var st queue.Stats
+		if err := remarshal(v, &st); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
+		for _, s := range []queue.State{queue.Pending, queue.Sending, queue.Ambiguous, queue.Dead, queue.Done, queue.Dropped} {
+			fmt.Fprintf(tw, "%s\t%d\n", s, st.Depth[s])
+		}
+		fmt.Fprintf(tw, "oldest pending\t%s\n", st.OldestPending.Round(time.Second))
+		fmt.Fprintf(tw, "oldest ambiguous\t%s\n", st.OldestAmbiguous.Round(time.Second))
+		if !st.LastDone.IsZero() {
+			fmt.Fprintf(tw, "last applied\t%s\n", st.LastDone.Local().Format(time.DateTime))
+		}
+		fmt.Fprintf(tw, "file size\t%d bytes\n", st.FileSize)
+		if st.MovedAside != "" {
+			fmt.Fprintf(tw, "moved aside\t%s (%s)\n", st.MovedAside, st.MovedAsideWhy)
+		}
+		return tw.Flush()
+	})
+}
+
+type queueListCmd struct {
+	queueTarget
+	State string `short:"s" enum:"pending,sending,ambiguous,done,dead,dropped," default:"" help:"Only jobs in this state."`
+	Limit int    `short:"n" default:"50" help:"At most this many."`
+	After string `help:"Start after this job id (paging)."`
+}
+
+func (c *queueListCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		v, err := op.ListJobs(g.Ctx, c.State, c.Limit, c.After)
+		if err != nil {
+			return err
+		}
+		var jobs []queue.Job
+		if err := remarshal(v, &jobs); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tCARD\tSCANNED\tACTION\tTRIES\tRESULT / REASON")
+		for _, j := range jobs {
+			note := j.Result
+			if j.Reason != "" {
+				note = j.Reason
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", j.ID, j.State, j.Card, j.ScannedAt.Local().Format(time.DateTime), j.Action, len(j.Attempts)+j.AttemptsOmitted, note)
+		}
+		return tw.Flush()
+	})
+}
+
+type queueShowCmd struct {
+	queueTarget
+	ID string `arg:"" help:"Job id."`
+}
+
+func (c *queueShowCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		v, err := op.GetJob(g.Ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(g.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+type queueRetryCmd struct {
+	queueTarget
+	ID string `arg:"" help:"Job id."`
+}
+
+func (c *queueRetryCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		if err := op.RetryJob(g.Ctx, c.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.Stdout, "job %s will be sent again\n", c.ID)
+		return nil
+	})
+}
+
+type queueDropCmd struct {
+	queueTarget
+	ID     string `arg:"" help:"Job id."`
+	Reason string `required:"" help:"Why (kept with the tombstone)."`
+}
+
+func (c *queueDropCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		if err := op.DropJob(g.Ctx, c.ID, c.Reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.Stdout, "job %s dropped; its card's next scans go ahead\n", c.ID)
+		return nil
+	})
+}
+
+type queueResolveCmd struct {
+	queueTarget
+	ID         string `arg:"" help:"Job id."`
+	Applied    bool   `xor:"outcome" required:"" help:"The dashboard shows the action: mark the job applied."`
+	NotApplied bool   `xor:"outcome" required:"" name:"not-applied" help:"The dashboard does not show it: send it again."`
+	Note       string `help:"What you checked."`
+}
+
+func (c *queueResolveCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		if err := op.ResolveJob(g.Ctx, c.ID, c.Applied, c.Note); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.Stdout, "job %s resolved as applied=%v\n", c.ID, c.Applied)
+		return nil
+	})
+}
+
+type queueExportCmd struct{ queueTarget }
+
+func (c *queueExportCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error { return op.ExportJobs(g.Ctx, g.Stdout) })
+}
+
+type queueCheckCmd struct{ queueTarget }
+
+func (c *queueCheckCmd) Run(g *globals) error {
+	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		if err := op.CheckQueue(g.Ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(g.Stdout, "queue OK")
+		return nil
+	})
+}
+
+type queueCompactCmd struct{ queueTarget }
+
+func (c *queueCompactCmd) Run(g *globals) error {
+	cfg, err := config.Load(c.Config)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.StateDir, "queue.db")
+	before, _ := os.Stat(path)
+	if err := queue.Compact(path, path); err != nil {
+		return fmt.Errorf("compact %s (is tillscan stopped? systemctl stop tillscan): %w", path, err)
+	}
+	after, err := os.Stat(path)
+	if err == nil && before != nil {
+		fmt.Fprintf(g.Stdout, "compacted %s: %d → %d bytes\n", path, before.Size(), after.Size())
+	}
+	return nil
+}
+
+func withOperator(g *globals, t queueTarget, f func(control.Operator) error) error {
+	op, release, err := t.open(g.Ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return f(op)
+}
+
+// remarshal converts a JSON-shaped value (from the API or the queue) into v.
+func remarshal(in, v any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// remoteOperator talks to a running daemon's status API.
+type remoteOperator struct {
+	base string
+	hc   *http.Client
+}
+
+func (r *remoteOperator) ping(ctx context.Context) error {
+	_, err := r.do(ctx, "GET", "/api/v1/status", nil)
+	var op *net.OpError
+	if errors.As(err, &op) && errors.Is(op.Err, syscall.ECONNREFUSED) {
+		return syscall.ECONNREFUSED
+	}
+	return err
+}
+
+func (r *remoteOperator) do(ctx context.Context, method, path string, body any) (json.RawMessage, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.Unmarshal(b, &e)
+		msg := strings.TrimSpace(e.Error)
+		if msg == "" {
+			msg = strings.TrimSpace(string(b))
+		}
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return nil, fmt.Errorf("%w: %s", control.ErrNotFound, msg)
+		case http.StatusConflict:
+			return nil, fmt.Errorf("%w: %s", control.ErrConflict, msg)
+		}
+		return nil, fmt.Errorf("daemon answered %s: %s", resp.Status, msg)
+	}
+	return b, nil
+}
+
+func (r *remoteOperator) get(ctx context.Context, path string) (any, error) {
+	b, err := r.do(ctx, "GET", path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (r *remoteOperator) QueueStats(ctx context.Context) (any, error) {
+	return r.get(ctx, "/api/v1/queue")
+}
+
+func (r *remoteOperator) ListJobs(ctx context.Context, state string, limit int, after string) (any, error) {
+	q := url.Values{"state": {state}, "limit": {fmt.Sprint(limit)}, "after": {after}}
+	return r.get(ctx, "/api/v1/jobs?"+q.Encode())
+}
+
+func (r *remoteOperator) GetJob(ctx context.Context, id string) (any, error) {
+	return r.get(ctx, "/api/v1/jobs/"+url.PathEscape(id))
+}
+
+func (r *remoteOperator) RetryJob(ctx context.Context, id string) error {
+	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/retry", struct{}{})
+	return err
+}
+
+func (r *remoteOperator) DropJob(ctx context.Context, id, reason string) error {
+	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/drop", map[string]string{"reason": reason})
+	return err
+}
+
+func (r *remoteOperator) ResolveJob(ctx context.Context, id string, applied bool, note string) error {
+	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/resolve", map[string]any{"applied": applied, "note": note})
+	return err
+}
+
+func (r *remoteOperator) ExportJobs(ctx context.Context, w io.Writer) error {
+	b, err := r.do(ctx, "GET", "/api/v1/queue/export", nil)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (r *remoteOperator) CheckQueue(ctx context.Context) error {
+	_, err := r.do(ctx, "GET", "/api/v1/queue/check", nil)
+	return err
+}

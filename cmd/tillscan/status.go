@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tillscan/tillscan/cmd/tillscan/control"
+	"github.com/tillscan/tillscan/queue"
+)
+
+// statusBackend adapts the daemon to control.Backend.
+type statusBackend struct{ d *daemon }
+
+func (b statusBackend) Status(ctx context.Context) control.Status {
+	d := b.d
+	now := time.Now()
+	st := control.Status{
+		Version:   version,
+		TillID:    d.cfg.TillID,
+		Started:   d.started,
+		Accepting: d.accepting.Load(),
+		Queue:     control.QueueStatus{Depth: map[string]int{}},
+	}
+	if d.queueNote != "" {
+		st.Problems = append(st.Problems, d.queueNote)
+	}
+	if qs, err := d.q.Stats(now); err != nil {
+		st.Queue.Error = err.Error()
+		st.Problems = append(st.Problems, "the queue cannot be read: "+err.Error())
+	} else {
+		for state, n := range qs.Depth {
+			st.Queue.Depth[string(state)] = n
+		}
+		st.Queue.OldestPendingAge = qs.OldestPending.Seconds()
+		st.Queue.FileBytes = qs.FileSize
+		if n := qs.Depth[queue.Dead]; n > 0 {
+			st.Problems = append(st.Problems, fmt.Sprintf("%d scan(s) could not be applied and need a decision: tillscan queue list --state dead", n))
+		}
+	}
+	ws := d.worker.Status()
+	st.API = control.APIStatus{Reachable: ws.APIReachable, LastSuccess: ws.LastSuccess, LastError: ws.LastErr, Paused: ws.Paused, PauseReason: ws.PauseReason}
+	if ws.Paused {
+		st.Problems = append(st.Problems, "sending is paused: "+ws.PauseReason)
+	} else if !ws.APIReachable && !ws.LastError.IsZero() && st.Queue.OldestPendingAge > 60 {
+		st.Problems = append(st.Problems, fmt.Sprintf("the loyalty API has not been reachable for a while (%s); scans are saved and will be sent", ws.LastErr))
+	}
+	for _, s := range d.sources {
+		s.mu.Lock()
+		st.Scanners = append(st.Scanners, control.ScannerState{Name: s.src.Name(), Type: s.typ, Connected: s.connected, Error: s.lastErr})
+		if !s.connected && s.lastErr != "" {
+			st.Problems = append(st.Problems, fmt.Sprintf("scanner %s is not connected: %s", s.src.Name(), s.lastErr))
+		}
+		s.mu.Unlock()
+	}
+	recent := d.feed.Recent()
+	for i := len(recent) - 1; i >= 0 && len(st.Recent) < 20; i-- {
+		ev := recent[i]
+		st.Recent = append(st.Recent, control.Event{At: ev.At, Kind: string(ev.Kind), Message: ev.Message})
+	}
+	return st
+}
+
+func (b statusBackend) Subscribe() (<-chan any, func()) {
+	ch, stop := b.d.feed.Subscribe(64)
+	out := make(chan any, 64)
+	done := make(chan struct{})
+	go func() { // ends when stop closes done; owned by the subscription
+		defer close(out)
+		for {
+			select {
+			case <-done:
+				return
+			case ev, ok := <-ch:
+				if !ok {
+					return
+				}
+				select {
+				case out <- ev:
+				default: // a slow client loses events rather than holding the till
+				}
+			}
+		}
+	}()
+	return out, func() { stop(); close(done) }
+}
+
+func (b statusBackend) SetNext(mode string, sum *float64) error { return b.d.till.SetNext(mode, sum) }
