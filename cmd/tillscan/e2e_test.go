@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ var (
 )
 
 // tillscanBinary builds the real daemon once per test run.
-func tillscanBinary(t *testing.T) string {
+func tillscanBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds and runs the daemon (skipped with -short)")
@@ -69,7 +70,7 @@ type logLine struct {
 
 // harness runs the daemon against a sandbox and a fake serial scanner.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	sb     *sandbox.Server
 	dev    *scannertest.Device
@@ -86,7 +87,7 @@ type harness struct {
 	changed chan struct{}              // a line arrived (capacity 1)
 }
 
-func newHarness(t *testing.T, opts sandbox.Options, extraConfig string) *harness {
+func newHarness(t testing.TB, opts sandbox.Options, extraConfig string) *harness {
 	t.Helper()
 	h := &harness{t: t, bin: tillscanBinary(t), dir: t.TempDir(), jobs: map[string]map[string]bool{}, changed: make(chan struct{}, 1)}
 	var err error
@@ -461,4 +462,58 @@ func manyStampCards(n int) *sandbox.Seed {
 		s.Cards = append(s.Cards, sandbox.Card{ID: fmt.Sprintf("700%03d-%03d-%03d", i/1000000, (i/1000)%1000, i%1000), TemplateID: 1, CompanyID: 1, Type: "stamp"})
 	}
 	return s
+}
+
+// BenchmarkDaemonIdle measures the idle cost of `tillscan run` with one
+// serial scanner connected and the API reachable: CPU share and resident
+// memory over a 20 s quiet period (b.N is ignored; run with -benchtime 1x).
+//
+//	go test -run '^$' -bench DaemonIdle -benchtime 1x ./cmd/tillscan/
+func BenchmarkDaemonIdle(b *testing.B) {
+	h := newHarness(b, sandbox.Options{}, "")
+	h.start()
+	h.scan("544256-439-856") // one real scan first, so the idle state is after work
+	h.waitCount(30*time.Second, "applied", 1)
+	pid := h.cmd.Process.Pid
+	cpu0 := procCPU(b, pid)
+	start := time.Now()
+	b.ResetTimer()
+	time.Sleep(20 * time.Second) // the quiet period being measured
+	b.StopTimer()
+	cpu := procCPU(b, pid) - cpu0
+	b.ReportMetric(100*cpu.Seconds()/time.Since(start).Seconds(), "cpu-%")
+	b.ReportMetric(float64(procRSS(b, pid))/(1<<20), "rss-MiB")
+}
+
+// procCPU is the user+system CPU time of process pid.
+func procCPU(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ is 100 on Linux
+}
+
+// procRSS is the resident set size of process pid, in bytes.
+func procRSS(tb testing.TB, pid int) int64 {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var n int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), &n)
+			return n << 10
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
 }
