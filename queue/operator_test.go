@@ -262,3 +262,35 @@ func TestCompact(t *testing.T) {
 		t.Errorf("directory holds %d entries, want queue.db and copy.db only", len(entries))
 	}
 }
+
+// An outage's backlog, drained and pruned, leaves free pages that the next
+// outage reuses: the file stays as large as the peak backlog, not the sum.
+func TestFileSize_BoundedByPeakBacklog(t *testing.T) {
+	q, _ := openQueue(t, queue.Options{Retention: time.Hour})
+	var sizes []int64
+	for round := range 3 {
+		scans := make([]queue.Scan, 1500)
+		for i := range scans {
+			scans[i] = scan("A")
+			scans[i].Raw = strings.Repeat("x", 200)
+		}
+		now := t0.Add(time.Duration(round) * 24 * time.Hour)
+		if err := q.EnqueueBatch(scans, now); err != nil {
+			t.Fatal(err)
+		}
+		jobs, _ := q.List(queue.Pending, 0, "")
+		if err := q.DropBatch(ids(jobs), now); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.Prune(now.Add(2 * time.Hour)); n != len(scans) || err != nil {
+			t.Fatalf("Prune() = %d, %v; want %d", n, err, len(scans))
+		}
+		size, _ := q.FileSize()
+		sizes = append(sizes, size)
+	}
+	t.Logf("file size after each of 3 outages of 1500 jobs: %v", sizes)
+	if sizes[2] > sizes[0] {
+		t.Errorf("file grew from %d to %d bytes over equal outages, want it bounded by the peak", sizes[0], sizes[2])
+	}
+	mustCheck(t, q)
+}
