@@ -74,6 +74,9 @@ func cashierLine(a apiclient.Action, c *apiclient.Card, currency string) string 
 // detailText is BalanceText with what the customer wants to hear next.
 func detailText(c apiclient.Card, currency string) string {
 	b := c.Balance
+	if c.Type == apiclient.Coupon {
+		return "" // the action already said "coupon redeemed"
+	}
 	if c.Type != apiclient.Stamp || b.CurrentNumberOfUses == nil {
 		return BalanceText(c, currency)
 	}

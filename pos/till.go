@@ -178,7 +178,7 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	card, err := t.ex.Card(text)
 	if err != nil {
 		ev.Kind, ev.Err = EventNotCard, err.Error()
-		ev.Message = "not a loyalty card"
+		ev.Message = "not a loyalty card: " + shortQuote(text)
 		if errors.Is(err, errTwoCards) {
 			ev.Message = "more than one card number in this code: not used"
 		}
@@ -381,8 +381,16 @@ func validSum(v float64) bool { return !math.IsNaN(v) && v > 0 && v < 1e9 }
 
 // roundAge writes a duration for people: "3s", "1m0s".
 func roundAge(d time.Duration) string {
-	if d < 0 {
-		d = 0
+	if d < time.Second {
+		return "less than a second"
 	}
 	return d.Round(time.Second).String()
+}
+
+// shortQuote quotes a scan for a message, cut to a readable length.
+func shortQuote(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return strconv.Quote(s)
 }

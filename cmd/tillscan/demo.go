@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/pos"
@@ -137,7 +138,11 @@ func eventMark(k pos.EventKind) string {
 func printCards(w io.Writer, cards []sandbox.Card) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, c := range cards {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.ID, c.Type, cardSummary(c))
+		typ := c.Type
+		if t, err := apiclient.ParseCardType(c.Type); err == nil {
+			typ = t.String() // the API says "subscription" for multipass
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.ID, typ, cardSummary(c))
 	}
 	tw.Flush()
 }
