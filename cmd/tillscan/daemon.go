@@ -7,9 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -42,7 +46,13 @@ func (c *runCmd) Run(g *globals) error {
 		return err
 	}
 	log.Info().Str("config", c.Config).Str("key_from", keySource).Str("version", version).Msg("tillscan starting")
-	d, err := newDaemon(cfg, daemonOptions{APIKey: key, Log: log, Stdin: g.Stdin, Notify: true})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // without this, SIGHUP (systemctl reload) would kill the daemon
+	defer signal.Stop(hup)
+	d, err := newDaemon(cfg, daemonOptions{
+		APIKey: key, Log: log, Stdin: g.Stdin, Notify: true,
+		ConfigPath: c.Config, Reload: hup, Env: g.Env,
+	})
 	if err != nil {
 		return err
 	}
@@ -60,6 +70,12 @@ type daemonOptions struct {
 	StatusListener net.Listener
 	// OnEvent, if set, gets every till event (the demo prints them).
 	OnEvent func(pos.Event)
+	// ConfigPath and Reload: each value on Reload re-reads ConfigPath and
+	// applies what can change without a restart (SIGHUP). Env finds the
+	// API key again.
+	ConfigPath string
+	Reload     <-chan os.Signal
+	Env        func(string) string
 }
 
 // daemon holds the wired components of `tillscan run`. It exists only in
@@ -79,7 +95,9 @@ type daemon struct {
 	started time.Time
 
 	accepting atomic.Bool
-	queueNote string // set at open: the queue file was moved aside
+	queueNote string                    // set at open: the queue file was moved aside
+	rules     atomic.Pointer[pos.Rules] // swapped by reload
+	apiKey    string                    // owned by the reload goroutine after start
 }
 
 // source is one configured scanner with its state for the status page.
@@ -138,7 +156,9 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		return nil, fmt.Errorf("config: card_pattern: %w", err)
 	}
 	d.feed = pos.NewFeed(50)
-	rulesNow := func() pos.Rules { return rules }
+	d.rules.Store(&rules)
+	d.apiKey = opt.APIKey
+	rulesNow := func() pos.Rules { return *d.rules.Load() }
 	d.worker = pos.NewWorker(pos.WorkerConfig{
 		TillID:    cfg.TillID,
 		Settle:    cfg.Worker.Settle,
@@ -146,6 +166,9 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		RetryBase: cfg.Worker.RetryBase,
 		RetryCap:  cfg.Worker.RetryCap,
 		Currency:  cfg.Currency,
+		// One read at start, so the status page says "reachable" (or
+		// not) before the first scan.
+		StartupCheck: true,
 	}, d.q, d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
 	commands := pos.DefaultCommands() // TILLSCAN:REDEEM, TILLSCAN:SUM:<amount>, TILLSCAN:CANCEL
 	for name, m := range cfg.Modes {
@@ -230,6 +253,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer unsubscribe()
 	start("events", func(ctx context.Context) error { return d.logEvents(ctx, events) })
 	start("pruner", d.prune)
+	if d.opt.Reload != nil {
+		start("reload", d.reloadLoop)
+	}
 	for _, s := range d.sources {
 		start("scanner "+s.src.Name(), func(ctx context.Context) error { return d.supervise(ctx, s) })
 	}
@@ -323,6 +349,86 @@ func (d *daemon) logEvent(ev pos.Event) {
 	if d.opt.OnEvent != nil {
 		d.opt.OnEvent(ev)
 	}
+}
+
+// reloadLoop applies a changed config on each SIGHUP (systemctl reload).
+func (d *daemon) reloadLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.opt.Reload:
+		}
+		if d.opt.Notify {
+			sddaemon.SdNotify(false, sddaemon.SdNotifyReloading+"\n"+sddaemon.SdNotifyMonotonicUsec())
+		}
+		if err := d.reload(); err != nil {
+			d.log.Error().Err(err).Str("config", d.opt.ConfigPath).Msg("reload failed: still running with the previous config")
+		}
+		if d.opt.Notify {
+			sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+		}
+	}
+}
+
+// reload re-reads the config file and swaps in the rules, the API key and
+// the log level. Scanners, the state directory, the status address, the
+// API URL and the till's own settings need a restart; reload says so.
+func (d *daemon) reload() error {
+	cfg, err := config.Load(d.opt.ConfigPath)
+	if err != nil {
+		return err
+	}
+	rules, err := buildRules(cfg)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	key, keySource, err := cfg.APIKey(d.opt.Env)
+	if err != nil {
+		return err
+	}
+	lvl, err := zerolog.ParseLevel(cfg.Log.Level)
+	if err != nil {
+		return fmt.Errorf("config: log.level %q: %w", cfg.Log.Level, err)
+	}
+	d.rules.Store(&rules) // the worker reads it at its next job
+	if key != d.apiKey {
+		d.api.SetAPIKey(key)
+		d.apiKey = key
+		d.log.Info().Str("key_from", keySource).Msg("API key changed")
+	}
+	d.worker.Resume() // a refused key may have been fixed on the server's side
+	zerolog.SetGlobalLevel(lvl)
+	var restart []string
+	old := d.cfg
+	for name, changed := range map[string]bool{
+		"till_id": old.TillID != cfg.TillID, "state_dir": old.StateDir != cfg.StateDir,
+		"status.listen": old.Status.Listen != cfg.Status.Listen, "api.base_url": old.API.BaseURL != cfg.API.BaseURL,
+		"api.rate_limit": old.API.RateLimit != cfg.API.RateLimit, "api.timeout": old.API.Timeout != cfg.API.Timeout,
+		"scanners": fmt.Sprint(old.Scanners) != fmt.Sprint(cfg.Scanners), "card_pattern": old.CardPattern != cfg.CardPattern,
+		"dedupe_window": old.DedupeWindow != cfg.DedupeWindow, "worker": old.Worker != cfg.Worker,
+		"currency": old.Currency != cfg.Currency, "modes (barcodes)": modeBarcodes(old) != modeBarcodes(cfg),
+	} {
+		if changed {
+			restart = append(restart, name)
+		}
+	}
+	ev := d.log.Info()
+	if len(restart) > 0 {
+		slices.Sort(restart)
+		ev = d.log.Warn().Strs("needs_restart", restart)
+	}
+	ev.Msg("config reloaded: rules, API key and log level applied")
+	return nil
+}
+
+func modeBarcodes(c *config.Config) string {
+	var b []string
+	for name, m := range c.Modes {
+		b = append(b, name+"="+m.Barcode)
+	}
+	slices.Sort(b)
+	return strings.Join(b, ",")
 }
 
 // prune drops applied jobs past their retention, hourly.

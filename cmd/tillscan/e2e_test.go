@@ -517,3 +517,32 @@ func procRSS(tb testing.TB, pid int) int64 {
 	tb.Fatal("no VmRSS")
 	return 0
 }
+
+// TestE2E_Reload: SIGHUP (systemctl reload) swaps the rules without a
+// restart, and a broken config leaves the old one running.
+func TestE2E_Reload(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, "")
+	h.start()
+	cfg, err := os.ReadFile(h.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A broken file first: the daemon must keep running on the old config.
+	os.WriteFile(h.config, append(cfg, []byte("rules:\n  stamp: {action: redeem-coupon}\n")...), 0o600)
+	h.mu.Lock()
+	h.cmd.Process.Signal(syscall.SIGHUP)
+	h.mu.Unlock()
+	h.waitEvent(10*time.Second, "reload refused", func(l logLine) bool { return strings.HasPrefix(l.Message, "reload failed") })
+
+	os.WriteFile(h.config, append(cfg, []byte("rules:\n  stamp: {action: add-stamp, quantity: 2}\n")...), 0o600)
+	h.mu.Lock()
+	h.cmd.Process.Signal(syscall.SIGHUP)
+	h.mu.Unlock()
+	h.waitEvent(10*time.Second, "reload", func(l logLine) bool { return strings.HasPrefix(l.Message, "config reloaded") })
+	h.scan("544256-439-856")
+	h.waitEvent(30*time.Second, "applied", func(l logLine) bool { return l.Event == "applied" })
+	c, ok := h.sb.API.Card("544256-439-856")
+	if !ok || c.Balance.CurrentNumberOfUses != 9 {
+		t.Fatalf("stamp card after a scan with the reloaded rule: %+v, want 7+2 = 9 stamps", c.Balance)
+	}
+}

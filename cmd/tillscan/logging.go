@@ -40,7 +40,10 @@ func newLogger(level, format string, stderr io.Writer, env func(string) string) 
 	default:
 		return zerolog.Logger{}, fmt.Errorf("log.format %q: want journald, console or json", format)
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	// The level is process-wide so that a reload (SIGHUP) reaches every
+	// child logger; this is the one global zerolog setting tillscan makes.
+	zerolog.SetGlobalLevel(lvl)
+	return zerolog.New(w).With().Timestamp().Logger(), nil
 }
 
 func isTerminal(w io.Writer) bool {
