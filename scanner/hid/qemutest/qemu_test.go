@@ -240,7 +240,9 @@ func buildGuest(t *testing.T, p guestProgram) []byte {
 	if p.cgo {
 		// hidapi's iconv finds no charset modules in the initramfs:
 		// without NO_ICONV the device strings come back empty.
-		args = append(args, "-ldflags", `-linkmode external -extldflags "-static"`)
+		// netgo/osusergo: a static glibc binary must not reach for NSS
+		// modules at run time (the linker warns about getaddrinfo).
+		args = append(args, "-tags", "netgo,osusergo", "-ldflags", `-linkmode external -extldflags "-static"`)
 		env = append(env, "CGO_ENABLED=1", "CGO_CFLAGS=-O2 -g -DNO_ICONV")
 	} else {
 		env = append(env, "CGO_ENABLED=0")
