@@ -15,13 +15,6 @@ import (
 	"time"
 )
 
-// Pacing of the emulated scanner: QEMU's keyboard queues only 16 key
-// events, so keys are held and spaced like a (slow) real wedge scanner.
-const (
-	keyHold = 20 * time.Millisecond
-	keyGap  = 30 * time.Millisecond
-)
-
 // What the guest runs and what it prints (cmd/tillscan/listen.go's doc
 // comment is the format). QEMU's usb-kbd is 0627:0001 on interface 0.
 var (
@@ -33,6 +26,7 @@ var (
 	scanRe      = regexp.MustCompile(`^scan scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
 	keptRe      = regexp.MustCompile(`^kept scanner=\S+ card=("(?:[^"\\]|\\.)*")$`)
 	typedRe     = regexp.MustCompile(`^typed scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
+	rawRe       = regexp.MustCompile(`^raw scanner=\S+ path=\S+ report=[0-9a-f]+$`)
 	passReadyRe = regexp.MustCompile(`^passthrough ready\b`)
 	evdevOpenRe = regexp.MustCompile(`^evdev open\b`)
 	evdevTextRe = regexp.MustCompile(`^evdev text=("(?:[^"\\]|\\.)*")$`)
@@ -41,8 +35,10 @@ var (
 // passName is the name of tillscan listen's virtual keyboard.
 const passName = "tillscan pass-through"
 
+// listenCommand runs listen on QEMU's keyboard with --raw: the host sends
+// the next key event only once the guest printed the report of the last.
 func listenCommand(layout string, passthrough bool) string {
-	cmd := "/bin/tillscan listen --hid 0627:0001 --interface 0 --layout " + layout
+	cmd := "/bin/tillscan listen --hid 0627:0001 --interface 0 --raw --layout " + layout
 	if passthrough {
 		cmd += " --passthrough"
 	}
@@ -271,8 +267,16 @@ func typeScan(t *testing.T, ctx context.Context, v *vm, layout, text string, res
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.QMP.SendKeys(ctx, strokes, keyHold, keyGap); err != nil {
-		t.Fatal(err)
+	// Each key event becomes one input report; wait for its raw line
+	// before the next, so QEMU's 16-event queue never overflows whatever
+	// the load on the machine.
+	n := len(v.Lines(rawRe))
+	ack := func(ctx context.Context) error {
+		n++
+		return v.WaitLines(ctx, rawRe, n)
+	}
+	if err := v.QMP.SendKeys(ctx, strokes, ack); err != nil {
+		t.Fatalf("typing %q in layout %s: %v", text, layout, err)
 	}
 	ms, err := v.ExpectAll(ctx, res...)
 	if err != nil {

@@ -122,30 +122,28 @@ func (q *qmpClient) WaitEvent(ctx context.Context, name string, match func(json.
 	}
 }
 
-// SendKeys presses each stroke's keys in order, holds them for hold,
-// releases them in reverse order and waits gap before the next stroke.
-// QEMU's keyboard queues only 16 key events, so unpaced typing loses keys.
-func (q *qmpClient) SendKeys(ctx context.Context, strokes []keyStroke, hold, gap time.Duration) error {
+// SendKeys types strokes: each stroke's keys pressed in order, then
+// released in reverse order, one key event per command, calling after once
+// each event was sent. QEMU's usb-kbd queues only 16 key events and turns
+// one into an input report per guest poll, so unpaced typing loses keys:
+// after should wait until the guest has seen the event (or at least pause).
+func (q *qmpClient) SendKeys(ctx context.Context, strokes []keyStroke, after func(context.Context) error) error {
 	for _, s := range strokes {
-		if err := q.keyEvents(ctx, s, true); err != nil {
-			return err
-		}
-		if err := sleepCtx(ctx, hold); err != nil {
-			return err
-		}
-		up := slices.Clone(s)
-		slices.Reverse(up)
-		if err := q.keyEvents(ctx, up, false); err != nil {
-			return err
-		}
-		if err := sleepCtx(ctx, gap); err != nil {
-			return err
+		for i := range 2 * len(s) {
+			down := i < len(s)
+			key := s[min(i, 2*len(s)-1-i)] // presses in order, releases reversed
+			if err := q.keyEvent(ctx, key, down); err != nil {
+				return err
+			}
+			if err := after(ctx); err != nil {
+				return fmt.Errorf("qmp: after key %s down=%t: %w", key, down, err)
+			}
 		}
 	}
 	return nil
 }
 
-func (q *qmpClient) keyEvents(ctx context.Context, keys []string, down bool) error {
+func (q *qmpClient) keyEvent(ctx context.Context, qcode string, down bool) error {
 	type key struct {
 		Type string `json:"type"`
 		Data string `json:"data"`
@@ -158,12 +156,9 @@ func (q *qmpClient) keyEvents(ctx context.Context, keys []string, down bool) err
 		Type string   `json:"type"`
 		Data keyEvent `json:"data"`
 	}
-	events := make([]event, 0, len(keys))
-	for _, k := range keys {
-		events = append(events, event{Type: "key", Data: keyEvent{Down: down, Key: key{Type: "qcode", Data: k}}})
-	}
+	ev := event{Type: "key", Data: keyEvent{Down: down, Key: key{Type: "qcode", Data: qcode}}}
 	// No "device" argument: it names a display console, not the usb-kbd.
-	_, err := q.Execute(ctx, "input-send-event", map[string]any{"events": events})
+	_, err := q.Execute(ctx, "input-send-event", map[string]any{"events": []event{ev}})
 	return err
 }
 
@@ -196,15 +191,4 @@ func (q *qmpClient) deadline(ctx context.Context) error {
 	}
 	d, _ := ctx.Deadline()
 	return q.conn.SetDeadline(d)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,25 +131,29 @@ func TestQMP_SendKeys(t *testing.T) {
 	addr, got := fakeQMP(t, func(string) []string { return []string{`{"return": {}}`} })
 	q := dialFake(t, ctx, addr)
 	<-got // qmp_capabilities
-	if err := q.SendKeys(ctx, []keyStroke{{"shift", "5"}, {"ret"}}, time.Millisecond, time.Millisecond); err != nil {
+	afters := 0
+	after := func(context.Context) error { afters++; return nil }
+	if err := q.SendKeys(ctx, []keyStroke{{"shift", "5"}, {"ret"}}, after); err != nil {
 		t.Fatal(err)
 	}
-	ev := func(down bool, keys ...string) string {
-		var parts []string
-		for _, k := range keys {
-			d := "false"
-			if down {
-				d = "true"
-			}
-			parts = append(parts, `{"type":"key","data":{"down":`+d+`,"key":{"type":"qcode","data":"`+k+`"}}}`)
-		}
-		return `{"arguments":{"events":[` + strings.Join(parts, ",") + `]},"execute":"input-send-event"}`
+	ev := func(key string, down bool) string {
+		return `{"arguments":{"events":[{"type":"key","data":{"down":` + strconv.FormatBool(down) +
+			`,"key":{"type":"qcode","data":"` + key + `"}}}]},"execute":"input-send-event"}`
 	}
-	want := []string{ev(true, "shift", "5"), ev(false, "5", "shift"), ev(true, "ret"), ev(false, "ret")}
+	want := []string{ev("shift", true), ev("5", true), ev("5", false), ev("shift", false), ev("ret", true), ev("ret", false)}
 	for i, w := range want {
 		if l := <-got; l != w {
 			t.Errorf("line %d:\n got %s\nwant %s", i, l, w)
 		}
+	}
+	if afters != len(want) {
+		t.Errorf("after called %d times, want once per event (%d)", afters, len(want))
+	}
+
+	errStop := errors.New("stop")
+	err := q.SendKeys(ctx, []keyStroke{{"a"}}, func(context.Context) error { return errStop })
+	if !errors.Is(err, errStop) || !strings.Contains(err.Error(), "after key a down=true") {
+		t.Errorf("got %v, want the after error naming the key", err)
 	}
 }
 

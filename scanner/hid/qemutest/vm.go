@@ -162,6 +162,8 @@ type vm struct {
 
 	mu         sync.Mutex
 	transcript []consoleLine // every console line
+	changed    chan struct{} // closed and replaced on each new line and at EOF
+	eof        bool          // the console has ended
 	start      time.Time
 }
 
@@ -211,11 +213,12 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 		args = append(args, "-device", d)
 	}
 	v := &vm{
-		cmd:    exec.Command("qemu-system-x86_64", args...),
-		stderr: &bytes.Buffer{},
-		lines:  make(chan string, 4096),
-		exited: make(chan struct{}),
-		start:  time.Now(),
+		cmd:     exec.Command("qemu-system-x86_64", args...),
+		stderr:  &bytes.Buffer{},
+		lines:   make(chan string, 4096),
+		exited:  make(chan struct{}),
+		changed: make(chan struct{}),
+		start:   time.Now(),
 	}
 	v.cmd.Stderr = lockedWriter{&v.mu, v.stderr}
 	stdout, err := v.cmd.StdoutPipe()
@@ -289,13 +292,21 @@ func acceptCtx(ctx context.Context, ln net.Listener, exited <-chan struct{}) (ne
 }
 
 func (v *vm) readConsole(r io.Reader) {
-	defer close(v.lines)
+	defer func() {
+		v.mu.Lock()
+		v.eof = true
+		close(v.changed)
+		v.mu.Unlock()
+		close(v.lines)
+	}()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		v.mu.Lock()
 		v.transcript = append(v.transcript, consoleLine{time.Since(v.start), line})
+		close(v.changed)
+		v.changed = make(chan struct{})
 		v.mu.Unlock()
 		select {
 		case v.lines <- line:
@@ -351,6 +362,33 @@ func pending(res []*regexp.Regexp, got [][]string) string {
 		}
 	}
 	return strings.Join(p, ", ")
+}
+
+// WaitLines waits until at least n console lines so far match re. Unlike
+// Expect it consumes nothing.
+func (v *vm) WaitLines(ctx context.Context, re *regexp.Regexp, n int) error {
+	for {
+		v.mu.Lock()
+		count := 0
+		for _, l := range v.transcript {
+			if re.MatchString(l.text) {
+				count++
+			}
+		}
+		changed, eof := v.changed, v.eof
+		v.mu.Unlock()
+		switch {
+		case count >= n:
+			return nil
+		case eof:
+			return fmt.Errorf("guest console closed (QEMU exited) with %d of %d lines matching /%s/", count, n, re)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for line %d matching /%s/ (have %d): %w", n, re, count, ctx.Err())
+		}
+	}
 }
 
 // Lines returns every console line so far that matches re, as submatches.
