@@ -133,6 +133,13 @@ func (q *fakeQueue) Dead(id string, a queue.Attempt, reason string) error {
 	})
 }
 
+func (q *fakeQueue) Drop(id, reason string, now time.Time) error {
+	return q.change("drop", id, []queue.State{queue.Pending, queue.Ambiguous, queue.Dead}, func(j *queue.Job) {
+		j.State, j.Reason = queue.Dropped, reason
+		q.verbs = append(q.verbs, "drop")
+	})
+}
+
 // fakeAPI is a scripted Loyalty. Each call takes the next scripted answer
 // of its kind; when the script runs out, apply and get use their defaults.
 type fakeAPI struct {

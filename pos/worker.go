@@ -33,6 +33,7 @@ type JobQueue interface {
 	Retry(id string, a queue.Attempt, next time.Time) error
 	Ambiguous(id string, a queue.Attempt, recheck time.Time, misses int) error
 	Dead(id string, a queue.Attempt, reason string) error
+	Drop(id, reason string, now time.Time) error
 }
 
 // WorkerConfig configures a Worker. Zero fields mean the documented default.
@@ -57,6 +58,12 @@ type WorkerConfig struct {
 	Currency string
 	// PageSize is the itemsPerPage of GET /operations; 0 means 100.
 	PageSize int
+	// DropRejected drops (tombstones) a job the API refused for good,
+	// right after parking it, instead of leaving it dead. A dead job holds
+	// every later scan of its card until an operator acts, which is safe
+	// but means a "visit already registered today" refusal holds that
+	// member's visit tomorrow too. Uncertain jobs are never dropped.
+	DropRejected bool
 	// StartupCheck makes Run read one operation (GET /operations, today,
 	// one item) before anything else, so a refused key pauses sending and
 	// is logged loudly at start, and Status knows whether the API answers
@@ -447,9 +454,17 @@ func (w *Worker) refuse(job queue.Job, now time.Time, phase string, err error, w
 	if err := w.q.Dead(job.ID, attempt(kind, now, err), why); err != nil {
 		return err
 	}
-	w.log.Warn().Err(err).Str("job", job.ID).Str("card", job.Card).Str("reason", why).Msg("job refused; parked for an operator")
 	ev.Err = err.Error()
 	ev.Message = job.Card + ": NOT applied — " + why
+	if w.cfg.DropRejected && phase != "reconcile" {
+		if err := w.q.Drop(job.ID, "refused by the API, dropped (worker.on_rejected: drop): "+why, now); err != nil {
+			return err
+		}
+		w.log.Warn().Err(err).Str("job", job.ID).Str("card", job.Card).Str("reason", why).Msg("job refused; dropped so later scans of the card go ahead")
+		w.feed.publish(ev)
+		return nil
+	}
+	w.log.Warn().Err(err).Str("job", job.ID).Str("card", job.Card).Str("reason", why).Msg("job refused; parked for an operator (later scans of this card wait)")
 	w.feed.publish(ev)
 	return nil
 }

@@ -168,6 +168,36 @@ func TestWorker_step_Classes(t *testing.T) {
 	}
 }
 
+// TestWorker_DropRejected: with DropRejected a refusal is parked then
+// dropped, so the card's later scans go ahead; an uncertain job is not.
+func TestWorker_DropRejected(t *testing.T) {
+	tests := []struct {
+		name      string
+		answer    func(apiclient.Action) (*apiclient.Card, error)
+		wantVerbs string
+		wantState queue.State
+	}{
+		{"refused is dropped", fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected)),
+			"sending add-stamp 1|dead already done (visit has already been registered)|drop", queue.Dropped},
+		{"applied is not", answer(stampAt(9)), "sending add-stamp 1|done stamp 9/10", queue.Done},
+		{"uncertain is not", fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
+			"sending add-stamp 1|ambiguous ambiguous misses=0", queue.Ambiguous},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){tt.answer}}
+			r := newRig(t, WorkerConfig{DropRejected: true}, api, nil, pendingJob("J1", stampCard))
+			r.step(t)
+			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
+				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
+			}
+			if j := r.q.get("J1"); j.State != tt.wantState {
+				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
+			}
+		})
+	}
+}
+
 func TestWorker_Comment(t *testing.T) {
 	api := &fakeAPI{}
 	rules := DefaultRules()

@@ -160,12 +160,13 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	d.apiKey = opt.APIKey
 	rulesNow := func() pos.Rules { return *d.rules.Load() }
 	d.worker = pos.NewWorker(pos.WorkerConfig{
-		TillID:    cfg.TillID,
-		Settle:    cfg.Worker.Settle,
-		Looks:     cfg.Worker.Looks,
-		RetryBase: cfg.Worker.RetryBase,
-		RetryCap:  cfg.Worker.RetryCap,
-		Currency:  cfg.Currency,
+		TillID:       cfg.TillID,
+		Settle:       cfg.Worker.Settle,
+		Looks:        cfg.Worker.Looks,
+		RetryBase:    cfg.Worker.RetryBase,
+		RetryCap:     cfg.Worker.RetryCap,
+		Currency:     cfg.Currency,
+		DropRejected: cfg.Worker.OnRejected == "drop",
 		// One read at start, so the status page says "reachable" (or
 		// not) before the first scan.
 		StartupCheck: true,

@@ -268,7 +268,10 @@ func (h *harness) waitCount(timeout time.Duration, event string, n int) {
 // next sets the next scan's mode and purchase sum through the status API.
 func (h *harness) next(mode string, sum float64) {
 	h.t.Helper()
-	body := fmt.Sprintf(`{"mode":%q,"purchase_sum":%g}`, mode, sum)
+	body := fmt.Sprintf(`{"mode":%q}`, mode)
+	if sum > 0 {
+		body = fmt.Sprintf(`{"mode":%q,"purchase_sum":%g}`, mode, sum)
+	}
 	resp, err := http.Post("http://"+h.status+"/api/v1/next", "application/json", strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
@@ -544,5 +547,44 @@ func TestE2E_Reload(t *testing.T) {
 	c, ok := h.sb.API.Card("544256-439-856")
 	if !ok || c.Balance.CurrentNumberOfUses != 9 {
 		t.Fatalf("stamp card after a scan with the reloaded rule: %+v, want 7+2 = 9 stamps", c.Balance)
+	}
+}
+
+// TestE2E_RejectedScan: a redeem the API refuses (no reward to hand out)
+// holds the card's next scan when parked, and lets it through when dropped.
+func TestE2E_RejectedScan(t *testing.T) {
+	for _, policy := range []string{"park", "drop"} {
+		t.Run(policy, func(t *testing.T) {
+			h := newHarness(t, sandbox.Options{}, "dedupe_window: -1s\nworker: {on_rejected: "+policy+"}\n")
+			h.start()
+			h.next("redeem", 0)
+			h.scan("544256-439-856") // 7/10 stamps, no reward ready: refused
+			h.waitEvent(30*time.Second, "refusal", func(l logLine) bool { return l.Event == "rejected" })
+			h.scan("544256-439-856") // a stamp (dedupe is off: a plain scan right after a redeem counts as a double read)
+			saved := h.waitEvent(10*time.Second, "saved", func(l logLine) bool { return l.Event == "saved" })
+			if policy == "drop" {
+				h.waitCount(30*time.Second, "applied", 1)
+				return
+			}
+			// Parked: the stamp waits behind the dead redeem until an
+			// operator drops it.
+			out, err := runCLI(t, nil, "queue", "list", "-c", h.config, "--state", "dead")
+			if err != nil || !strings.Contains(out, "not enough") {
+				t.Fatalf("queue list --state dead = %q, %v; want the refused redeem", out, err)
+			}
+			if n := h.count("applied"); n != 0 {
+				t.Fatalf("%d jobs applied while the card's first job is dead, want 0", n)
+			}
+			dead := strings.Fields(strings.Split(out, "\n")[1])[0]
+			if out, err := runCLI(t, nil, "queue", "drop", "-c", h.config, dead, "--reason", "told the customer"); err != nil {
+				t.Fatalf("queue drop = %q, %v", out, err)
+			}
+			h.waitCount(30*time.Second, "applied", 1)
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if !h.jobs["applied"][saved.Job] {
+				t.Fatalf("applied jobs %v, want the stamp %s", h.jobs["applied"], saved.Job)
+			}
+		})
 	}
 }

@@ -41,6 +41,15 @@ func (o queueOperator) GetJob(_ context.Context, id string) (any, error) {
 }
 
 func (o queueOperator) RetryJob(_ context.Context, id string) error {
+	j, err := o.q.Get(id)
+	if err != nil {
+		return opErr(err)
+	}
+	if j.State == queue.Ambiguous {
+		// A blind re-send could apply it twice: the worker is already
+		// checking it against the API, and a person can settle it.
+		return fmt.Errorf("%w: job %s may already be applied and is being checked with the API; after checking the loyalty dashboard use: tillscan queue resolve %s --applied (or --not-applied)", control.ErrConflict, id, id)
+	}
 	return o.woke(o.q.OperatorRetry(id, time.Now()))
 }
 

@@ -142,6 +142,11 @@ type Worker struct {
 	Looks     int           `yaml:"looks"`      // reads that must miss before re-sending; default 3
 	RetryBase time.Duration `yaml:"retry_base"` // default 2s
 	RetryCap  time.Duration `yaml:"retry_cap"`  // default 5m
+	// OnRejected is what happens to a scan the API refuses for good (unknown
+	// card, not enough balance, visit already registered today): "park"
+	// (default) keeps it as dead and holds the card's later scans until an
+	// operator retries or drops it; "drop" records it and lets them go ahead.
+	OnRejected string `yaml:"on_rejected"`
 }
 
 // Load reads, decodes and validates the file at path. Errors name the file

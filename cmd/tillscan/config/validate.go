@@ -141,6 +141,9 @@ func (c *Config) Validate() error {
 		validRules(key+".rules", m.Rules)
 		validTemplates(key+".templates", m.Templates)
 	}
+	if !slices.Contains([]string{"", "park", "drop"}, c.Worker.OnRejected) {
+		bad("worker.on_rejected", "%q: want park or drop", c.Worker.OnRejected)
+	}
 	if c.Worker.Looks < 0 || c.Worker.Settle < 0 || c.Worker.RetryBase < 0 || c.Worker.RetryCap < 0 {
 		bad("worker", "durations and counts must not be negative")
 	}
