@@ -21,15 +21,16 @@ var (
 	tillscan  = guestProgram{pkg: "./cmd/tillscan", cgo: true}
 	evdevdump = guestProgram{pkg: "./scanner/hid/qemutest/evdevdump"}
 
-	connectedRe = regexp.MustCompile(`^device connected scanner=\S+ path=\S+ vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard"`)
-	goneRe      = regexp.MustCompile(`^device gone\b`)
-	scanRe      = regexp.MustCompile(`^scan scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
-	keptRe      = regexp.MustCompile(`^kept scanner=\S+ card=("(?:[^"\\]|\\.)*")$`)
-	typedRe     = regexp.MustCompile(`^typed scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
-	rawRe       = regexp.MustCompile(`^raw scanner=\S+ path=\S+ report=[0-9a-f]+$`)
-	passReadyRe = regexp.MustCompile(`^passthrough ready\b`)
-	evdevOpenRe = regexp.MustCompile(`^evdev open\b`)
-	evdevTextRe = regexp.MustCompile(`^evdev text=("(?:[^"\\]|\\.)*")$`)
+	connectedRe   = regexp.MustCompile(`^device connected scanner=\S+ path=\S+ vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard"`)
+	goneRe        = regexp.MustCompile(`^device gone\b`)
+	deviceErrorRe = regexp.MustCompile(`^device error\b`)
+	scanRe        = regexp.MustCompile(`^scan scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
+	keptRe        = regexp.MustCompile(`^kept scanner=\S+ card=("(?:[^"\\]|\\.)*")$`)
+	typedRe       = regexp.MustCompile(`^typed scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
+	rawRe         = regexp.MustCompile(`^raw scanner=\S+ path=\S+ report=[0-9a-f]+$`)
+	passReadyRe   = regexp.MustCompile(`^passthrough ready\b`)
+	evdevOpenRe   = regexp.MustCompile(`^evdev open\b`)
+	evdevTextRe   = regexp.MustCompile(`^evdev text=("(?:[^"\\]|\\.)*")$`)
 )
 
 // passName is the name of tillscan listen's virtual keyboard.
@@ -89,6 +90,16 @@ func testLayoutAndReplug(t *testing.T, a assets, bin []byte, layout string) {
 		typeScan(t, ctx, v, layout, c, scanRe)
 	}
 
+	// Half a scan, then the cable is pulled: the partial scan must be
+	// dropped, neither reported nor glued to the next one.
+	strokes, err := strokesFor(layout, "777777-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.QMP.SendKeys(ctx, strokes, rawAck(v)); err != nil {
+		t.Fatal(err)
+	}
+
 	// Unplug: QEMU confirms with DEVICE_DELETED once the guest has let go
 	// of the device; the reader must notice.
 	if _, err := v.QMP.Execute(ctx, "device_del", map[string]string{"id": "kbd"}); err != nil {
@@ -118,6 +129,9 @@ func testLayoutAndReplug(t *testing.T, a assets, bin []byte, layout string) {
 	}
 	if n := len(v.Lines(goneRe)); n != 1 {
 		t.Errorf("got %d device-gone lines, want 1 (unplug)", n)
+	}
+	if errs := v.Lines(deviceErrorRe); len(errs) > 0 {
+		t.Errorf("listen reported device errors: %q", errs)
 	}
 	if err := v.Quit(ctx); err != nil {
 		t.Error(err)
@@ -267,15 +281,7 @@ func typeScan(t *testing.T, ctx context.Context, v *vm, layout, text string, res
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each key event becomes one input report; wait for its raw line
-	// before the next, so QEMU's 16-event queue never overflows whatever
-	// the load on the machine.
-	n := len(v.Lines(rawRe))
-	ack := func(ctx context.Context) error {
-		n++
-		return v.WaitLines(ctx, rawRe, n)
-	}
-	if err := v.QMP.SendKeys(ctx, strokes, ack); err != nil {
+	if err := v.QMP.SendKeys(ctx, strokes, rawAck(v)); err != nil {
 		t.Fatalf("typing %q in layout %s: %v", text, layout, err)
 	}
 	ms, err := v.ExpectAll(ctx, res...)
@@ -286,6 +292,17 @@ func typeScan(t *testing.T, ctx context.Context, v *vm, layout, text string, res
 		if got, err := strconv.Unquote(m[1]); err != nil || got != text {
 			t.Fatalf("typed %q in layout %s, guest printed %q for /%s/", text, layout, m[0], res[i])
 		}
+	}
+}
+
+// rawAck is SendKeys' pacing: each key event becomes one input report, so
+// after each event wait until listen --raw printed one more report. QEMU's
+// 16-event queue then never overflows, whatever the load on the machine.
+func rawAck(v *vm) func(context.Context) error {
+	n := len(v.Lines(rawRe))
+	return func(ctx context.Context) error {
+		n++
+		return v.WaitLines(ctx, rawRe, n)
 	}
 }
 
