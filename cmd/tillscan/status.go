@@ -21,6 +21,8 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 		Started:   d.started,
 		Accepting: d.accepting.Load(),
 		Queue:     control.QueueStatus{Depth: map[string]int{}},
+		Problems:  []string{}, // [] rather than null for JSON clients
+		Recent:    []control.Event{},
 	}
 	if d.queueNote != "" {
 		st.Problems = append(st.Problems, d.queueNote)
