@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what scanner/hid/qemutest needs to boot Debian's own kernel under
 # QEMU with an emulated USB keyboard, all from Debian's packages:
-#   - qemu-system-x86 (apt-get install, host-wide)
+#   - qemu-system-x86, and gcc + libc6-dev for the static cgo build of
+#     tillscan (apt-get install, host-wide)
 #   - the guest kernel and busybox-static, fetched with `apt-get download`
 #     and unpacked with `dpkg -x` into an assets dir, so the host's /boot and
 #     /lib/modules stay untouched.
@@ -31,7 +32,12 @@ have_assets() {
 		[[ -s $dir/lib/modules/$(cat "$dir/kernel-version")/modules.order ]]
 }
 
-if command -v qemu-system-x86_64 >/dev/null && have_assets; then
+# The test builds tillscan as a static cgo binary: gcc and libc.a.
+have_cc() {
+	command -v gcc >/dev/null && [[ -e /usr/lib/x86_64-linux-gnu/libc.a ]]
+}
+
+if command -v qemu-system-x86_64 >/dev/null && have_assets && have_cc; then
 	echo "qemu-deps: ready in $dir (kernel $(cat "$dir/kernel-version"))"
 	exit 0
 fi
@@ -48,6 +54,10 @@ apt_update_once() {
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	apt_update_once
 	apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+fi
+if ! have_cc; then
+	apt_update_once
+	apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 fi
 if ! command -v xz >/dev/null; then # to unpack the kernel's payload
 	apt_update_once
