@@ -121,7 +121,10 @@ for s in postinst prerm postrm; do
 		shellcheck -s sh "$ctrl/$s" >&2 || fail "maintainer script $s: shellcheck"
 	fi
 done
-dpkg-deb --info "$deb" | grep -Eq '^ +[0-9]+ bytes, +[0-9]+ lines +\* +postinst ' || fail "dpkg-deb --info does not list postinst as executable"
+# (Output captured first: with pipefail, grep -q closing the pipe early
+# would make the pipeline fail.)
+info=$(dpkg-deb --info "$deb")
+grep -Eq '^ +[0-9]+ bytes, +[0-9]+ lines +\* +postinst ' <<<"$info" || fail "dpkg-deb --info does not list postinst as executable"
 group_done "conffiles and maintainer scripts"
 
 # --- the binary -------------------------------------------------------------------
@@ -131,7 +134,8 @@ got_version=$("$bin" version 2>&1) || fail "'tillscan version' failed: $got_vers
 buildinfo=$(go version -m "$bin")
 grep -Eq $'^\tbuild\t-trimpath=true$' <<<"$buildinfo" || fail "binary not built with -trimpath"
 grep -Eq $'^\tbuild\tCGO_ENABLED=1$' <<<"$buildinfo" || fail "amd64 binary not built with CGO_ENABLED=1 (USB-HID needs cgo)"
-if readelf --sections --wide "$bin" | grep -Eq ' \.(symtab|debug_[a-z]+) '; then
+sections=$(readelf --sections --wide "$bin")
+if grep -Eq ' \.(symtab|debug_[a-z]+) ' <<<"$sections"; then
 	fail "binary is not stripped (-ldflags -s -w): it has .symtab or .debug_* sections"
 fi
 group_done "binary: version, -trimpath, cgo, stripped"
