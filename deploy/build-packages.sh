@@ -89,7 +89,7 @@ for arch in $arches; do
 	bin=$dist/linux_$arch/tillscan
 	echo "== $arch: go build (CGO_ENABLED=$cgo${cc:+ CC=$cc}) -> $bin"
 	env CGO_ENABLED="$cgo" GOOS=linux GOARCH="$arch" ${cc:+CC="$cc"} \
-		go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/tillscan
+		go build -trimpath -buildmode=pie -ldflags "-s -w -X main.version=$version" -o "$bin" ./cmd/tillscan
 
 	if [[ $cgo == 1 ]]; then
 		# The newest glibc symbol version the binary needs is the dependency.

@@ -9,7 +9,7 @@
 # - conffiles lists exactly /etc/tillscan/tillscan.yaml
 # - postinst/prerm/postrm present, executable, identical to deploy/scripts,
 #   valid sh (and shellcheck-clean when shellcheck is installed)
-# - the binary: stripped, built with -trimpath and cgo, reports VERSION
+# - the binary: stripped, PIE, built with -trimpath and cgo, reports VERSION
 # - the systemd unit passes `systemd-analyze verify` with no output at all
 #   (it exits 0 even on unknown keys, so any stderr line is a failure),
 #   skipped with a message when systemd-analyze is not installed
@@ -138,7 +138,9 @@ sections=$(readelf --sections --wide "$bin")
 if grep -Eq ' \.(symtab|debug_[a-z]+) ' <<<"$sections"; then
 	fail "binary is not stripped (-ldflags -s -w): it has .symtab or .debug_* sections"
 fi
-group_done "binary: version, -trimpath, cgo, stripped"
+header=$(readelf --file-header "$bin")
+grep -Eq '^ +Type: +DYN ' <<<"$header" || fail "binary is not position-independent (-buildmode=pie): $(grep -E '^ +Type:' <<<"$header")"
+group_done "binary: version, -trimpath, cgo, stripped, PIE"
 
 # --- the systemd unit ----------------------------------------------------------------
 if ! command -v systemd-analyze >/dev/null; then
