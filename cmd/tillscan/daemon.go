@@ -175,14 +175,18 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	for name, m := range cfg.Modes {
 		commands[m.Barcode] = pos.Command{Mode: name}
 	}
-	d.till = pos.NewTill(pos.TillConfig{
+	tc := pos.TillConfig{
 		TillID:       cfg.TillID,
 		Extractor:    ex,
 		DedupeWindow: cfg.DedupeWindow,
 		Commands:     commands,
 		Rules:        rulesNow,
 		Currency:     cfg.Currency,
-	}, d.q, d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
+	}
+	if err := tc.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	d.till = pos.NewTill(tc, d.q, d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {
 		return nil, err
