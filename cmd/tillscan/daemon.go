@@ -261,6 +261,9 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.opt.Reload != nil {
 		start("reload", d.reloadLoop)
 	}
+	if d.opt.Notify {
+		start("systemd status", d.notifyStatus)
+	}
 	for _, s := range d.sources {
 		start("scanner "+s.src.Name(), func(ctx context.Context) error { return d.supervise(ctx, s) })
 	}
@@ -353,6 +356,40 @@ func (d *daemon) logEvent(ev pos.Event) {
 		Str("scanner", ev.Scanner).Str("mode", ev.Mode).Msg(ev.Message)
 	if d.opt.OnEvent != nil {
 		d.opt.OnEvent(ev)
+	}
+}
+
+// notifyStatus keeps the one-line state that `systemctl status` shows.
+func (d *daemon) notifyStatus(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	last := ""
+	for {
+		st := statusBackend{d}.Status(ctx)
+		api := "API ok"
+		switch {
+		case st.API.Paused:
+			api = "API key refused"
+		case !st.API.Reachable:
+			api = "API not reachable"
+		}
+		connected := 0
+		for _, s := range st.Scanners {
+			if s.Connected {
+				connected++
+			}
+		}
+		line := fmt.Sprintf("STATUS=%d/%d scanners, %d waiting, %d uncertain, %d need an operator, %s",
+			connected, len(st.Scanners), st.Queue.Depth["pending"], st.Queue.Depth["ambiguous"], st.Queue.Depth["dead"], api)
+		if line != last {
+			sddaemon.SdNotify(false, line)
+			last = line
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
 }
 
