@@ -76,7 +76,8 @@ type harness struct {
 	dev    *scannertest.Device
 	dir    string
 	config string
-	status string // host:port of the status API
+	status string   // host:port of the status API
+	env    []string // extra environment for the daemon
 
 	mu      sync.Mutex // guards what follows
 	cmd     *exec.Cmd
@@ -139,7 +140,7 @@ status:
 func (h *harness) start() {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, "run", "--config", h.config)
-	cmd.Env = append(os.Environ(), "TILLSCAN_API_KEY="+sandbox.DemoAPIKey)
+	cmd.Env = append(append(os.Environ(), "TILLSCAN_API_KEY="+sandbox.DemoAPIKey), h.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		h.t.Fatal(err)
@@ -587,4 +588,57 @@ func TestE2E_RejectedScan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestE2E_SystemdNotify: READY=1 comes once the daemon accepts scans, a
+// STATUS= line says what it is doing, and STOPPING=1 comes on SIGTERM.
+func TestE2E_SystemdNotify(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, "")
+	sock := filepath.Join(h.dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	h.env = []string{"NOTIFY_SOCKET=" + sock}
+	h.start()
+	var seen []string // in arrival order; STATUS may come before READY
+	want := func(prefix string) string {
+		t.Helper()
+		for _, m := range seen {
+			if strings.HasPrefix(m, prefix) {
+				return m
+			}
+		}
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				seen = append(seen, m)
+				if strings.HasPrefix(m, prefix) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %s from the daemon; got %q", prefix, seen)
+			}
+		}
+	}
+	want("READY=1")
+	if st := want("STATUS="); !strings.Contains(st, "scanners") || !strings.Contains(st, "waiting") {
+		t.Errorf("status line %q does not say scanners and backlog", st)
+	}
+	h.stop()
+	want("STOPPING=1")
 }
