@@ -29,3 +29,7 @@ func newHIDSource(sc config.Scanner, frame scanner.FrameConfig, log zerolog.Logg
 
 // openPassthrough opens the virtual keyboard that re-types non-card scans.
 func openPassthrough(name, layout string) (typer, error) { return passthrough.Open(name, layout) }
+
+// passTerminator is what pass-through types after a scan framed with t: the
+// key the scanner itself sent (Enter or Tab), nothing for none.
+func passTerminator(t scanner.Terminator) string { return passthrough.Terminator(t) }

@@ -20,10 +20,7 @@ func buildSources(cfg *config.Config, stdin io.Reader, log zerolog.Logger) ([]*s
 			return nil, fmt.Errorf("config: %s: %w", key, err)
 		}
 		frame := scanner.FrameConfig{Terminator: term, IdleTimeout: sc.IdleTimeout, Prefix: sc.Prefix, Suffix: sc.Suffix}
-		s := &source{typ: sc.Type, term: "\n"}
-		if term == scanner.TermTab {
-			s.term = "\t"
-		}
+		s := &source{typ: sc.Type, term: passTerminator(term)}
 		switch sc.Type {
 		case "stdin":
 			if stdin == nil {
