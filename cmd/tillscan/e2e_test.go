@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -331,6 +332,9 @@ func TestE2E_EveryCardTypeGetsTheRightCall(t *testing.T) {
 			t.Errorf("%s: %s %q, want applied", tt.card, l.Event, l.Message)
 		}
 	}
+	if out, err := runCLI(t, nil, "status", "-c", h.config); err != nil || !strings.Contains(out, "reachable") || !strings.Contains(out, "10 applied") {
+		t.Errorf("tillscan status = %q, %v; want healthy with 10 applied", out, err)
+	}
 	ops := h.sb.API.Operations()
 	for _, tt := range tests {
 		var got []int
@@ -575,6 +579,9 @@ func TestE2E_RejectedScan(t *testing.T) {
 			}
 			if n := h.count("applied"); n != 0 {
 				t.Fatalf("%d jobs applied while the card's first job is dead, want 0", n)
+			}
+			if out, err := runCLI(t, nil, "status", "-c", h.config); !errors.Is(err, errNeedsAttention) || !strings.Contains(out, "need a decision") {
+				t.Errorf("tillscan status with a dead job = %q, %v; want it flagged", out, err)
 			}
 			dead := strings.Fields(strings.Split(out, "\n")[1])[0]
 			if out, err := runCLI(t, nil, "queue", "drop", "-c", h.config, dead, "--reason", "told the customer"); err != nil {

@@ -37,6 +37,7 @@ type cli struct {
 	Demo        demoCmd        `cmd:"" help:"Try tillscan: the daemon with a built-in sandbox API and demo cards, scans from the keyboard."`
 	Sandbox     sandboxCmd     `cmd:"" help:"Serve the fake Highlight Cards API on its own."`
 	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Check a config file and exit."`
+	Status      statusCmd      `cmd:"" help:"Show what the running daemon is doing; exits 1 if something needs attention."`
 	Queue       queueCmd       `cmd:"" help:"Inspect and fix the queue of saved scans."`
 	Devices     devicesCmd     `cmd:"" help:"List USB-HID and serial devices (likely scanners marked)."`
 	Listen      listenCmd      `cmd:"" help:"Print decoded scans live until interrupted (for setting up a scanner)."`

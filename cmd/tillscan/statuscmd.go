@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tillscan/tillscan/cmd/tillscan/config"
+	"github.com/tillscan/tillscan/cmd/tillscan/control"
+)
+
+// statusCmd is `tillscan status`: what the running daemon is doing, for the
+// installer at a terminal. It exits non-zero when something needs
+// attention, so it also serves as a health check.
+type statusCmd struct {
+	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file (for status.listen)." type:"path"`
+	JSON   bool   `help:"Print the raw JSON status."`
+}
+
+// errNeedsAttention makes `tillscan status` exit 1 after printing.
+var errNeedsAttention = errors.New("needs attention (see above)")
+
+func (c *statusCmd) Run(g *globals) error {
+	cfg, err := config.Load(c.Config)
+	if err != nil {
+		return err
+	}
+	if cfg.Status.Listen == "off" {
+		return fmt.Errorf("status.listen is off in %s: the daemon has no status API to ask", c.Config)
+	}
+	ctx, cancel := context.WithTimeout(g.Ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+cfg.Status.Listen+"/api/v1/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan): %w", cfg.Status.Listen, err)
+	}
+	defer resp.Body.Close()
+	var st control.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return fmt.Errorf("status from %s: %w", cfg.Status.Listen, err)
+	}
+	if c.JSON {
+		enc := json.NewEncoder(g.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		printStatus(g, st)
+	}
+	if len(st.Problems) > 0 || !st.Accepting {
+		return errNeedsAttention
+	}
+	return nil
+}
+
+func printStatus(g *globals, st control.Status) {
+	tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "till\t%s (tillscan %s, up %s)\n", st.TillID, st.Version, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(tw, "accepting scans\t%v\n", st.Accepting)
+	api := "reachable"
+	switch {
+	case st.API.Paused:
+		api = "PAUSED: " + st.API.PauseReason
+	case !st.API.Reachable:
+		api = "not reachable: " + st.API.LastError
+	}
+	fmt.Fprintf(tw, "loyalty API\t%s\n", api)
+	d := st.Queue.Depth
+	fmt.Fprintf(tw, "queue\t%d waiting, %d uncertain, %d need an operator, %d applied (kept)\n", d["pending"], d["ambiguous"], d["dead"], d["done"])
+	if st.Queue.OldestPendingAge > 0 {
+		fmt.Fprintf(tw, "oldest waiting\t%s\n", (time.Duration(st.Queue.OldestPendingAge) * time.Second).String())
+	}
+	for _, s := range st.Scanners {
+		state := "connected"
+		if !s.Connected {
+			state = strings.TrimSpace("NOT connected " + s.Error)
+		}
+		fmt.Fprintf(tw, "scanner %s\t%s, %s\n", s.Name, s.Type, state)
+	}
+	tw.Flush()
+	if len(st.Problems) > 0 {
+		fmt.Fprintln(g.Stdout, "\nneeds attention:")
+		for _, p := range st.Problems {
+			fmt.Fprintln(g.Stdout, "  -", p)
+		}
+	}
+	if len(st.Recent) > 0 {
+		fmt.Fprintln(g.Stdout, "\nrecent:")
+		for _, e := range st.Recent[:min(len(st.Recent), 8)] {
+			fmt.Fprintf(g.Stdout, "  %s  %s\n", e.At.Local().Format(time.TimeOnly), e.Message)
+		}
+	}
+}
