@@ -67,9 +67,11 @@ func (c *demoCmd) Run(g *globals) error {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: g.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	}
 	out := &syncWriter{w: g.Stdout}
-	in := &eofReader{r: g.Stdin, eof: make(chan struct{})}
+	// g.Stdin goes to the stdin source as it is: a terminal or pipe
+	// (*os.File) is polled, so Ctrl-C ends the demo without waiting for
+	// another line.
 	d, err := newDaemon(cfg, daemonOptions{
-		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: in, StatusListener: ln,
+		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: g.Stdin, StatusListener: ln,
 		OnEvent: func(ev pos.Event) { out.printf("%s %s\n", eventMark(ev.Kind), ev.Message) },
 	})
 	if err != nil {
@@ -81,12 +83,14 @@ func (c *demoCmd) Run(g *globals) error {
 	out.printf("\nType or scan a card number (or a URL containing one) and press Enter.\n")
 	out.printf("Type %s or %s first to redeem or undo on the next card. Ctrl-D to finish.\n\n", demoRedeem, demoUndo)
 
+	eof := make(chan struct{})
+	d.sources[0].src = &eofSource{Source: d.sources[0].src, eof: eof}
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
 	select {
 	case err := <-done:
 		return err
-	case <-in.eof:
+	case <-eof:
 		// Input ended (piped scans): let the queue drain, then stop.
 		waitDrained(ctx, d.q, 30*time.Second)
 		cancel()
@@ -189,19 +193,18 @@ func waitDrained(ctx context.Context, q *queue.Queue, limit time.Duration) {
 	}
 }
 
-// eofReader closes eof when the underlying reader ends.
-type eofReader struct {
-	r    io.Reader
-	once sync.Once
-	eof  chan struct{}
+// eofSource closes eof when its source ends by itself (stdin reached EOF).
+type eofSource struct {
+	scanner.Source
+	eof chan struct{}
 }
 
-func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil {
-		e.once.Do(func() { close(e.eof) })
+func (e *eofSource) Run(ctx context.Context, emit func(scanner.Scan)) error {
+	err := e.Source.Run(ctx, emit)
+	if err == nil && ctx.Err() == nil {
+		close(e.eof)
 	}
-	return n, err
+	return err
 }
 
 // syncWriter serialises writes from the event feed and the banner.
@@ -217,5 +220,3 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 func (s *syncWriter) printf(format string, args ...any) { fmt.Fprintf(s, format, args...) }
-
-var _ scanner.Source = (*scanner.Stdin)(nil)

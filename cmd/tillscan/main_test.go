@@ -101,3 +101,27 @@ func TestQueueCommandsOffline(t *testing.T) {
 		t.Fatalf("retry of an unknown job = %q, nil; want an error", out)
 	}
 }
+
+// TestDemo pipes scans into `tillscan demo` as the README shows and reads
+// the cashier's lines back.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole daemon")
+	}
+	var out bytes.Buffer
+	in := strings.NewReader("544256-439-856\n5012345678900\nTILLSCAN:SUM:20\n612001-100-201\n")
+	if err := run(t.Context(), []string{"demo"}, in, &out, &out, func(string) string { return "" }); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Demo cards:",
+		"612001-100-202  multipass",
+		"✔ 544256-439-856: 1 stamp added — 8/10, 2 to go",
+		`not a loyalty card: "5012345678900"`,
+		"✔ 612001-100-201: purchase of 20.00 added — balance 13.50",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
