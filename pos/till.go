@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/queue"
 	"github.com/tillscan/tillscan/scanner"
 )
@@ -60,6 +61,11 @@ type TillConfig struct {
 	// is set, rather than when the job reaches the worker.
 	Rules    func() Rules
 	Currency string // prefix for money in messages, e.g. "£"
+	// Cards, if set with Rules, lets the Till refuse at once a known card
+	// whose action needs a purchase sum the scan does not carry, instead of
+	// saving a job that can only be refused later (and, parked, would hold
+	// the card's next scans).
+	Cards *Cache
 }
 
 // Validate checks the config.
@@ -199,6 +205,11 @@ func (t *Till) Handle(s scanner.Scan) Event {
 		ev.Message = fmt.Sprintf("%s: scanned again %s after the last scan — ignored", card, roundAge(at.Sub(prev)))
 		return t.feed.publish(ev)
 	}
+	if msg := t.needsSumLocked(card, ctx); msg != "" {
+		ev.Kind, ev.Err = EventRejected, ErrNeedPurchaseSum.Error()
+		ev.Message = msg
+		return t.feed.publish(ev) // the mode stays pending: scan the sum, then the card
+	}
 	job, err := t.q.Enqueue(queue.Scan{
 		Card: card, TillID: t.cfg.TillID, Scanner: s.Scanner, Raw: s.Text, ScannedAt: at,
 		Mode: ctx.mode, PurchaseSum: ctx.sum,
@@ -225,6 +236,29 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	}
 	return ev
 }
+
+// needsSumLocked says why a known card cannot be saved without a purchase
+// sum, or "" when it can (or when the card is not known yet: the worker
+// decides then).
+func (t *Till) needsSumLocked(card string, ctx nextScan) string {
+	if t.cfg.Cards == nil || t.cfg.Rules == nil || ctx.sum != nil {
+		return ""
+	}
+	info, ok := t.cfg.Cards.Get(card)
+	if !ok {
+		return ""
+	}
+	mech, _ := t.cfg.Cards.Mechanics(info.TemplateID)
+	c := apiclient.Card{ID: card, Type: info.Type, TemplateID: info.TemplateID, AvailableRewardTiers: info.RewardTiers}
+	if _, err := t.cfg.Rules().Decide(c, mech, ctx.mode, nil); errors.Is(err, ErrNeedPurchaseSum) {
+		return card + ": NOT saved — this " + info.Type.String() + " card needs the purchase sum: scan " +
+			sumHint + " (or enter it on the POS), then the card again"
+	}
+	return ""
+}
+
+// sumHint is the command barcode text the cashier is told to scan.
+const sumHint = "TILLSCAN:SUM:<amount>"
 
 // SetNext sets the mode and purchase sum of the next card scan on any
 // scanner (for the control API and POS software); mode "" and a nil sum

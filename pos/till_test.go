@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/queue"
 	"github.com/tillscan/tillscan/scanner"
 )
@@ -251,5 +252,40 @@ func TestTillConfig_Validate(t *testing.T) {
 	}
 	if err := (TillConfig{TillID: "t", Commands: DefaultCommands(), Rules: DefaultRules}).Validate(); err != nil {
 		t.Errorf("Validate(defaults) = %v", err)
+	}
+}
+
+// TestTill_KnownCardNeedsSum: a card the cache knows, whose rule takes the
+// purchase sum, is refused at the till without one (nothing queued, the
+// cashier is told what to scan), and saved once the sum comes first.
+func TestTill_KnownCardNeedsSum(t *testing.T) {
+	cache, err := OpenCache("", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cashback, stamp = "612001-100-201", "544256-439-856"
+	cache.Put(cashback, CardInfo{Type: apiclient.Cashback, TemplateID: 3})
+	cache.Put(stamp, CardInfo{Type: apiclient.Stamp, TemplateID: 1})
+	rules := DefaultRules()
+	till, q, _ := newTestTill(t, TillConfig{Cards: cache, Rules: func() Rules { return rules }})
+	steps := []struct {
+		scan scanner.Scan
+		want EventKind
+		text string
+	}{
+		{scan(cashback, 0), EventRejected, "needs the purchase sum: scan TILLSCAN:SUM:<amount>"},
+		{scan(stamp, time.Second), EventSaved, "saved"},                       // needs no sum
+		{scan("612001-100-299", 2*time.Second), EventSaved, "saved"},          // unknown card: the worker decides
+		{scan("TILLSCAN:SUM:12.50", 3*time.Second), EventMode, "purchase"},    // the sum first…
+		{scan(cashback, 4*time.Second), EventSaved, "saved (purchase 12.50)"}, // …then the card
+	}
+	for i, st := range steps {
+		ev := till.Handle(st.scan)
+		if ev.Kind != st.want || !strings.Contains(ev.Message, st.text) {
+			t.Fatalf("step %d: Handle(%q) = %s %q; want %s containing %q", i, st.scan.Text, ev.Kind, ev.Message, st.want, st.text)
+		}
+	}
+	if len(q.scans) != 3 || q.scans[2].Card != cashback || q.scans[2].PurchaseSum == nil || *q.scans[2].PurchaseSum != 12.5 {
+		t.Fatalf("queued %+v; want the stamp, the unknown card and the cashback card with its sum", q.scans)
 	}
 }

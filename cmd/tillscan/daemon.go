@@ -182,6 +182,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		Commands:     commands,
 		Rules:        rulesNow,
 		Currency:     cfg.Currency,
+		Cards:        d.cache, // a known card that needs a purchase sum is refused at once
 	}
 	if err := tc.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
