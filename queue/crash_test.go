@@ -37,6 +37,13 @@ var (
 const (
 	crashChildEnv = "TILLSCAN_QUEUE_CRASH_CHILD"
 	crashSeedEnv  = "TILLSCAN_QUEUE_CRASH_SEED"
+	// The power-cut test (scanner/hid/qemutest) runs this binary inside a
+	// QEMU guest. After each cut the guest runs it first as the checker:
+	// crashHistoryEnv names the file of every line earlier guests printed
+	// (the host collected them from the console), crashDrainEnv asks for
+	// the final drain. See crashCheck.
+	crashHistoryEnv = "TILLSCAN_QUEUE_CRASH_HISTORY"
+	crashDrainEnv   = "TILLSCAN_QUEUE_CRASH_DRAIN"
 )
 
 var crashCards = []string{"A", "B", "C", "D", "E", "F"}
@@ -44,6 +51,9 @@ var crashCards = []string{"A", "B", "C", "D", "E", "F"}
 // crashChild is the child's main. It returns the exit code.
 func crashChild() int {
 	path := os.Getenv(crashChildEnv)
+	if h := os.Getenv(crashHistoryEnv); h != "" {
+		return crashCheck(path, h, os.Getenv(crashDrainEnv) != "")
+	}
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	q, err := queue.Open(path, queue.Options{LockTimeout: 10 * time.Second})
@@ -216,28 +226,28 @@ func (o *oracle) event(line string) error {
 // verify reopens the file (as the restarted daemon would) and checks that
 // nothing acknowledged is lost, nothing reported complete went back, and
 // the file is consistent. It learns the jobs the child made or finished but
-// was killed before printing.
-func (o *oracle) verify(path string) error {
+// was killed before printing, and returns every job it found.
+func (o *oracle) verify(path string) ([]queue.Job, error) {
 	q, err := queue.Open(path, queue.Options{LockTimeout: 10 * time.Second})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer q.Close()
 	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) > 0 {
-		return fmt.Errorf("the queue file was moved aside: %v", m)
+		return nil, fmt.Errorf("the queue file was moved aside: %v", m)
 	}
 	if err := q.Check(); err != nil {
-		return err
+		return nil, err
 	}
 	jobs, err := q.List("", 0, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := map[string]queue.Job{}
 	for _, j := range jobs {
 		byID[j.ID] = j
 		if j.State == queue.Sending {
-			return fmt.Errorf("job %s still sending after Open", j.ID)
+			return nil, fmt.Errorf("job %s still sending after Open", j.ID)
 		}
 		o.learn(j.ID, j.Card, j.State.Finished())
 	}
@@ -246,13 +256,13 @@ func (o *oracle) verify(path string) error {
 		switch {
 		case !ok && o.pruned[id]:
 		case !ok:
-			return fmt.Errorf("acknowledged job %s (card %s) is lost", id, card)
+			return nil, fmt.Errorf("acknowledged job %s (card %s) is lost", id, card)
 		case j.Card != card:
-			return fmt.Errorf("job %s: card %s, acknowledged for %s", id, j.Card, card)
+			return nil, fmt.Errorf("job %s: card %s, acknowledged for %s", id, j.Card, card)
 		case o.done[id] && j.State != queue.Done:
-			return fmt.Errorf("job %s reported done is %s", id, j.State)
+			return nil, fmt.Errorf("job %s reported done is %s", id, j.State)
 		case o.dropped[id] && j.State != queue.Dropped:
-			return fmt.Errorf("job %s reported dropped is %s", id, j.State)
+			return nil, fmt.Errorf("job %s reported dropped is %s", id, j.State)
 		}
 	}
 	// Prune what is finished, so the file and this check stay small over
@@ -263,9 +273,9 @@ func (o *oracle) verify(path string) error {
 		}
 	}
 	if _, err := q.Prune(time.Now().Add(24 * 365 * time.Hour)); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	return jobs, nil
 }
 
 // drain plays the worker and operator until every job is finished: after
@@ -316,6 +326,79 @@ func (o *oracle) drain(path string) error {
 		}
 	}
 	return q.Check()
+}
+
+// crashCheck is the power-cut test's checker, run in the guest after a cut
+// with the queue file on the disk that lost power. It replays the history
+// (the host's record of every line earlier guests printed, in order) into
+// a fresh oracle, then verifies the file as TestCrash does after a kill -9.
+// It prints each job it found as "FILE <id> <card> <state>" (the host
+// appends those to the history, so the next check knows what was pruned and
+// what finished unreported), then "VERIFIED", or "VERIFY FAILED: <why>" and
+// exits 1. With drain set it then drains the queue and has it take, hand
+// out and complete one more job (liveness), and prints "DRAINED".
+func crashCheck(path, history string, drain bool) int {
+	failed := func(format string, args ...any) int {
+		fmt.Printf("VERIFY FAILED: "+format+"\n", args...)
+		return 1
+	}
+	h, err := os.ReadFile(history)
+	if err != nil {
+		return failed("%v", err)
+	}
+	o := newOracle()
+	for n, line := range strings.Split(strings.TrimSpace(string(h)), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "FILE" {
+			finished := queue.State(f[3]).Finished()
+			o.learn(f[1], f[2], finished)
+			if finished {
+				o.pruned[f[1]] = true // verify pruned it
+			}
+			continue
+		}
+		if err := o.event(line); err != nil {
+			return failed("history line %d: %v", n+1, err)
+		}
+	}
+	jobs, err := o.verify(path)
+	if err != nil {
+		return failed("%v", err)
+	}
+	for _, j := range jobs {
+		fmt.Printf("FILE %s %s %s\n", j.ID, j.Card, j.State)
+	}
+	fmt.Printf("VERIFIED %d acknowledged, %d done, %d in the file\n", len(o.acked), len(o.done), len(jobs))
+	if !drain {
+		return 0
+	}
+	if err := o.drain(path); err != nil {
+		return failed("drain: %v", err)
+	}
+	q, err := queue.Open(path, queue.Options{LockTimeout: 10 * time.Second})
+	if err != nil {
+		return failed("reopen: %v", err)
+	}
+	defer q.Close()
+	now := time.Now()
+	j, err := q.Enqueue(queue.Scan{Card: "Z", TillID: "till-1", Raw: "Z", ScannedAt: now}, now)
+	if err != nil {
+		return failed("enqueue after recovery: %v", err)
+	}
+	next, err := q.Next(now)
+	if err != nil || next.ID != j.ID {
+		return failed("Next after recovery = %s, %v; want the new job %s", next.ID, err, j.ID)
+	}
+	if err := q.Sending(j.ID, "add-stamp 1", now); err != nil {
+		return failed("sending after recovery: %v", err)
+	}
+	if err := q.Done(j.ID, queue.Attempt{At: now, Kind: "send"}, "ok"); err != nil {
+		return failed("done after recovery: %v", err)
+	}
+	if err := q.Check(); err != nil {
+		return failed("check after drain: %v", err)
+	}
+	fmt.Println("DRAINED")
+	return 0
 }
 
 func TestCrash(t *testing.T) {
@@ -395,7 +478,7 @@ func TestCrash(t *testing.T) {
 		if kill == nil || !killed(werr) {
 			t.Fatalf("round %d: child exited by itself: %v\n%s", round, werr, stderr.String())
 		}
-		if err := o.verify(path); err != nil {
+		if _, err := o.verify(path); err != nil {
 			t.Fatalf("round %d: after kill -9: %v", round, err)
 		}
 		if (round+1)%500 == 0 {
