@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what scanner/hid/qemutest needs to boot Debian's own kernel under
 # QEMU with an emulated USB keyboard, all from Debian's packages:
-#   - qemu-system-x86, and gcc + libc6-dev for the static cgo build of
-#     tillscan (apt-get install, host-wide)
+#   - qemu-system-x86, gcc + libc6-dev for the static cgo build of
+#     tillscan, and e2fsprogs (mkfs.ext4 formats the power-cut test's disk
+#     image) (apt-get install, host-wide)
 #   - the guest kernel and busybox-static, fetched with `apt-get download`
 #     and unpacked with `dpkg -x` into an assets dir, so the host's /boot and
 #     /lib/modules stay untouched.
@@ -37,7 +38,13 @@ have_cc() {
 	command -v gcc >/dev/null && [[ -e /usr/lib/x86_64-linux-gnu/libc.a ]]
 }
 
-if command -v qemu-system-x86_64 >/dev/null && have_assets && have_cc; then
+# The power-cut test formats its disk image with mkfs.ext4 (in /usr/sbin,
+# which a normal user's PATH may lack).
+have_mkfs() {
+	command -v mkfs.ext4 >/dev/null || [[ -x /usr/sbin/mkfs.ext4 || -x /sbin/mkfs.ext4 ]]
+}
+
+if command -v qemu-system-x86_64 >/dev/null && have_assets && have_cc && have_mkfs; then
 	echo "qemu-deps: ready in $dir (kernel $(cat "$dir/kernel-version"))"
 	exit 0
 fi
@@ -58,6 +65,10 @@ fi
 if ! have_cc; then
 	apt_update_once
 	apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+fi
+if ! have_mkfs; then
+	apt_update_once
+	apt-get install -y -qq --no-install-recommends e2fsprogs >/dev/null
 fi
 if ! command -v xz >/dev/null; then # to unpack the kernel's payload
 	apt_update_once

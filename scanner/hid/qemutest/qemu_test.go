@@ -46,10 +46,12 @@ func listenCommand(layout string, passthrough bool) string {
 	return cmd
 }
 
-// guestProgram is a main package built static for the guest.
+// guestProgram is a main package (or a package's test binary) built
+// static for the guest.
 type guestProgram struct {
-	pkg string // relative to the module root
-	cgo bool   // karalabe/hid needs cgo; then it is linked statically
+	pkg  string // relative to the module root
+	cgo  bool   // karalabe/hid needs cgo; then it is linked statically
+	test bool   // build pkg's test binary (go test -c) instead
 }
 
 // TestQEMU_USBKeyboard runs the real `tillscan listen` on Debian's kernel
@@ -200,13 +202,20 @@ func requireQEMU(t *testing.T) assets {
 	}
 	a, err := findAssets()
 	if err != nil {
-		msg := fmt.Sprintf("QEMU end-to-end test needs QEMU and the guest assets: %v; install them with `bash .ci/qemu-deps.sh` (root, Debian packages)", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		missingAsset(t, fmt.Sprintf("QEMU end-to-end test needs QEMU and the guest assets: %v", err))
 	}
 	return a
+}
+
+// missingAsset fails under CI=true, else skips, saying what is missing and
+// what installs it.
+func missingAsset(t *testing.T, what string) {
+	t.Helper()
+	msg := what + "; install them with `bash .ci/qemu-deps.sh` (root, Debian packages)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // accelerator is $TILLSCAN_QEMU_ACCEL (e.g. "kvm:tcg"), else TCG. KVM is
@@ -246,6 +255,9 @@ func buildGuest(t *testing.T, p guestProgram) []byte {
 	}
 	out := filepath.Join(t.TempDir(), "guest")
 	args := []string{"build", "-o", out}
+	if p.test {
+		args = []string{"test", "-c", "-o", out}
+	}
 	env := append(os.Environ(), "GOOS=linux", "GOARCH=amd64")
 	if p.cgo {
 		// hidapi's iconv finds no charset modules in the initramfs:

@@ -84,6 +84,7 @@ type vmConfig struct {
 	Files    []guestFile // programs under test and their helpers
 	Commands []string    // shell command lines /init starts in the background
 	Devices  []string    // extra -device arguments (the USB devices)
+	Drives   []string    // -drive arguments (the power-cut test's disk)
 	Accel    string      // QEMU accelerator list, e.g. "tcg" or "kvm:tcg"
 }
 
@@ -211,6 +212,9 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 	}
 	for _, d := range cfg.Devices {
 		args = append(args, "-device", d)
+	}
+	for _, d := range cfg.Drives {
+		args = append(args, "-drive", d)
 	}
 	v := &vm{
 		cmd:     exec.Command("qemu-system-x86_64", args...),
@@ -438,6 +442,17 @@ func (v *vm) Quit(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for QEMU to exit: %w", ctx.Err())
 	}
+}
+
+// PowerCut SIGKILLs QEMU and waits until it has exited and its console is
+// read to the end. The guest gets no chance to flush anything: what it had
+// not yet written to its virtual disk is lost, as in a power cut.
+func (v *vm) PowerCut() error {
+	if err := v.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill qemu: %w", err)
+	}
+	<-v.exited
+	return nil
 }
 
 // Elapsed is the time since QEMU started.

@@ -1,0 +1,247 @@
+package qemutest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	powercutRounds = flag.Int("powercut.rounds", 5, "power cuts of TestQEMU_QueuePowerCut (e.g. 50 for the long run, with -timeout 0)")
+	powercutSeed   = flag.Uint64("powercut.seed", 0, "seed of TestQEMU_QueuePowerCut's cut timing and child choices; 0 picks one")
+)
+
+// The queue's crash child and checker (queue/crash_test.go) print these;
+// the host keeps every such line, in order, as the history the next
+// checker replays. The patterns are exact (26-character ULIDs, one-letter
+// cards), so a line cut short by the power cut, or garbled by a kernel
+// message, matches none of them and is left out: the history then knows
+// less, never something false.
+var (
+	historyRe  = regexp.MustCompile(`^(?:READY|(?:ACK|SENT) [0-9A-Z]{26} [A-Z]|(?:DONE|DROP) [0-9A-Z]{26}|FILE [0-9A-Z]{26} [A-Z] [a-z]+)$`)
+	ackRe      = regexp.MustCompile(`^ACK [0-9A-Z]{26} [A-Z]$`)
+	doneRe     = regexp.MustCompile(`^DONE [0-9A-Z]{26}$`)
+	verdictRe  = regexp.MustCompile(`^(VERIFIED|VERIFY FAILED:|powercut: FAILED)(.*)$`)
+	drainedRe  = regexp.MustCompile(`^(DRAINED|VERIFY FAILED:)(.*)$`)
+	queueTests = guestProgram{pkg: "./queue", test: true}
+)
+
+// powercutAcks is how many jobs a round's child must have acknowledged
+// before the cut may come, so it lands mid-work rather than during start-up.
+const powercutAcks = 20
+
+// TestQEMU_QueuePowerCut proves that an acknowledged scan survives a power
+// cut, which TestCrash's kill -9 cannot: after a kill -9 the kernel's page
+// cache still holds every write, fsync'd or not.
+//
+// The queue's own test binary runs in a Debian guest on an ext4 virtio
+// disk, as its crash child: enqueueing and completing jobs and printing
+// each fact (ACK, SENT, DONE, DROP) only once the queue call returned. The
+// host SIGKILLs QEMU at a random moment after a round's child has
+// acknowledged powercutAcks jobs. That drops the guest's page cache (what
+// the guest had not yet written to its disk) while the disk keeps what the
+// guest wrote: a power cut as the guest sees it. The next boot mounts the
+// same image (ext4 replays its journal) and first runs the checker: it
+// replays everything earlier guests printed into TestCrash's oracle and
+// verifies the file as after a kill -9 (no acknowledged job lost, nothing
+// reported done or dropped came back, nothing left sending, Check passes,
+// per-card order held), then a new child works until the next cut. After
+// the last cut the checker also drains the queue and has it take one more
+// job (liveness).
+//
+// The disk is cache=writeback: the guest sees a volatile write cache and
+// sends flushes, as on real hardware, and the writes it has been told are
+// complete sit in the host's page cache, which a SIGKILL of QEMU does not
+// touch (cache=none would give the same outcome here, but needs O_DIRECT,
+// which tmpfs lacks). What this cannot show: the virtual disk never loses,
+// reorders or tears a write it has completed, flushed or not, unlike a
+// cheap SD card or SSD without power-loss protection. So the test catches a
+// missing fsync (data left in the guest's page cache), not a disk or
+// kernel that ignores flushes.
+func TestQEMU_QueuePowerCut(t *testing.T) {
+	a := requireQEMU(t)
+	if *powercutRounds < 1 {
+		t.Fatalf("-powercut.rounds=%d: want at least 1", *powercutRounds)
+	}
+	mkfs, err := findMkfs()
+	if err != nil {
+		missingAsset(t, fmt.Sprintf("the power-cut test needs mkfs.ext4 (Debian package e2fsprogs): %v", err))
+	}
+	seed := *powercutSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (rerun with -powercut.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	bin := buildGuest(t, queueTests)
+
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-F", "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", mkfs, img, err, out)
+	}
+
+	// Each boot is a subtest: its initramfs (~10 MB) goes with it, and a
+	// failure comes with that boot's console only.
+	var history []string // every historyRe line so far, in order
+	acked, done := 0, 0
+	for round := 0; round <= *powercutRounds; round++ {
+		final := round == *powercutRounds
+		childSeed, cutDelay := rng.Uint64(), time.Duration(rng.Int64N(int64(300*time.Millisecond)+1))
+		name := fmt.Sprintf("cut%d", round+1)
+		if final {
+			name = "final"
+		}
+		ok := t.Run(name, func(t *testing.T) {
+			lines := powercutBoot(t, a, bin, img, history, childSeed, round, final, cutDelay)
+			for _, l := range lines {
+				switch {
+				case ackRe.MatchString(l):
+					acked++
+				case doneRe.MatchString(l):
+					done++
+				}
+			}
+			history = append(history, lines...)
+		})
+		if !ok {
+			t.Fatalf("stopped at boot %d of %d (seed %d)", round+1, *powercutRounds+1, seed)
+		}
+	}
+	t.Logf("%d power cuts: %d jobs acknowledged, %d reported done; after each cut none lost, none undone, nothing left sending; then the queue drained and took new work",
+		*powercutRounds, acked, done)
+}
+
+// powercutBoot boots the guest once on img. Unless this is round 0, the
+// checker runs first on the history. Unless final, the crash child then
+// runs and QEMU is SIGKILLed cutDelay after its powercutAcks'th
+// acknowledgement. It returns the history lines the guest printed.
+func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []string, seed uint64, round int, final bool, cutDelay time.Duration) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	files := []guestFile{
+		{Path: "/bin/queue.test", Mode: 0o755, Data: bin},
+		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(seed, round > 0, final))},
+	}
+	if round > 0 {
+		files = append(files, guestFile{Path: "/history", Mode: 0o644, Data: []byte(strings.Join(history, "\n") + "\n")})
+	}
+	v, err := startVM(t, ctx, vmConfig{
+		Assets: a,
+		Accel:  accelerator(),
+		// crc32c: ext4's and jbd2's checksums (metadata_csum is mkfs's
+		// default), asked for through the crypto API, not a module
+		// dependency. The generic one: TCG's default CPU lacks SSE4.2.
+		Modules:  []string{"crc32c_generic", "virtio_pci", "virtio_blk", "ext4"},
+		Files:    files,
+		Commands: []string{"/bin/powercut"},
+		Drives:   []string{"file=" + img + ",format=raw,if=virtio,cache=writeback"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if round > 0 {
+		m, err := v.Expect(ctx, verdictRe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m[1] != "VERIFIED" {
+			t.Fatalf("after power cut %d: %s%s", round, m[1], m[2])
+		}
+		t.Logf("after power cut %d: %s", round, m[0])
+	}
+	if final {
+		m, err := v.Expect(ctx, drainedRe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m[1] != "DRAINED" {
+			t.Fatalf("final check: %s%s", m[1], m[2])
+		}
+		if err := v.Quit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return v.historyLines()
+	}
+	if err := v.WaitLines(ctx, ackRe, powercutAcks); err != nil {
+		t.Fatal(err)
+	}
+	// Not synchronisation: the random delay is the point, so that the cut
+	// falls anywhere in the child's enqueue/complete cycle.
+	time.Sleep(cutDelay)
+	if err := v.PowerCut(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("power cut %d: %.1fs after boot, %d ms after ack %d; %d acks seen this boot",
+		round+1, v.Elapsed().Seconds(), cutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
+	return v.historyLines()
+}
+
+// findMkfs finds mkfs.ext4 on $PATH, else in /usr/sbin or /sbin, which a
+// normal user's $PATH often lacks (running it needs no root on a file).
+func findMkfs() (string, error) {
+	p, err := exec.LookPath("mkfs.ext4")
+	if err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"} {
+		if _, serr := os.Stat(p); serr == nil {
+			return p, nil
+		}
+	}
+	return "", err
+}
+
+// historyLines is every console line so far that the history keeps.
+func (v *vm) historyLines() []string {
+	var out []string
+	for _, m := range v.Lines(historyRe) {
+		out = append(out, m[0])
+	}
+	return out
+}
+
+// powercutScript is the guest's program: mount the disk, run the checker
+// when there is a history, then the crash child (or, in the final boot,
+// nothing more). Its own failures print "powercut: FAILED".
+func powercutScript(seed uint64, check, final bool) string {
+	var b strings.Builder
+	b.WriteString(`#!/bin/sh
+i=0
+until [ -b /dev/vda ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && { echo "powercut: FAILED: no /dev/vda"; exit 1; }
+	sleep 0.1
+done
+mkdir -p /mnt
+mount -t ext4 /dev/vda /mnt || { echo "powercut: FAILED: mount /dev/vda"; exit 1; }
+export TILLSCAN_QUEUE_CRASH_CHILD=/mnt/queue.db
+`)
+	if check {
+		drain := ""
+		if final {
+			drain = "1"
+		}
+		fmt.Fprintf(&b, "TILLSCAN_QUEUE_CRASH_HISTORY=/history TILLSCAN_QUEUE_CRASH_DRAIN=%s /bin/queue.test -test.run='^$' || exit 1\n", drain)
+	}
+	if final {
+		b.WriteString("umount /mnt\n")
+	} else {
+		fmt.Fprintf(&b, "TILLSCAN_QUEUE_CRASH_SEED=%d exec /bin/queue.test -test.run='^$'\n", seed)
+	}
+	return b.String()
+}
