@@ -163,6 +163,10 @@ type oracle struct {
 	dropped  map[string]bool            // printed DROP
 	pruned   map[string]bool            // finished, then pruned by the parent between rounds
 	sends    int
+	// found, if set, gets the jobs in the file once they passed the check,
+	// before verify prunes the finished ones (the power-cut checker prints
+	// them: the host must know what may be pruned before it is).
+	found func([]queue.Job)
 }
 
 func newOracle() *oracle {
@@ -226,28 +230,28 @@ func (o *oracle) event(line string) error {
 // verify reopens the file (as the restarted daemon would) and checks that
 // nothing acknowledged is lost, nothing reported complete went back, and
 // the file is consistent. It learns the jobs the child made or finished but
-// was killed before printing, and returns every job it found.
-func (o *oracle) verify(path string) ([]queue.Job, error) {
+// was killed before printing.
+func (o *oracle) verify(path string) error {
 	q, err := queue.Open(path, queue.Options{LockTimeout: 10 * time.Second})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer q.Close()
 	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) > 0 {
-		return nil, fmt.Errorf("the queue file was moved aside: %v", m)
+		return fmt.Errorf("the queue file was moved aside: %v", m)
 	}
 	if err := q.Check(); err != nil {
-		return nil, err
+		return err
 	}
 	jobs, err := q.List("", 0, "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byID := map[string]queue.Job{}
 	for _, j := range jobs {
 		byID[j.ID] = j
 		if j.State == queue.Sending {
-			return nil, fmt.Errorf("job %s still sending after Open", j.ID)
+			return fmt.Errorf("job %s still sending after Open", j.ID)
 		}
 		o.learn(j.ID, j.Card, j.State.Finished())
 	}
@@ -256,14 +260,17 @@ func (o *oracle) verify(path string) ([]queue.Job, error) {
 		switch {
 		case !ok && o.pruned[id]:
 		case !ok:
-			return nil, fmt.Errorf("acknowledged job %s (card %s) is lost", id, card)
+			return fmt.Errorf("acknowledged job %s (card %s) is lost", id, card)
 		case j.Card != card:
-			return nil, fmt.Errorf("job %s: card %s, acknowledged for %s", id, j.Card, card)
+			return fmt.Errorf("job %s: card %s, acknowledged for %s", id, j.Card, card)
 		case o.done[id] && j.State != queue.Done:
-			return nil, fmt.Errorf("job %s reported done is %s", id, j.State)
+			return fmt.Errorf("job %s reported done is %s", id, j.State)
 		case o.dropped[id] && j.State != queue.Dropped:
-			return nil, fmt.Errorf("job %s reported dropped is %s", id, j.State)
+			return fmt.Errorf("job %s reported dropped is %s", id, j.State)
 		}
+	}
+	if o.found != nil {
+		o.found(jobs)
 	}
 	// Prune what is finished, so the file and this check stay small over
 	// thousands of rounds; those ids may be absent from now on.
@@ -273,9 +280,9 @@ func (o *oracle) verify(path string) ([]queue.Job, error) {
 		}
 	}
 	if _, err := q.Prune(time.Now().Add(24 * 365 * time.Hour)); err != nil {
-		return nil, err
+		return err
 	}
-	return jobs, nil
+	return nil
 }
 
 // drain plays the worker and operator until every job is finished: after
@@ -332,10 +339,11 @@ func (o *oracle) drain(path string) error {
 // with the queue file on the disk that lost power. It replays the history
 // (the host's record of every line earlier guests printed, in order) into
 // a fresh oracle, then verifies the file as TestCrash does after a kill -9.
-// It prints each job it found as "FILE <id> <card> <state>" (the host
-// appends those to the history, so the next check knows what was pruned and
-// what finished unreported), then "VERIFIED", or "VERIFY FAILED: <why>" and
-// exits 1. With drain set it then drains the queue and has it take, hand
+// Before verify prunes, it prints each job it found as "FILE <id> <card>
+// <state>" (the host appends those to the history, so the next check knows
+// what may have been pruned and what finished unreported, even when the
+// power is cut during this check), then "VERIFIED", or "VERIFY FAILED:
+// <why>" and exits 1. With drain set it then drains the queue and has it take, hand
 // out and complete one more job (liveness), and prints "DRAINED".
 func crashCheck(path, history string, drain bool) int {
 	failed := func(format string, args ...any) int {
@@ -360,14 +368,17 @@ func crashCheck(path, history string, drain bool) int {
 			return failed("history line %d: %v", n+1, err)
 		}
 	}
-	jobs, err := o.verify(path)
-	if err != nil {
+	inFile := 0
+	o.found = func(jobs []queue.Job) {
+		for _, j := range jobs {
+			fmt.Printf("FILE %s %s %s\n", j.ID, j.Card, j.State)
+		}
+		inFile = len(jobs)
+	}
+	if err := o.verify(path); err != nil {
 		return failed("%v", err)
 	}
-	for _, j := range jobs {
-		fmt.Printf("FILE %s %s %s\n", j.ID, j.Card, j.State)
-	}
-	fmt.Printf("VERIFIED %d acknowledged, %d done, %d in the file\n", len(o.acked), len(o.done), len(jobs))
+	fmt.Printf("VERIFIED %d acknowledged, %d done, %d in the file\n", len(o.acked), len(o.done), inFile)
 	if !drain {
 		return 0
 	}
@@ -478,7 +489,7 @@ func TestCrash(t *testing.T) {
 		if kill == nil || !killed(werr) {
 			t.Fatalf("round %d: child exited by itself: %v\n%s", round, werr, stderr.String())
 		}
-		if _, err := o.verify(path); err != nil {
+		if err := o.verify(path); err != nil {
 			t.Fatalf("round %d: after kill -9: %v", round, err)
 		}
 		if (round+1)%500 == 0 {

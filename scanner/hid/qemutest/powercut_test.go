@@ -31,6 +31,7 @@ var (
 	doneRe     = regexp.MustCompile(`^DONE [0-9A-Z]{26}$`)
 	verdictRe  = regexp.MustCompile(`^(VERIFIED|VERIFY FAILED:|powercut: FAILED)(.*)$`)
 	drainedRe  = regexp.MustCompile(`^(DRAINED|VERIFY FAILED:)(.*)$`)
+	mountedRe  = regexp.MustCompile(`^powercut: mounted$`)
 	queueTests = guestProgram{pkg: "./queue", test: true}
 )
 
@@ -97,16 +98,24 @@ func TestQEMU_QueuePowerCut(t *testing.T) {
 	// Each boot is a subtest: its initramfs (~10 MB) goes with it, and a
 	// failure comes with that boot's console only.
 	var history []string // every historyRe line so far, in order
-	acked, done := 0, 0
+	acked, done, early := 0, 0, 0
 	for round := 0; round <= *powercutRounds; round++ {
-		final := round == *powercutRounds
-		childSeed, cutDelay := rng.Uint64(), time.Duration(rng.Int64N(int64(300*time.Millisecond)+1))
+		b := boot{round: round, final: round == *powercutRounds, seed: rng.Uint64()}
+		// Most cuts hit a working child; one in four hits the next
+		// boot's recovery (Open, the check, the prune) instead.
+		if round > 0 && !b.final && rng.IntN(4) == 0 {
+			b.early = true
+			early++
+			b.cutDelay = time.Duration(rng.Int64N(int64(600*time.Millisecond) + 1))
+		} else {
+			b.cutDelay = time.Duration(rng.Int64N(int64(300*time.Millisecond) + 1))
+		}
 		name := fmt.Sprintf("cut%d", round+1)
-		if final {
+		if b.final {
 			name = "final"
 		}
 		ok := t.Run(name, func(t *testing.T) {
-			lines := powercutBoot(t, a, bin, img, history, childSeed, round, final, cutDelay)
+			lines := powercutBoot(t, a, bin, img, history, b)
 			for _, l := range lines {
 				switch {
 				case ackRe.MatchString(l):
@@ -121,21 +130,31 @@ func TestQEMU_QueuePowerCut(t *testing.T) {
 			t.Fatalf("stopped at boot %d of %d (seed %d)", round+1, *powercutRounds+1, seed)
 		}
 	}
-	t.Logf("%d power cuts: %d jobs acknowledged, %d reported done; after each cut none lost, none undone, nothing left sending; then the queue drained and took new work",
-		*powercutRounds, acked, done)
+	t.Logf("%d power cuts (%d during recovery): %d jobs acknowledged, %d reported done; after each cut none lost, none undone, nothing left sending; then the queue drained and took new work",
+		*powercutRounds, early, acked, done)
+}
+
+// boot is one boot of the power-cut test.
+type boot struct {
+	round    int           // 0 is the first boot, on a fresh disk
+	final    bool          // check and drain, no cut
+	early    bool          // cut cutDelay after the disk is mounted, during recovery
+	cutDelay time.Duration // else cut this long after the powercutAcks'th ack
+	seed     uint64        // the crash child's
 }
 
 // powercutBoot boots the guest once on img. Unless this is round 0, the
 // checker runs first on the history. Unless final, the crash child then
-// runs and QEMU is SIGKILLed cutDelay after its powercutAcks'th
-// acknowledgement. It returns the history lines the guest printed.
-func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []string, seed uint64, round int, final bool, cutDelay time.Duration) []string {
+// runs, and QEMU is SIGKILLed as b says. It returns the history lines the
+// guest printed.
+func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []string, b boot) []string {
 	t.Helper()
+	round, final := b.round, b.final
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	files := []guestFile{
 		{Path: "/bin/queue.test", Mode: 0o755, Data: bin},
-		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(seed, round > 0, final))},
+		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(b.seed, round > 0, final))},
 	}
 	if round > 0 {
 		files = append(files, guestFile{Path: "/history", Mode: 0o644, Data: []byte(strings.Join(history, "\n") + "\n")})
@@ -153,6 +172,25 @@ func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []stri
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b.early {
+		if err := v.WaitLines(ctx, mountedRe, 1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(b.cutDelay) // the random moment, as below
+		if err := v.PowerCut(); err != nil {
+			t.Fatal(err)
+		}
+		verdict := "before the checker's verdict"
+		for _, m := range v.Lines(verdictRe) {
+			if m[1] != "VERIFIED" {
+				t.Fatalf("after power cut %d: %s%s", round, m[1], m[2])
+			}
+			verdict = "after " + m[0]
+		}
+		t.Logf("power cut %d: during recovery, %d ms after mount, %s; %d acks seen this boot",
+			round+1, b.cutDelay.Milliseconds(), verdict, len(v.Lines(ackRe)))
+		return v.historyLines()
 	}
 	if round > 0 {
 		m, err := v.Expect(ctx, verdictRe)
@@ -182,12 +220,12 @@ func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []stri
 	}
 	// Not synchronisation: the random delay is the point, so that the cut
 	// falls anywhere in the child's enqueue/complete cycle.
-	time.Sleep(cutDelay)
+	time.Sleep(b.cutDelay)
 	if err := v.PowerCut(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("power cut %d: %.1fs after boot, %d ms after ack %d; %d acks seen this boot",
-		round+1, v.Elapsed().Seconds(), cutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
+		round+1, v.Elapsed().Seconds(), b.cutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
 	return v.historyLines()
 }
 
@@ -229,6 +267,7 @@ until [ -b /dev/vda ]; do
 done
 mkdir -p /mnt
 mount -t ext4 /dev/vda /mnt || { echo "powercut: FAILED: mount /dev/vda"; exit 1; }
+echo "powercut: mounted"
 export TILLSCAN_QUEUE_CRASH_CHILD=/mnt/queue.db
 `)
 	if check {
