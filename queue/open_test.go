@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tillscan/tillscan/queue"
@@ -180,7 +182,10 @@ func TestOpen_NotCorrupt(t *testing.T) {
 	})
 	t.Run("permission denied", func(t *testing.T) {
 		if os.Geteuid() == 0 {
-			t.Skip("running as root: file permissions do not stop root, so this case cannot be made")
+			// File permissions do not stop root (CI runs as root): run this
+			// case again as the unprivileged user nobody.
+			runAsNobody(t, "^TestOpen_NotCorrupt$/^permission_denied$")
+			return
 		}
 		path := queueFile(t, t.TempDir(), 3)
 		os.Chmod(path, 0o000)
@@ -236,5 +241,40 @@ func TestOpen_ReopenKeepsJobs(t *testing.T) {
 	}
 	if jobs, err := q.List(queue.Pending, 0, ""); len(jobs) != 100 || err != nil {
 		t.Errorf("List(pending) = %d, %v; want 100", len(jobs), err)
+	}
+}
+
+// runAsNobody runs the tests matching pattern in a copy of this test binary
+// as uid/gid 65534, and fails if they fail. The copy sits in a fresh
+// world-readable directory, since go test's build directory is root's own.
+func runAsNobody(t *testing.T, pattern string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "queue-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(dir, "queue.test")
+	if err := os.WriteFile(copyPath, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(copyPath, "-test.run", pattern, "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+os.TempDir(), "HOME="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 }
