@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -150,17 +149,10 @@ func (a *API) sortedCardsLocked() []*cardState {
 // customerPhone, customerEmail; sorted by number (the real order is UNKNOWN).
 func (a *API) listCards(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, per, err := paging(q)
+	page, per, tid, err := listParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	tid := 0
-	if s := q.Get("templateId"); s != "" {
-		if tid, err = strconv.Atoi(s); err != nil {
-			writeError(w, http.StatusBadRequest, "templateId must be an integer")
-			return
-		}
 	}
 	a.mu.Lock()
 	var items []Card

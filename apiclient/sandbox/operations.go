@@ -81,17 +81,10 @@ func (a *API) Operations() []Operation {
 // oldest first (the real order is UNKNOWN).
 func (a *API) listOperations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, per, err := paging(q)
+	page, per, tid, err := listParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	}
-	tid := 0
-	if s := q.Get("templateId"); s != "" {
-		if tid, err = strconv.Atoi(s); err != nil {
-			writeError(w, http.StatusBadRequest, "templateId must be an integer")
-			return
-		}
 	}
 	var start, end time.Time
 	if s := q.Get("startDate"); s != "" {
@@ -145,6 +138,20 @@ func paging(q url.Values) (page, per int, err error) {
 		}
 	}
 	return page, min(per, maxPerPage), nil
+}
+
+// listParams reads the paging of a list request and its templateId filter
+// (0 when absent), shared by GET /cards and GET /operations.
+func listParams(q url.Values) (page, per, templateID int, err error) {
+	if page, per, err = paging(q); err != nil {
+		return 0, 0, 0, err
+	}
+	if s := q.Get("templateId"); s != "" {
+		if templateID, err = strconv.Atoi(s); err != nil {
+			return 0, 0, 0, errors.New("templateId must be an integer")
+		}
+	}
+	return page, per, templateID, nil
 }
 
 // replyPageOf answers one page of items with its meta block.
