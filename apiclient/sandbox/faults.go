@@ -94,15 +94,18 @@ func (s *slowWriter) Write(p []byte) (int, error) {
 	rc := http.NewResponseController(s.ResponseWriter)
 	n := 0
 	for i := range slowSlices {
+		// Wait before each slice, not after: the last byte leaves only
+		// once the whole trickle time has passed, so a client that has the
+		// body knows every wait is over.
+		if err := s.sleep(s.ctx, s.total/slowSlices); err != nil {
+			return n, err
+		}
 		m, err := s.ResponseWriter.Write(p[n : (i+1)*len(p)/slowSlices])
 		n += m
 		if err != nil {
 			return n, err
 		}
 		_ = rc.Flush()
-		if err := s.sleep(s.ctx, s.total/slowSlices); err != nil {
-			return n, err
-		}
 	}
 	return n, nil
 }
