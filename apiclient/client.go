@@ -123,9 +123,11 @@ type Client struct {
 
 	mu          sync.Mutex // guards the fields below
 	key         string     // never printed: Client has its own Format
-	gen         uint64     // bumped by every SetAPIKey that changes the key
+	gen         uint64     // bumped by every SetAPIKey: answers to older requests cannot refuse the key
 	refused     error      // non-nil: the current key is refused (401/403) or unusable; fail fast
-	pausedUntil time.Time  // no request starts before this (429)
+	refusedAt   time.Time  // when refused was set
+	pausedUntil time.Time  // no request starts before this (429, 503 with Retry-After)
+	pausedBy    int        // the HTTP status that set pausedUntil
 	streak      int        // 429s in a row, for the backoff when Retry-After is absent
 	starts      *window    // recent request starts (see wait)
 }
@@ -173,7 +175,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	// redirect but not x-api-key, and turns a redirected POST into a GET.
 	// A 3xx answer is classified like any other status (see classify).
 	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.setKeyLocked(cfg.APIKey)
+	c.setKeyLocked(cfg.APIKey, time.Now())
 	return c, nil
 }
 
@@ -200,90 +202,6 @@ func parseBase(s string) (string, error) {
 		return "", fmt.Errorf("apiclient: config: BaseURL %q must not carry credentials, a query or a fragment", u.Redacted())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-// SetAPIKey replaces the key (on reload). A key different from the current
-// one ends a pause caused by 401/403; setting the refused key again does not,
-// so a reload cannot start a retry storm with a key the server refuses. An
-// empty or malformed key makes every call fail with ErrUnauthorized.
-func (c *Client) SetAPIKey(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if key == c.key {
-		return
-	}
-	c.setKeyLocked(key)
-}
-
-func (c *Client) setKeyLocked(key string) {
-	c.key = key
-	c.gen++
-	c.refused = nil
-	switch {
-	case key == "":
-		c.refused = fmt.Errorf("apiclient: no API key configured: %w", ErrUnauthorized)
-	case !validHeaderValue(key):
-		// Never quote the key: it would end up in a log line.
-		c.refused = fmt.Errorf("apiclient: the API key contains characters an HTTP header cannot carry (check for a stray newline): %w", ErrUnauthorized)
-	}
-	if c.refused == nil {
-		c.log.Info().Msg("API key set; sending enabled")
-	}
-}
-
-// validHeaderValue is RFC 9110's field-value, minus obs-text: visible ASCII,
-// spaces and tabs inside.
-func validHeaderValue(v string) bool {
-	if strings.TrimSpace(v) != v {
-		return false
-	}
-	for i := range len(v) {
-		if b := v[i]; (b < 0x20 && b != '\t') || b >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// credentials returns the key to send and its generation, or the error of a
-// refused key without sending anything.
-func (c *Client) credentials(op string) (string, uint64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.refused != nil {
-		return "", 0, fmt.Errorf("apiclient: %s: not sent, the API key was refused (set another key): %w", op, c.refused)
-	}
-	return c.key, c.gen, nil
-}
-
-// refuse stops all sending after a 401/403, unless the key has changed since
-// the refused request was sent.
-func (c *Client) refuse(gen uint64, err *StatusError) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || c.refused != nil {
-		return
-	}
-	c.refused = err
-	c.log.Error().Int("status", err.Status).Str("message", err.Message).
-		Msg("API key refused; sending stopped until the key changes")
-}
-
-// Status is what a Client reports for a health page.
-type Status struct {
-	// Refused is non-nil while sending is stopped because the key was
-	// refused (401/403) or is unusable; it matches ErrUnauthorized.
-	Refused error
-	// PausedUntil is when sending resumes after a 429; zero or past if not
-	// paused.
-	PausedUntil time.Time
-}
-
-// Status reports whether sending is stopped or paused.
-func (c *Client) Status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return Status{Refused: c.refused, PausedUntil: c.pausedUntil}
 }
 
 // Format prints the Client without its key, for every verb.

@@ -343,7 +343,7 @@ func TestWait_PauseWhileQueued(t *testing.T) {
 			done <- time.Since(start)
 		}()
 		synctest.Wait() // the goroutine is blocked on the limiter (1s)
-		c.pauseFor(time.Now(), 10*time.Second)
+		c.pauseFor(time.Now(), 10*time.Second, http.StatusTooManyRequests)
 		if got := <-done; got < 10*time.Second {
 			t.Errorf("queued wait() returned after %v; want >= 10s", got)
 		}
@@ -353,7 +353,7 @@ func TestWait_PauseWhileQueued(t *testing.T) {
 func TestWait_ContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{})
-		c.pauseFor(time.Now(), time.Minute)
+		c.pauseFor(time.Now(), time.Minute, http.StatusTooManyRequests)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		if _, err := c.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {

@@ -21,7 +21,8 @@
 // under the key's limit ([Config.Headroom]); a 429 pauses all of them, for
 // Retry-After if the server sends one (capped), else for a full-jitter
 // backoff. After a 401 or 403 the Client sends nothing until [Client.SetAPIKey]
-// brings a different key. The key is never printed: [Config] and [Client]
+// is called, with any key (the same one again included); the Client alone
+// owns that stop, and [Client.Status] reports it. The key is never printed: [Config] and [Client]
 // redact it under every fmt verb and in JSON, and the API's messages are
 // scrubbed of it.
 //

@@ -28,8 +28,9 @@ var (
 	ErrRejected = errors.New("apiclient: rejected")
 
 	// ErrUnauthorized is returned when the server refused the API key (401
-	// or 403). Once seen, the Client sends nothing more and fails every call
-	// with ErrUnauthorized until SetAPIKey gives it another key.
+	// or 403) or the key is unusable (see CheckKey). Once seen, the Client
+	// sends nothing more and fails every call with ErrUnauthorized until
+	// SetAPIKey is called (with the same key or another).
 	ErrUnauthorized = errors.New("apiclient: unauthorized")
 
 	// ErrAmbiguous is returned when the request may or may not have been

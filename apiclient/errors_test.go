@@ -164,46 +164,81 @@ func TestApply_RetryAfter(t *testing.T) {
 	}
 }
 
-// 401 stops all sending until a different key is set.
-func TestUnauthorized_StopsUntilNewKey(t *testing.T) {
-	const goodKey = "tk-new-1234"
+// 401 stops all sending until SetAPIKey; SetAPIKey ends the stop even with
+// the same key (the vendor may have re-enabled it: a reload says "try
+// again"), and a server still refusing it stops sending again after one
+// request.
+func TestUnauthorized_StopsUntilKeySet(t *testing.T) {
+	const otherKey = "tk-new-1234"
+	var revoked atomic.Bool // the server refuses testKey while set
+	revoked.Store(true)
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Api-Key") != goodKey {
-			apiError(w, 401, "Invalid API key "+r.Header.Get("X-Api-Key")) // a server echoing the key
+		if key := r.Header.Get("X-Api-Key"); key != otherKey && (key != testKey || revoked.Load()) {
+			apiError(w, 401, "Invalid API key "+key) // a server echoing the key
 			return
 		}
 		envelope(w, 200, sampleCard, nil)
 	})
 	c, logs := newClient(t, f.base(), nil)
 	ctx := t.Context()
+	before := time.Now()
 	_, err := c.Apply(ctx, stamp("544256-439-856"))
 	checkClass(t, err, apiclient.ErrUnauthorized)
-	if st := c.Status(); !errors.Is(st.Refused, apiclient.ErrUnauthorized) {
-		t.Errorf("Status().Refused = %v; want ErrUnauthorized", st.Refused)
+	st := c.Status()
+	if !errors.Is(st.Refused, apiclient.ErrUnauthorized) || st.RefusedSince.Before(before) {
+		t.Errorf("Status() = %+v; want Refused matching ErrUnauthorized since the 401", st)
+	}
+	if !strings.Contains(st.Refused.Error(), "Invalid API key") {
+		t.Errorf("Status().Refused = %q; want the API's reason", st.Refused)
 	}
 	for range 3 {
 		_, err = c.GetCard(ctx, "544256-439-856")
 		checkClass(t, err, apiclient.ErrUnauthorized)
 	}
-	c.SetAPIKey(testKey) // the same key again: still stopped
+	wantRequests := func(n int, why string) {
+		t.Helper()
+		if got := len(f.requests()); got != n {
+			t.Errorf("server got %d requests; want %d (%s)", got, n, why)
+		}
+	}
+	wantRequests(1, "nothing sent after the 401")
+
+	c.SetAPIKey(testKey) // the same key, still revoked: one request, then stopped again
+	if st := c.Status(); st.Refused != nil {
+		t.Errorf("Status().Refused after SetAPIKey = %v; want nil", st.Refused)
+	}
 	_, err = c.GetCard(ctx, "544256-439-856")
 	checkClass(t, err, apiclient.ErrUnauthorized)
-	if got := len(f.requests()); got != 1 {
-		t.Errorf("server got %d requests; want 1 (nothing sent after the 401)", got)
-	}
-	c.SetAPIKey(goodKey)
+	_, err = c.GetCard(ctx, "544256-439-856")
+	checkClass(t, err, apiclient.ErrUnauthorized)
+	wantRequests(2, "one request after SetAPIKey with the refused key, then stopped again")
+
+	revoked.Store(false) // the vendor re-enabled the key; the operator reloads
+	c.SetAPIKey(testKey)
 	if _, err := c.Apply(ctx, stamp("544256-439-856")); err != nil {
-		t.Fatalf("Apply() after SetAPIKey = %v; want nil", err)
+		t.Fatalf("Apply() after SetAPIKey with the re-enabled key = %v; want nil", err)
 	}
-	if st := c.Status(); st.Refused != nil {
-		t.Errorf("Status().Refused = %v; want nil", st.Refused)
+	if st := c.Status(); st.Refused != nil || !st.RefusedSince.IsZero() {
+		t.Errorf("Status() = %+v; want neither Refused nor RefusedSince", st)
+	}
+	wantRequests(3, "the re-enabled key sends")
+	if !strings.Contains(logs.String(), "sending resumed") {
+		t.Errorf("log does not say sending resumed: %s", logs)
+	}
+
+	revoked.Store(true)
+	_, err = c.Apply(ctx, stamp("544256-439-856"))
+	checkClass(t, err, apiclient.ErrUnauthorized)
+	c.SetAPIKey(otherKey)
+	if _, err := c.Apply(ctx, stamp("544256-439-856")); err != nil {
+		t.Fatalf("Apply() after SetAPIKey with another key = %v; want nil", err)
 	}
 	reqs := f.requests()
-	if len(reqs) != 2 || reqs[1].Key != goodKey {
-		t.Errorf("requests = %+v; want 2, the last with the new key", len(reqs))
+	if len(reqs) != 5 || reqs[4].Key != otherKey {
+		t.Errorf("got %d requests; want 5, the last with the new key", len(reqs))
 	}
 	noKey(t, "log", logs.String())
-	if strings.Contains(logs.String(), goodKey) {
+	if strings.Contains(logs.String(), otherKey) {
 		t.Errorf("log contains the new key: %s", logs)
 	}
 }
@@ -211,10 +246,15 @@ func TestUnauthorized_StopsUntilNewKey(t *testing.T) {
 // An empty or malformed key fails fast as unauthorised, without sending.
 func TestUnusableKey(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { envelope(w, 200, sampleCard, nil) })
-	for _, key := range []string{"", testKey + "\n", " " + testKey, "tk-\x00-" + testKey} {
+	for _, key := range []string{"", testKey + "\n", " " + testKey, "tk-\x00-" + testKey, "tk-clé-" + testKey,
+		testKey + strings.Repeat("k", apiclient.MaxKeyLen)} {
 		c, logs := newClient(t, f.base(), func(cfg *apiclient.Config) { cfg.APIKey = key })
 		_, err := c.GetCard(t.Context(), "544256-439-856")
 		checkClass(t, err, apiclient.ErrUnauthorized)
+		// The client applies CheckKey's rule and says why.
+		if want := apiclient.CheckKey(key); want == nil || !strings.Contains(c.Status().Refused.Error(), want.Error()) {
+			t.Errorf("key %q: Status().Refused = %v; want CheckKey's reason %v", key, c.Status().Refused, want)
+		}
 		noKey(t, "log", logs.String())
 	}
 	if n := len(f.requests()); n != 0 {

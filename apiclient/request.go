@@ -192,14 +192,14 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	case ErrRateLimited:
 		se.RetryAfter, se.overCap = c.rateLimited(resp.Header, time.Now())
 	case ErrUnauthorized:
-		c.refuse(gen, se)
+		c.refuse(gen, se, time.Now())
 	case ErrAmbiguous:
 		if status == http.StatusServiceUnavailable {
 			// 503 with Retry-After: the server asks everyone to hold off
 			// (notes/queue-and-retry.md §4.2); the request itself stays
 			// ambiguous.
 			if ra, ok := parseRetryAfter(resp.Header, time.Now()); ok {
-				c.pauseFor(time.Now(), min(ra, c.retryAfterCap))
+				c.pauseFor(time.Now(), min(ra, c.retryAfterCap), status)
 			}
 		}
 	}

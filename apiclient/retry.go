@@ -55,12 +55,13 @@ func parseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 }
 
 // pauseFor stops every request of the Client from starting for d, counted
-// from now; an existing longer pause stays.
-func (c *Client) pauseFor(now time.Time, d time.Duration) time.Time {
+// from now, because of an answer with the given status; an existing longer
+// pause stays.
+func (c *Client) pauseFor(now time.Time, d time.Duration, status int) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if until := now.Add(d); until.After(c.pausedUntil) {
-		c.pausedUntil = until
+		c.pausedUntil, c.pausedBy = until, status
 	}
 	return c.pausedUntil
 }
@@ -83,7 +84,7 @@ func (c *Client) rateLimited(h http.Header, now time.Time) (d time.Duration, ove
 	default:
 		d = backoff(n, c.backoffBase, c.backoffCap, rand.Float64())
 	}
-	until := c.pauseFor(now, d)
+	until := c.pauseFor(now, d, http.StatusTooManyRequests)
 	c.log.Warn().Dur("pause", d).Time("until", until).Bool("retry_after", ok).
 		Msg("rate limited (429): pausing all requests")
 	return d, overCap
