@@ -2,142 +2,80 @@ package pos
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/queue"
 )
 
-// fakeQueue is an in-memory JobQueue that enforces the real queue's
-// transitions and records every verb.
-type fakeQueue struct {
+// recQueue is the real bbolt queue, recording each verb the worker uses
+// (only those that succeed), so a test reads the worker's decisions in
+// order. The state machine and per-card order are the queue's own.
+type recQueue struct {
+	*queue.Queue
 	mu    sync.Mutex
-	jobs  map[string]*queue.Job
-	order []string
 	verbs []string
 }
 
-func newFakeQueue(jobs ...queue.Job) *fakeQueue {
-	q := &fakeQueue{jobs: map[string]*queue.Job{}}
-	for _, j := range jobs {
-		q.add(j)
+func openRecQueue(tb testing.TB) *recQueue {
+	tb.Helper()
+	q, err := queue.Open(filepath.Join(tb.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		tb.Fatalf("queue.Open: %v", err)
 	}
-	return q
+	tb.Cleanup(func() { q.Close() })
+	return &recQueue{Queue: q}
 }
 
-func (q *fakeQueue) add(j queue.Job) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if j.State == "" {
-		j.State = queue.Pending
+func (q *recQueue) record(err error, verb string) error {
+	if err == nil {
+		q.mu.Lock()
+		q.verbs = append(q.verbs, verb)
+		q.mu.Unlock()
 	}
-	q.jobs[j.ID] = &j
-	q.order = append(q.order, j.ID)
+	return err
 }
 
-func (q *fakeQueue) get(id string) queue.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return *q.jobs[id]
-}
-
-func (q *fakeQueue) log() []string {
+func (q *recQueue) log() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return slices.Clone(q.verbs)
 }
 
-func (q *fakeQueue) Next(now time.Time) (queue.Job, error) {
+func (q *recQueue) forget() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, id := range q.order {
-		j := q.jobs[id]
-		if (j.State == queue.Pending || j.State == queue.Ambiguous) && !j.NextAttempt.After(now) {
-			return *j, nil
-		}
-	}
-	return queue.Job{}, queue.ErrEmpty
+	q.verbs = nil
 }
 
-func (q *fakeQueue) NextDue() (time.Time, bool, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var at time.Time
-	ok := false
-	for _, j := range q.jobs {
-		if (j.State == queue.Pending || j.State == queue.Ambiguous) && (!ok || j.NextAttempt.Before(at)) {
-			at, ok = j.NextAttempt, true
-		}
-	}
-	return at, ok, nil
+func (q *recQueue) Sending(id, action string, now time.Time) error {
+	return q.record(q.Queue.Sending(id, action, now), "sending "+action)
 }
 
-func (q *fakeQueue) change(verb, id string, from []queue.State, fn func(j *queue.Job)) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	j, ok := q.jobs[id]
-	if !ok {
-		return fmt.Errorf("fake %s %s: %w", verb, id, queue.ErrNotFound)
-	}
-	if !slices.Contains(from, j.State) {
-		return fmt.Errorf("fake %s %s: job is %s: %w", verb, id, j.State, queue.ErrState)
-	}
-	fn(j)
-	return nil
+func (q *recQueue) Done(id string, a queue.Attempt, result string) error {
+	return q.record(q.Queue.Done(id, a, result), "done "+result)
 }
 
-var active = []queue.State{queue.Sending, queue.Ambiguous}
-
-func (q *fakeQueue) Sending(id, action string, now time.Time) error {
-	return q.change("sending", id, []queue.State{queue.Pending, queue.Ambiguous}, func(j *queue.Job) {
-		j.State, j.Action = queue.Sending, action
-		if j.SentAt.IsZero() {
-			j.SentAt = now
-		}
-		q.verbs = append(q.verbs, "sending "+action)
-	})
+func (q *recQueue) Retry(id string, a queue.Attempt, next time.Time) error {
+	return q.record(q.Queue.Retry(id, a, next), "retry "+a.Outcome)
 }
 
-func (q *fakeQueue) Done(id string, a queue.Attempt, result string) error {
-	return q.change("done", id, active, func(j *queue.Job) {
-		j.State, j.Result = queue.Done, result
-		j.Attempts = append(j.Attempts, a)
-		q.verbs = append(q.verbs, "done "+result)
-	})
+func (q *recQueue) Ambiguous(id string, a queue.Attempt, recheck time.Time, misses int) error {
+	return q.record(q.Queue.Ambiguous(id, a, recheck, misses), fmt.Sprintf("ambiguous %s misses=%d", a.Outcome, misses))
 }
 
-func (q *fakeQueue) Retry(id string, a queue.Attempt, next time.Time) error {
-	return q.change("retry", id, active, func(j *queue.Job) {
-		j.State, j.NextAttempt = queue.Pending, next
-		j.Attempts = append(j.Attempts, a)
-		q.verbs = append(q.verbs, "retry "+a.Outcome)
-	})
+func (q *recQueue) Dead(id string, a queue.Attempt, reason string) error {
+	return q.record(q.Queue.Dead(id, a, reason), "dead "+reason)
 }
 
-func (q *fakeQueue) Ambiguous(id string, a queue.Attempt, recheck time.Time, misses int) error {
-	return q.change("ambiguous", id, active, func(j *queue.Job) {
-		j.State, j.NextAttempt, j.Misses = queue.Ambiguous, recheck, misses
-		j.Attempts = append(j.Attempts, a)
-		q.verbs = append(q.verbs, fmt.Sprintf("ambiguous %s misses=%d", a.Outcome, misses))
-	})
-}
-
-func (q *fakeQueue) Dead(id string, a queue.Attempt, reason string) error {
-	return q.change("dead", id, active, func(j *queue.Job) {
-		j.State, j.Reason = queue.Dead, reason
-		j.Attempts = append(j.Attempts, a)
-		q.verbs = append(q.verbs, "dead "+reason)
-	})
-}
-
-func (q *fakeQueue) Drop(id, reason string, now time.Time) error {
-	return q.change("drop", id, []queue.State{queue.Pending, queue.Ambiguous, queue.Dead}, func(j *queue.Job) {
-		j.State, j.Reason = queue.Dropped, reason
-		q.verbs = append(q.verbs, "drop")
-	})
+func (q *recQueue) Drop(id, reason string, now time.Time) error {
+	return q.record(q.Queue.Drop(id, reason, now), "drop")
 }
 
 // fakeAPI is a scripted Loyalty. Each call takes the next scripted answer
@@ -150,7 +88,10 @@ type fakeAPI struct {
 	ops     []apiclient.Operation // what GET /operations holds
 	opsErrs []error               // errors for the next ListOperations calls
 	perPage int                   // the server's own page cap; 0: none
-	noCard  bool                  // the cardId filter comes back empty (notes/api.md §4)
+	noCard  bool                  // the cardId filter comes back empty (see docs/api.md)
+	onGet   func()                // if set, runs at each GetCard (an operator acting meanwhile)
+
+	refused error // set by a 401/403 answer, like the client's pause; cleared by acceptKey
 
 	gets    int
 	applied []apiclient.Action
@@ -174,8 +115,11 @@ func (f *fakeAPI) GetCard(ctx context.Context, number string) (*apiclient.Card, 
 	c, ok := f.cards[number]
 	f.mu.Unlock()
 	f.report("get " + number)
+	if f.onGet != nil {
+		f.onGet()
+	}
 	if err != nil {
-		return nil, err
+		return nil, f.saw(err)
 	}
 	if !ok {
 		return nil, &apiclient.StatusError{Op: "get " + number, Status: 404, Message: "Card not found", Class: apiclient.ErrRejected}
@@ -194,9 +138,34 @@ func (f *fakeAPI) Apply(ctx context.Context, a apiclient.Action) (*apiclient.Car
 	f.mu.Unlock()
 	f.report(string(a.Method))
 	if next != nil {
-		return next(a)
+		c, err := next(a)
+		return c, f.saw(err)
 	}
 	return &c, nil
+}
+
+// saw records a refused key, as the client does, and returns err.
+func (f *fakeAPI) saw(err error) error {
+	if errors.Is(err, apiclient.ErrUnauthorized) {
+		f.mu.Lock()
+		f.refused = err
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// Status reports the key refused after a 401/403, like the client.
+func (f *fakeAPI) Status() apiclient.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return apiclient.Status{Refused: f.refused}
+}
+
+// acceptKey ends the pause, as the client's SetAPIKey does.
+func (f *fakeAPI) acceptKey() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refused = nil
 }
 
 func (f *fakeAPI) ListOperations(ctx context.Context, q apiclient.OperationsQuery) ([]apiclient.Operation, apiclient.Meta, error) {
@@ -206,6 +175,9 @@ func (f *fakeAPI) ListOperations(ctx context.Context, q apiclient.OperationsQuer
 	if len(f.opsErrs) > 0 {
 		err := f.opsErrs[0]
 		f.opsErrs = f.opsErrs[1:]
+		if errors.Is(err, apiclient.ErrUnauthorized) {
+			f.refused = err
+		}
 		return nil, apiclient.Meta{}, err
 	}
 	var match []apiclient.Operation

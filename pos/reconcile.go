@@ -32,14 +32,14 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 		at.Outcome, at.Error = outcomeOf(err), err.Error()
 		switch {
 		case errors.Is(err, apiclient.ErrUnauthorized):
-			w.pause(now, err)
+			w.keyRefused(now, err)
 			return w.q.Ambiguous(job.ID, at, now, job.Misses)
 		case errors.Is(err, apiclient.ErrRejected):
 			// The API refuses the read itself: the job cannot be settled
 			// automatically, and re-sending could apply it twice.
 			w.answered(now, nil)
-			return w.refuse(job, now, "reconcile", err, "cannot check whether it was applied: "+refusalText(err)+
-				"; look at the card's operations and resolve the job")
+			return w.refuse(job, now, refusal{phase: phaseReconcile, err: err,
+				why: "cannot check whether it was applied: " + refusalText(err) + "; look at the card's operations and resolve the job"})
 		case ctx.Err() != nil:
 			return w.q.Ambiguous(job.ID, at, now, job.Misses)
 		case errors.Is(err, errTooManyOps):
@@ -71,25 +71,14 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 	if err := w.q.Done(job.ID, at, balance); err != nil {
 		return err
 	}
-	ev := w.event(job, EventApplied, now)
-	ev.Balance, ev.Action = balance, job.Action
-	ev.Message = job.Card + ": applied (confirmed with the API after a lost answer)"
-	if balance != "" {
-		ev.Message += " — " + balance
-	}
-	w.feed.publish(ev)
-	w.log.Info().Str("job", job.ID).Str("card", job.Card).Int64("operation", op.ID).Msg("marker found: the job was applied")
+	w.log.Debug().Str("job", job.ID).Int64("operation", op.ID).Msg("marker found")
+	w.feed.publish(confirmedEvent(job, now, balance))
 	if len(found) > 1 {
 		ids := make([]int64, len(found))
 		for i, o := range found {
 			ids[i] = o.ID
 		}
-		w.log.Error().Str("job", job.ID).Str("card", job.Card).Str("marker", marker).Ints64("operations", ids).
-			Msg("DUPLICATE: the job's marker is on more than one operation; the card got the action more than once, correct it in the dashboard")
-		dup := w.event(job, EventDuplicate, now)
-		dup.Message = fmt.Sprintf("%s: applied %d times by mistake — correct the card in the dashboard", job.Card, len(found))
-		dup.Err = fmt.Sprintf("marker %s on operations %v", marker, ids)
-		w.feed.publish(dup)
+		w.feed.publish(duplicateEvent(job, now, marker, ids))
 	}
 	return nil
 }
@@ -97,7 +86,7 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 // findMarker returns the operations whose comment carries marker as a
 // whole word, from the day before the job's first send to tomorrow (the
 // API filters by day, in a time zone it does not state). The card filter
-// is reported to come back empty for some accounts (notes/api.md §4), so
+// is reported to come back empty for some accounts (see docs/api.md), so
 // when it returns nothing at all the template's operations are read too.
 // The marker is unique, so matches are not filtered by card.
 func (w *Worker) findMarker(ctx context.Context, job queue.Job, marker string, now time.Time) ([]apiclient.Operation, error) {

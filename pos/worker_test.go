@@ -21,20 +21,34 @@ func stampAt(n float64) apiclient.Card {
 		CurrentNumberOfUses: ptr(n), NumberStampsTotal: ptr(10.0), StampsBeforeReward: ptr(10 - n)}}
 }
 
-func pendingJob(id, card string) queue.Job {
-	return queue.Job{ID: id, Scan: queue.Scan{Card: card, TillID: "till-1", Scanner: "front"},
-		State: queue.Pending, CreatedAt: t0}
+// jobSpec is a job a test starts with, named for the test ("J1"); the
+// queue gives it its real id.
+type jobSpec struct {
+	name, card string
+	sum        *float64
+	mode       string
+	ambiguous  bool          // sent a minute before t0, outcome unknown, due at t0
+	misses     int           // of an ambiguous job
+	due        time.Duration // > 0: tried once (not sent) and due this much later
+}
+
+func pendingJob(name, card string) jobSpec { return jobSpec{name: name, card: card} }
+
+// ambiguousJob is a job whose send may have been applied.
+func ambiguousJob(name string, misses int) jobSpec {
+	return jobSpec{name: name, card: stampCard, ambiguous: true, misses: misses}
 }
 
 type workerRig struct {
 	w    *Worker
-	q    *fakeQueue
+	q    *recQueue
 	api  *fakeAPI
 	feed *Feed
 	now  time.Time
+	ids  map[string]string // jobSpec name → job id
 }
 
-func newRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, rules func() Rules, jobs ...queue.Job) *workerRig {
+func newRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, rules func() Rules, jobs ...jobSpec) *workerRig {
 	t.Helper()
 	if cfg.TillID == "" {
 		cfg.TillID = "till-1"
@@ -42,15 +56,78 @@ func newRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, rules func() Rules, jo
 	if api.cards == nil {
 		api.cards = map[string]apiclient.Card{stampCard: stampAt(8)}
 	}
-	r := &workerRig{q: newFakeQueue(jobs...), api: api, feed: NewFeed(100), now: t0}
+	r := &workerRig{q: openRecQueue(t), api: api, feed: NewFeed(100), now: t0, ids: map[string]string{}}
 	cache, err := OpenCache("", zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.w = NewWorker(cfg, r.q, api, cache, rules, r.feed, zerolog.New(zerolog.NewTestWriter(t)))
 	r.w.now = func() time.Time { return r.now }
+	for _, j := range jobs {
+		r.add(t, j)
+	}
+	r.q.forget() // the verbs of the set-up are not the worker's
 	return r
 }
+
+// newRunRig is a rig for Run in a synctest bubble: the worker reads the
+// bubble's clock.
+func newRunRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, jobs ...jobSpec) *workerRig {
+	t.Helper()
+	r := newRig(t, cfg, api, nil)
+	r.w.now = time.Now
+	for _, j := range jobs {
+		r.add(t, j)
+	}
+	r.q.forget()
+	return r
+}
+
+// add saves job in the queue, due at the worker's now, in its starting state.
+func (r *workerRig) add(t testing.TB, j jobSpec) string {
+	t.Helper()
+	now := r.w.now()
+	at := now
+	if j.ambiguous {
+		at = now.Add(-time.Minute)
+	}
+	job, err := r.q.Enqueue(queue.Scan{Card: j.card, TillID: "till-1", Scanner: "front", Raw: j.card, ScannedAt: at,
+		PurchaseSum: j.sum, Mode: j.mode}, at)
+	if err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	if j.ambiguous {
+		if err := r.q.Queue.Sending(job.ID, "add-stamp 1", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.q.Queue.Ambiguous(job.ID, queue.Attempt{At: at, Kind: "send", Outcome: "ambiguous"}, now, j.misses); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.due > 0 {
+		if err := r.q.Queue.Sending(job.ID, "add-stamp 1", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.q.Queue.Retry(job.ID, queue.Attempt{At: at, Kind: "send", Outcome: "not_sent"}, now.Add(j.due)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.ids[j.name] = job.ID
+	return job.ID
+}
+
+// get returns the job the test calls name.
+func (r *workerRig) get(t testing.TB, name string) queue.Job {
+	t.Helper()
+	j, err := r.q.Get(r.ids[name])
+	if err != nil {
+		t.Fatalf("Get(%s): %v", name, err)
+	}
+	return j
+}
+
+// marker is the marker of the job the test calls name.
+func (r *workerRig) marker(name string) string { return Marker("till-1", r.ids[name]) }
 
 // step runs one worker step on the job Next hands out.
 func (r *workerRig) step(t *testing.T) {
@@ -59,8 +136,8 @@ func (r *workerRig) step(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Next() = %v", err)
 	}
-	if err := r.w.step(t.Context(), job, r.now); err != nil {
-		t.Fatalf("step(%s) = %v", job.ID, err)
+	if err := r.w.process(t.Context(), job); err != nil {
+		t.Fatalf("process(%s) = %v", job.ID, err)
 	}
 }
 
@@ -92,7 +169,7 @@ func TestWorker_step_Classes(t *testing.T) {
 		{"ambiguous 502", fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
 			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking",
 			func(t *testing.T, r *workerRig) {
-				if j := r.q.get("J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
+				if j := r.get(t, "J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
 					t.Errorf("recheck at %v, want now+Settle", j.NextAttempt)
 				}
 			}},
@@ -114,14 +191,14 @@ func TestWorker_step_Classes(t *testing.T) {
 				if s := r.w.Status(); !s.Paused || !strings.Contains(s.PauseReason, "key") {
 					t.Errorf("Status() = %+v, want paused", s)
 				}
-				if j := r.q.get("J1"); j.NextAttempt.After(r.now) {
+				if j := r.get(t, "J1"); j.NextAttempt.After(r.now) {
 					t.Errorf("job due at %v, want now (sent again on resume)", j.NextAttempt)
 				}
 			}},
 		{"not sent", fail(fmt.Errorf("apiclient: add-stamp: %w: dial tcp: connection refused", apiclient.ErrNotSent)),
 			[]string{"sending add-stamp 1", "retry not_sent"}, queue.Pending, EventWaiting, "no connection",
 			func(t *testing.T, r *workerRig) {
-				j, s := r.q.get("J1"), r.w.Status()
+				j, s := r.get(t, "J1"), r.w.Status()
 				if d := j.NextAttempt.Sub(r.now); d < time.Second || d > 2*time.Second {
 					t.Errorf("retry in %v, want the first backoff step (1s–2s)", d)
 				}
@@ -132,7 +209,7 @@ func TestWorker_step_Classes(t *testing.T) {
 		{"rate limited with Retry-After", fail(fmt.Errorf("apiclient: %w", &apiclient.StatusError{Status: 429, RetryAfter: 40 * time.Second, Class: apiclient.ErrRateLimited})),
 			[]string{"sending add-stamp 1", "retry rate_limited"}, queue.Pending, EventWaiting, "slow down",
 			func(t *testing.T, r *workerRig) {
-				if j := r.q.get("J1"); j.NextAttempt.Sub(r.now) < 40*time.Second {
+				if j := r.get(t, "J1"); j.NextAttempt.Sub(r.now) < 40*time.Second {
 					t.Errorf("retry at %v, want after Retry-After (40s)", j.NextAttempt)
 				}
 			}},
@@ -145,20 +222,20 @@ func TestWorker_step_Classes(t *testing.T) {
 			if got := r.q.log(); strings.Join(got, "|") != strings.Join(tt.wantVerbs, "|") {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
 			}
-			if j := r.q.get("J1"); j.State != tt.wantState {
+			if j := r.get(t, "J1"); j.State != tt.wantState {
 				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
 			}
 			evs := r.feed.Recent()
 			if len(evs) != 1 || evs[0].Kind != tt.wantEvent || !strings.Contains(evs[0].Message, tt.wantText) {
 				t.Fatalf("events = %+v, want one %s containing %q", evs, tt.wantEvent, tt.wantText)
 			}
-			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != "J1" || e.Card != stampCard || e.Scanner != "front") {
+			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != r.ids["J1"] || e.Card != stampCard || e.Scanner != "front") {
 				t.Errorf("event %+v does not name the job", e)
 			}
 			if e := evs[0]; (e.Kind == EventApplied || e.Kind == EventRejected) && e.Action != "add-stamp 1" {
 				t.Errorf("event action %q, want add-stamp 1", e.Action)
 			}
-			if a := api.applied[0]; a.Comment != "tillscan:till-1:J1" || a.Card != stampCard {
+			if a := api.applied[0]; a.Comment != r.marker("J1") || a.Card != stampCard {
 				t.Errorf("applied %+v, want the marker as comment", a)
 			}
 			if tt.check != nil {
@@ -191,7 +268,7 @@ func TestWorker_DropRejected(t *testing.T) {
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
 			}
-			if j := r.q.get("J1"); j.State != tt.wantState {
+			if j := r.get(t, "J1"); j.State != tt.wantState {
 				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
 			}
 		})
@@ -204,7 +281,7 @@ func TestWorker_Comment(t *testing.T) {
 	rules.Comment = "front till"
 	r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", stampCard))
 	r.step(t)
-	if got := api.applied[0].Comment; got != "tillscan:till-1:J1 front till" {
+	if got := api.applied[0].Comment; got != r.marker("J1")+" front till" {
 		t.Errorf("comment = %q", got)
 	}
 }
@@ -223,7 +300,7 @@ func TestWorker_RedeemRewardReadsTheBalance(t *testing.T) {
 	card := rewardCard(260)
 	api := &fakeAPI{cards: map[string]apiclient.Card{card.ID: card}}
 	j := pendingJob("J1", card.ID)
-	j.Mode = ModeRedeem
+	j.mode = ModeRedeem
 	r := newRig(t, WorkerConfig{}, api, nil, j)
 	if err := r.w.cache.Put(card.ID, CardInfo{Type: apiclient.Reward, TemplateID: 7}); err != nil {
 		t.Fatal(err)
@@ -256,7 +333,7 @@ func TestWorker_LookupFailures(t *testing.T) {
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
 			}
-			if j := r.q.get("J1"); j.State != tt.wantState {
+			if j := r.get(t, "J1"); j.State != tt.wantState {
 				t.Errorf("state = %s, want %s", j.State, tt.wantState)
 			}
 			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
@@ -277,8 +354,8 @@ func TestWorker_DecideErrorIsRejectedBeforeSending(t *testing.T) {
 		t.Fatalf("applied %v without a purchase sum", api.applied)
 	}
 	ev := r.feed.Recent()[0]
-	if r.q.get("J1").State != queue.Dead || ev.Kind != EventRejected || !strings.Contains(ev.Message, "purchase sum") {
-		t.Fatalf("state %s, event %+v; want dead and a rejected event asking for the sum", r.q.get("J1").State, ev)
+	if r.get(t, "J1").State != queue.Dead || ev.Kind != EventRejected || !strings.Contains(ev.Message, "purchase sum") {
+		t.Fatalf("state %s, event %+v; want dead and a rejected event asking for the sum", r.get(t, "J1").State, ev)
 	}
 }
 
@@ -287,7 +364,7 @@ func TestWorker_WaitingOnlyOncePerStreak(t *testing.T) {
 	api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent, answer(stampAt(9)), notSent}}
 	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard))
 	delay := func(id string) time.Duration {
-		j := r.q.get(id)
+		j := r.get(t, id)
 		d := j.NextAttempt.Sub(r.now)
 		r.now = j.NextAttempt
 		return d
@@ -297,7 +374,7 @@ func TestWorker_WaitingOnlyOncePerStreak(t *testing.T) {
 	r.step(t) // J1 fails again: streak 2, no second event
 	d2 := delay("J1")
 	r.step(t) // J1 applied: streak over
-	r.q.add(pendingJob("J2", stampCard))
+	r.add(t, pendingJob("J2", stampCard))
 	r.step(t) // J2 fails: a new streak
 	d3 := delay("J2")
 	var waiting int
@@ -365,7 +442,7 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
 		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", spendCard.ID))
 		r.step(t)
-		if j := r.q.get("J1"); j.State != queue.Dead || !strings.Contains(j.Reason, "purchase sum") {
+		if j := r.get(t, "J1"); j.State != queue.Dead || !strings.Contains(j.Reason, "purchase sum") {
 			t.Errorf("job %s %q, want dead asking for the purchase sum", j.State, j.Reason)
 		}
 		if m, _ := r.w.cache.Mechanics(3); m != MechSpend {
@@ -375,11 +452,11 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 	t.Run("spend with a sum", func(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
 		j := pendingJob("J1", spendCard.ID)
-		j.PurchaseSum = ptr(25.0)
+		j.sum = ptr(25.0)
 		r := newRig(t, WorkerConfig{}, api, nil, j)
 		r.step(t)
-		if got := api.applied[2]; got.Method != apiclient.AddPurchase || got.Quantity != 25 || r.q.get("J1").State != queue.Done {
-			t.Errorf("third probe %s %v, state %s; want add-purchase 25, done", got.Method, got.Quantity, r.q.get("J1").State)
+		if got := api.applied[2]; got.Method != apiclient.AddPurchase || got.Quantity != 25 || r.get(t, "J1").State != queue.Done {
+			t.Errorf("third probe %s %v, state %s; want add-purchase 25, done", got.Method, got.Quantity, r.get(t, "J1").State)
 		}
 	})
 	t.Run("a different refusal proves the accrual type", func(t *testing.T) {
@@ -387,8 +464,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, taken}}
 		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
 		r.step(t)
-		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.q.get("J1").State != queue.Dead {
-			t.Errorf("learned %q, state %s; want visits and dead", m, r.q.get("J1").State)
+		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.get(t, "J1").State != queue.Dead {
+			t.Errorf("learned %q, state %s; want visits and dead", m, r.get(t, "J1").State)
 		}
 	})
 	t.Run("config wins: no probing", func(t *testing.T) {
@@ -397,8 +474,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		rules.Mechanics = map[int]Mechanics{2: MechStamps}
 		r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", visitsCard.ID))
 		r.step(t)
-		if len(api.applied) != 1 || r.q.get("J1").State != queue.Dead || !strings.Contains(r.q.get("J1").Reason, "mechanics in the config") {
-			t.Errorf("sent %d, job %+v; want one send and dead pointing at the config", len(api.applied), r.q.get("J1"))
+		if len(api.applied) != 1 || r.get(t, "J1").State != queue.Dead || !strings.Contains(r.get(t, "J1").Reason, "mechanics in the config") {
+			t.Errorf("sent %d, job %+v; want one send and dead pointing at the config", len(api.applied), r.get(t, "J1"))
 		}
 		if _, ok := r.w.cache.Mechanics(2); ok {
 			t.Error("learned mechanics although the config declares them")
@@ -406,13 +483,12 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 	})
 	t.Run("a wrong learned guess is corrected", func(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
-		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
+		j := pendingJob("J1", visitsCard.ID)
+		j.sum = ptr(9.0)
+		r := newRig(t, WorkerConfig{}, api, nil, j)
 		if err := r.w.cache.LearnMechanics(2, MechSpend); err != nil {
 			t.Fatal(err)
 		}
-		j := pendingJob("J1", visitsCard.ID)
-		j.PurchaseSum = ptr(9.0)
-		r.q.jobs["J1"] = &j
 		r.step(t)
 		if got := api.applied[1].Method; got != apiclient.AddStamp {
 			t.Errorf("after spend was refused, probed %s, want add-stamp (first untried)", got)
@@ -424,20 +500,13 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 	t.Run("all refused", func(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant, irrelevant}}
 		j := pendingJob("J1", visitsCard.ID)
-		j.PurchaseSum = ptr(9.0)
+		j.sum = ptr(9.0)
 		r := newRig(t, WorkerConfig{}, api, nil, j)
 		r.step(t)
-		if len(api.applied) != 3 || r.q.get("J1").State != queue.Dead {
-			t.Errorf("sent %d, state %s; want 3 probes then dead", len(api.applied), r.q.get("J1").State)
+		if len(api.applied) != 3 || r.get(t, "J1").State != queue.Dead {
+			t.Errorf("sent %d, state %s; want 3 probes then dead", len(api.applied), r.get(t, "J1").State)
 		}
 	})
-}
-
-// ambiguousJob is a job whose send may have been applied.
-func ambiguousJob(id string, misses int) queue.Job {
-	j := pendingJob(id, stampCard)
-	j.State, j.Misses, j.SentAt, j.NextAttempt = queue.Ambiguous, misses, t0.Add(-time.Minute), t0
-	return j
 }
 
 func op(id int64, card string, template int, comment string) apiclient.Operation {
@@ -445,7 +514,6 @@ func op(id int64, card string, template int, comment string) apiclient.Operation
 }
 
 func TestWorker_Reconcile(t *testing.T) {
-	marker := "tillscan:till-1:J1"
 	noise := func(n int) []apiclient.Operation {
 		var ops []apiclient.Operation
 		for i := range n {
@@ -457,54 +525,63 @@ func TestWorker_Reconcile(t *testing.T) {
 		name      string
 		misses    int
 		api       *fakeAPI
+		ops       func(marker string) []apiclient.Operation // what GET /operations holds, given J1's marker
 		wantVerbs string
 		wantKinds string
 		check     func(t *testing.T, r *workerRig)
 	}{
-		{"found", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker)}},
+		{"found", 0, &fakeAPI{}, func(m string) []apiclient.Operation { return []apiclient.Operation{op(1, stampCard, 1, m)} },
 			"done stamp 8/10", "applied", nil},
-		{"found with configured text after it", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker+" front till")}},
+		{"found with configured text after it", 0, &fakeAPI{},
+			func(m string) []apiclient.Operation {
+				return []apiclient.Operation{op(1, stampCard, 1, m+" front till")}
+			},
 			"done stamp 8/10", "applied", nil},
-		{"prefix trap is not a match", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker+"2")}},
+		{"prefix trap is not a match", 0, &fakeAPI{}, func(m string) []apiclient.Operation { return []apiclient.Operation{op(1, stampCard, 1, m+"2")} },
 			"ambiguous absent misses=1", "", nil},
 		{"found on a later page behind a server page cap", 0,
-			&fakeAPI{perPage: 7, ops: append(noise(20), op(1, stampCard, 1, marker))},
+			&fakeAPI{perPage: 7}, func(m string) []apiclient.Operation { return append(noise(20), op(1, stampCard, 1, m)) },
 			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
 				if n := len(r.api.lists); n != 3 {
 					t.Errorf("read %d pages, want 3 (21 items, 7 per page)", n)
 				}
 			}},
-		{"absent, not yet sure", 1, &fakeAPI{ops: noise(3)},
+		{"absent, not yet sure", 1, &fakeAPI{ops: noise(3)}, nil,
 			"ambiguous absent misses=2", "", func(t *testing.T, r *workerRig) {
-				if j := r.q.get("J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
+				if j := r.get(t, "J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
 					t.Errorf("next look at %v, want now+Settle", j.NextAttempt)
 				}
 				if len(r.api.applied) != 0 {
 					t.Error("re-sent before being sure")
 				}
 			}},
-		{"absent on every look: back to pending, due now", 2, &fakeAPI{ops: noise(3)},
+		{"absent on every look: back to pending, due now", 2, &fakeAPI{ops: noise(3)}, nil,
 			"retry absent", "", func(t *testing.T, r *workerRig) {
-				if j := r.q.get("J1"); j.State != queue.Pending || j.NextAttempt.After(r.now) {
+				if j := r.get(t, "J1"); j.State != queue.Pending || j.NextAttempt.After(r.now) {
 					t.Errorf("job %s due %v, want pending due now", j.State, j.NextAttempt)
 				}
 			}},
-		{"read failed: look later, same count", 1, &fakeAPI{opsErrs: []error{fmt.Errorf("%w: dial", apiclient.ErrNotSent)}},
+		{"read failed: look later, same count", 1, &fakeAPI{opsErrs: []error{fmt.Errorf("%w: dial", apiclient.ErrNotSent)}}, nil,
 			"ambiguous not_sent misses=1", "waiting", func(t *testing.T, r *workerRig) {
-				if j := r.q.get("J1"); j.NextAttempt.Sub(r.now) < 30*time.Second {
+				if j := r.get(t, "J1"); j.NextAttempt.Sub(r.now) < 30*time.Second {
 					t.Errorf("next look in %v, want at least Settle", j.NextAttempt.Sub(r.now))
 				}
 			}},
-		{"read got 503", 1, &fakeAPI{opsErrs: []error{statusErr(503, "", apiclient.ErrAmbiguous)}},
+		{"read got 503", 1, &fakeAPI{opsErrs: []error{statusErr(503, "", apiclient.ErrAmbiguous)}}, nil,
 			"ambiguous ambiguous misses=1", "waiting", nil},
-		{"read unauthorized: pause, keep it ambiguous", 0, &fakeAPI{opsErrs: []error{statusErr(401, "", apiclient.ErrUnauthorized)}},
+		{"read unauthorized: pause, keep it ambiguous", 0, &fakeAPI{opsErrs: []error{statusErr(401, "", apiclient.ErrUnauthorized)}}, nil,
 			"ambiguous unauthorized misses=0", "unauthorized", nil},
-		{"read refused for good: park, never re-send", 0, &fakeAPI{opsErrs: []error{statusErr(400, "bad date", apiclient.ErrRejected)}},
+		{"read refused for good: park, never re-send", 0, &fakeAPI{opsErrs: []error{statusErr(400, "bad date", apiclient.ErrRejected)}}, nil,
 			"dead cannot check whether it was applied: refused: bad date; look at the card's operations and resolve the job", "dead", nil},
-		{"duplicate marker", 0, &fakeAPI{ops: []apiclient.Operation{op(1, stampCard, 1, marker), op(2, stampCard, 1, "x "+marker)}},
+		{"duplicate marker", 0, &fakeAPI{},
+			func(m string) []apiclient.Operation {
+				return []apiclient.Operation{op(1, stampCard, 1, m), op(2, stampCard, 1, "x "+m)}
+			},
 			"done stamp 8/10", "applied,duplicate", nil},
 		{"card filter empty: template fallback finds it", 0,
-			&fakeAPI{noCard: true, ops: []apiclient.Operation{op(5, "other", 1, "x"), op(6, stampCard, 1, marker)}},
+			&fakeAPI{noCard: true}, func(m string) []apiclient.Operation {
+				return []apiclient.Operation{op(5, "other", 1, "x"), op(6, stampCard, 1, m)}
+			},
 			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
 				if n := len(r.api.lists); n < 2 || r.api.lists[1].TemplateID != 1 || r.api.lists[1].CardID != "" {
 					t.Errorf("queries %+v, want a template query after the empty card query", r.api.lists)
@@ -514,6 +591,9 @@ func TestWorker_Reconcile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, WorkerConfig{}, tt.api, nil, ambiguousJob("J1", tt.misses))
+			if tt.ops != nil {
+				tt.api.ops = tt.ops(r.marker("J1"))
+			}
 			r.step(t)
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("verbs = %q, want %q", got, tt.wantVerbs)
@@ -550,7 +630,7 @@ func TestWorker_ReconcileThenResend(t *testing.T) {
 	if got := strings.Join(r.q.log(), "|"); got != want {
 		t.Fatalf("verbs = %q, want %q", got, want)
 	}
-	if c := api.applied[0].Comment; c != "tillscan:till-1:J1" {
+	if c := api.applied[0].Comment; c != r.marker("J1") {
 		t.Errorf("re-send comment %q, want the same marker", c)
 	}
 }
@@ -561,8 +641,7 @@ func TestWorker_Run(t *testing.T) {
 	t.Run("idle until woken, then sends; nil on cancel", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			api := &fakeAPI{}
-			r := newRig(t, WorkerConfig{Idle: time.Hour}, api, nil)
-			r.w.now = time.Now
+			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() { done <- r.w.Run(ctx) }()
@@ -571,7 +650,7 @@ func TestWorker_Run(t *testing.T) {
 				t.Fatal("sent with an empty queue")
 			}
 			start := time.Now()
-			r.q.add(pendingJob("J1", stampCard))
+			r.add(t, pendingJob("J1", stampCard))
 			r.w.Wake()
 			synctest.Wait()
 			if api.nApplied() != 1 || time.Since(start) != 0 {
@@ -586,11 +665,9 @@ func TestWorker_Run(t *testing.T) {
 	t.Run("sleeps until the next job is due", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			api := &fakeAPI{}
-			r := newRig(t, WorkerConfig{Idle: time.Hour}, api, nil)
-			r.w.now = time.Now
 			j := pendingJob("J1", stampCard)
-			j.NextAttempt = time.Now().Add(90 * time.Second)
-			r.q.add(j)
+			j.due = 90 * time.Second
+			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api, j)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() { done <- r.w.Run(ctx) }()
@@ -610,10 +687,10 @@ func TestWorker_Run(t *testing.T) {
 	t.Run("backs off while unreachable; a new scan does not end it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			notSent := fail(fmt.Errorf("%w: dial", apiclient.ErrNotSent))
-			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent}}
-			r := newRig(t, WorkerConfig{RetryBase: 10 * time.Second, RetryCap: time.Minute, Idle: time.Hour}, api, nil,
+			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent},
+				cards: map[string]apiclient.Card{stampCard: stampAt(8), "544256-439-999": stampAt(1)}}
+			r := newRunRig(t, WorkerConfig{RetryBase: 10 * time.Second, RetryCap: time.Minute, Idle: time.Hour}, api,
 				pendingJob("J1", stampCard))
-			r.w.now = time.Now
 			api.calls = make(chan string, 100)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
@@ -628,7 +705,11 @@ func TestWorker_Run(t *testing.T) {
 				return time.Time{}
 			}
 			sentAt := []time.Time{nextApply()}
-			r.q.add(pendingJob("J2", "612001-100-202"))
+			// A known card: no GET, whose success would end the streak.
+			if err := r.w.cache.Put("544256-439-999", CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
+				t.Fatal(err)
+			}
+			r.add(t, pendingJob("J2", "544256-439-999"))
 			r.w.Wake() // a new scan must not cut the backoff short
 			sentAt = append(sentAt, nextApply(), nextApply())
 			if d := sentAt[1].Sub(sentAt[0]); d < 5*time.Second || d > 10*time.Second {
@@ -639,11 +720,10 @@ func TestWorker_Run(t *testing.T) {
 			}
 		})
 	})
-	t.Run("unauthorized pauses until Resume", func(t *testing.T) {
+	t.Run("unauthorized pauses until the client accepts a key and Wake", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){fail(statusErr(401, "", apiclient.ErrUnauthorized))}}
-			r := newRig(t, WorkerConfig{Idle: time.Minute}, api, nil, pendingJob("J1", stampCard))
-			r.w.now = time.Now
+			r := newRunRig(t, WorkerConfig{Idle: time.Minute}, api, pendingJob("J1", stampCard))
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() { done <- r.w.Run(ctx) }()
@@ -652,10 +732,11 @@ func TestWorker_Run(t *testing.T) {
 			if api.nApplied() != 1 || !r.w.Status().Paused {
 				t.Fatalf("sent %d times in an hour of pause (paused=%v), want 1", api.nApplied(), r.w.Status().Paused)
 			}
-			r.w.Resume()
+			api.acceptKey() // the client's SetAPIKey
+			r.w.Wake()
 			synctest.Wait()
-			if api.nApplied() != 2 || r.w.Status().Paused || r.q.get("J1").State != queue.Done {
-				t.Fatalf("after Resume: sent %d, status %+v, job %s; want sent again and done", api.nApplied(), r.w.Status(), r.q.get("J1").State)
+			if api.nApplied() != 2 || r.w.Status().Paused || r.get(t, "J1").State != queue.Done {
+				t.Fatalf("after the key was accepted: sent %d, status %+v, job %s; want sent again and done", api.nApplied(), r.w.Status(), r.get(t, "J1").State)
 			}
 			if n := strings.Count(strings.Join(func() []string {
 				var s []string
@@ -674,24 +755,23 @@ func TestWorker_Run(t *testing.T) {
 	})
 	t.Run("a job an operator changed mid-send does not stop Run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			api := &fakeAPI{}
-			var r *workerRig
-			api.apply = []func(apiclient.Action) (*apiclient.Card, error){func(apiclient.Action) (*apiclient.Card, error) {
-				r.q.mu.Lock()
-				r.q.jobs["J1"].State = queue.Dropped // the operator dropped it while it was in flight
-				r.q.mu.Unlock()
-				c := stampAt(9)
-				return &c, nil
-			}}
-			r = newRig(t, WorkerConfig{Idle: time.Hour}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", "544256-439-999"))
-			r.w.now = time.Now
-			api.cards["544256-439-999"] = stampAt(1)
+			api := &fakeAPI{cards: map[string]apiclient.Card{stampCard: stampAt(8), "544256-439-999": stampAt(1)}}
+			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api, pendingJob("J1", stampCard), pendingJob("J2", "544256-439-999"))
+			dropped := false
+			api.onGet = func() { // the operator drops J1 while the worker looks its card up
+				if !dropped {
+					dropped = true
+					if err := r.q.Queue.Drop(r.ids["J1"], "operator", time.Now()); err != nil {
+						t.Errorf("Drop: %v", err)
+					}
+				}
+			}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() { done <- r.w.Run(ctx) }()
 			time.Sleep(time.Minute)
 			synctest.Wait()
-			if j := r.q.get("J2"); j.State != queue.Done {
+			if j := r.get(t, "J2"); j.State != queue.Done {
 				t.Errorf("J2 is %s, want done: Run must go on after the conflict", j.State)
 			}
 			cancel()
@@ -718,8 +798,7 @@ func TestWorker_Run(t *testing.T) {
 					if tc.err != nil {
 						api.opsErrs = []error{tc.err}
 					}
-					r := newRig(t, WorkerConfig{StartupCheck: true}, api, nil)
-					r.w.now = time.Now
+					r := newRunRig(t, WorkerConfig{StartupCheck: true}, api)
 					ctx, cancel := context.WithCancel(t.Context())
 					done := make(chan error, 1)
 					go func() { done <- r.w.Run(ctx) }()
@@ -739,7 +818,7 @@ func TestWorker_Run(t *testing.T) {
 	})
 	t.Run("queue failure ends Run with an error", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRig(t, WorkerConfig{}, &fakeAPI{}, nil)
+			r := newRunRig(t, WorkerConfig{}, &fakeAPI{})
 			w := NewWorker(WorkerConfig{}, brokenQueue{r.q}, r.api, nil, nil, nil, zerolog.Nop())
 			if err := w.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 				t.Fatalf("Run() = %v, want the queue's error", err)
@@ -749,6 +828,6 @@ func TestWorker_Run(t *testing.T) {
 }
 
 // brokenQueue fails Next.
-type brokenQueue struct{ *fakeQueue }
+type brokenQueue struct{ *recQueue }
 
 func (brokenQueue) Next(time.Time) (queue.Job, error) { return queue.Job{}, errors.New("disk on fire") }
