@@ -23,8 +23,10 @@
 // backoff. After a 401 or 403 the Client sends nothing until [Client.SetAPIKey]
 // is called, with any key (the same one again included); the Client alone
 // owns that stop, and [Client.Status] reports it. The key is never printed: [Config] and [Client]
-// redact it under every fmt verb and in JSON, and the API's messages are
-// scrubbed of it.
+// redact it under every fmt verb and in JSON, and text from the server (the
+// API's messages, bytes quoted in decoding and transport errors) leaves the
+// Client only after every run of 8 or more characters it shares with the
+// key, in any case, has been removed.
 //
 // Departures from notes/api.md, each commented where it happens: redirects
 // are never followed; an HTTP 2xx whose envelope code is 300–599 is treated

@@ -2,6 +2,7 @@ package apiclient_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -162,5 +163,116 @@ func TestRedaction_Panic(t *testing.T) {
 		if !strings.Contains(string(out), "[redacted]") {
 			t.Errorf("panic output lacks [redacted]:\n%s", out)
 		}
+	}
+}
+
+// sharedRun returns a run of at least min(8, len(key)) characters of key that
+// s contains, ignoring case, or "" if there is none.
+func sharedRun(s, key string) string {
+	n := min(8, len(key))
+	ls, lk := strings.ToLower(s), strings.ToLower(key)
+	for i := 0; n > 0 && i+n <= len(lk); i++ {
+		if strings.Contains(ls, lk[i:i+n]) {
+			return key[i : i+n]
+		}
+	}
+	return ""
+}
+
+// A server echoing the key in part, in another case or in pieces: nothing
+// of 8 characters or more of it leaves the client, in the error, the
+// StatusError's message, Status() or the log, whatever the status.
+func TestRedaction_PartialEchoes(t *testing.T) {
+	const short = "Ab3x9"
+	tests := []struct {
+		name string
+		key  string
+		body func(key string) string // the error body; the key as sent is passed in
+		keep string                  // server text that must survive
+	}{
+		{"exact", testKey, func(k string) string { return `{"message":"Invalid API key ` + k + `"}` }, "Invalid API key"},
+		{"truncated", testKey, func(k string) string { return `{"message":"Invalid API key ` + k[:12] + `…"}` }, "Invalid API key"},
+		{"tail only", testKey, func(k string) string { return `{"message":"key …` + k[len(k)-9:] + ` revoked"}` }, "revoked"},
+		{"lower-cased", testKey, func(k string) string { return `{"message":"unknown key ` + strings.ToLower(k) + `"}` }, "unknown key"},
+		{"upper-cased", testKey, func(k string) string { return `{"message":"UNKNOWN KEY ` + strings.ToUpper(k) + `"}` }, "UNKNOWN KEY"},
+		{"embedded in JSON", testKey, func(k string) string {
+			inner, _ := json.Marshal(map[string]string{"x-api-key": strings.ToLower(k)})
+			b, _ := json.Marshal(map[string]string{"message": "request headers: " + string(inner)})
+			return string(b)
+		}, "request headers"},
+		{"nested error object", testKey, func(k string) string { return `{"error":{"message":"key ` + k[3:] + ` is disabled"}}` }, "is disabled"},
+		{"split across fields", testKey, func(k string) string {
+			return `{"message":["key starts ` + k[:11] + `","key ends ` + k[11:] + `"],"detail":"` + k + `"}`
+		}, "key starts"},
+		{"split by a newline", testKey, func(k string) string { return `{"message":"` + k[:10] + `\n` + k[10:] + `"}` }, ""},
+		{"short key", short, func(k string) string { return `{"message":"key ` + strings.ToLower(k) + ` not found"}` }, "not found"},
+	}
+	for _, status := range []int{401, 422} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprint(status, " ", tt.name), func(t *testing.T) {
+				f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(status)
+					fmt.Fprint(w, tt.body(r.Header.Get("X-Api-Key")))
+				})
+				c, logs := newClient(t, f.base(), func(cfg *apiclient.Config) { cfg.APIKey = tt.key })
+				_, err := c.Apply(t.Context(), stamp("544256-439-856"))
+				se, ok := errors.AsType[*apiclient.StatusError](err)
+				if !ok {
+					t.Fatalf("err = %v; want a *StatusError", err)
+				}
+				if !strings.Contains(se.Message, tt.keep) {
+					t.Errorf("Message = %q; want it to keep %q", se.Message, tt.keep)
+				}
+				_, again := c.GetCard(t.Context(), "544256-439-856") // after a 401: refused without sending
+				outputs := map[string]string{
+					"Message": se.Message, "error": err.Error(), "error %+v": fmt.Sprintf("%+v %#v", err, err),
+					"second error": fmt.Sprint(again), "Status": fmt.Sprint(c.Status().Refused), "log": logs.String(),
+				}
+				for what, s := range outputs {
+					if run := sharedRun(s, tt.key); run != "" {
+						t.Errorf("%s holds %q of the key: %s", what, run, s)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Decoding and transport errors quote what the server sent: the key is
+// removed from them too.
+func TestRedaction_ServerBytesInErrors(t *testing.T) {
+	lower := strings.ToLower(testKey)
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v2/cards/100000-000-001": // a card type the client cannot decode
+			envelope(w, 200, map[string]any{"id": "100000-000-001", "type": lower}, nil)
+		case "/api/v2/cards/100000-000-002": // the same as a number-like id
+			envelope(w, 200, map[string]any{"id": "100000-000-002", "type": map[string]string{"k": lower}}, nil)
+		default: // a malformed status line, straight on the connection
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			buf.WriteString("HTTP/1.1 " + strings.ToUpper(testKey) + " Unauthorized\r\n\r\n")
+			buf.Flush()
+			conn.Close()
+		}
+	})
+	c, logs := newClient(t, f.base(), func(cfg *apiclient.Config) { cfg.Tries = 1 })
+	for _, card := range []string{"100000-000-001", "100000-000-002", "100000-000-003"} {
+		_, err := c.GetCard(t.Context(), card)
+		if err == nil {
+			t.Fatalf("GetCard(%s) = nil error", card)
+		}
+		for _, verb := range verbs {
+			if run := sharedRun(fmt.Sprintf(verb, err), testKey); run != "" {
+				t.Errorf("GetCard(%s): error %s holds %q of the key: %v", card, verb, run, err)
+			}
+		}
+	}
+	if run := sharedRun(logs.String(), testKey); run != "" {
+		t.Errorf("log holds %q of the key: %s", run, logs)
 	}
 }

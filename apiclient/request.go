@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -135,7 +134,9 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte, seq uint64) er
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		// *url.Error names the method and URL, never the headers.
+		// *url.Error names the method and URL, never the headers; but
+		// net/http quotes a malformed status line, which is server text.
+		err = scrub(err, key)
 		if wrote.Load() {
 			return fmt.Errorf("apiclient: %s: %w: no answer after the request was sent: %w", cl.op, ErrAmbiguous, err)
 		}
@@ -160,20 +161,20 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	if ok {
 		switch {
 		case rerr != nil:
-			return badResponse(cl.op, status, fmt.Errorf("reading the body: %w", rerr))
+			return badResponse(cl.op, status, fmt.Errorf("reading the body: %w", scrub(rerr, key)))
 		case int64(len(data)) > limit:
 			return badResponse(cl.op, status, fmt.Errorf("body larger than %d bytes", limit))
 		}
 		var env envelope
 		if len(bytes.TrimSpace(data)) == 0 {
 			// 204 or an empty 200: fine where no data is needed (DELETE).
-			return decodeData(cl, status, &env)
+			return decodeData(cl, status, &env, key)
 		}
 		if err := json.Unmarshal(data, &env); err != nil {
-			return badResponse(cl.op, status, fmt.Errorf("decoding the envelope: %w", err))
+			return badResponse(cl.op, status, fmt.Errorf("decoding the envelope: %w", scrub(err, key)))
 		}
 		if env.Code < 300 || env.Code > 599 {
-			return decodeData(cl, status, &env)
+			return decodeData(cl, status, &env, key)
 		}
 		// An HTTP 2xx whose envelope code names a failure: the code is
 		// taken as the status, so a rejection inside a 200 is not mistaken
@@ -234,14 +235,15 @@ func classify(status int) error {
 }
 
 // decodeData decodes a 2xx envelope's data and meta into the call's targets.
-func decodeData(cl *call, status int, env *envelope) error {
+// A decoding error may quote the server's bytes: key is removed from it.
+func decodeData(cl *call, status int, env *envelope, key string) error {
 	if cl.out != nil {
 		if len(env.Data) == 0 || string(env.Data) == "null" {
 			if cl.needData {
 				return badResponse(cl.op, status, errors.New("no data in the answer"))
 			}
 		} else if err := json.Unmarshal(env.Data, cl.out); err != nil {
-			return badResponse(cl.op, status, fmt.Errorf("decoding data: %w", err))
+			return badResponse(cl.op, status, fmt.Errorf("decoding data: %w", scrub(err, key)))
 		}
 	}
 	if cl.meta != nil && env.Meta != nil {
@@ -252,48 +254,4 @@ func decodeData(cl *call, status int, env *envelope) error {
 
 func badResponse(op string, status int, cause error) error {
 	return fmt.Errorf("apiclient: %s: HTTP %d: %w (the request was applied): %w: %w", op, status, ErrBadResponse, ErrAmbiguous, cause)
-}
-
-// errorMessage extracts the API's message from an error body: "message",
-// else "error", "detail" or "title" (RFC 9457). It is cut to one short line,
-// and the key is removed in case a server echoes it.
-func errorMessage(body []byte, key string) string {
-	var m struct {
-		Message string `json:"message"`
-		Error   any    `json:"error"`
-		Detail  string `json:"detail"`
-		Title   string `json:"title"`
-	}
-	if json.Unmarshal(body, &m) != nil {
-		return ""
-	}
-	msg := m.Message
-	if msg == "" {
-		if s, ok := m.Error.(string); ok {
-			msg = s
-		}
-	}
-	if msg == "" {
-		msg = m.Detail
-	}
-	if msg == "" {
-		msg = m.Title
-	}
-	return cleanMessage(msg, key)
-}
-
-func cleanMessage(msg, key string) string {
-	if key != "" {
-		msg = strings.ReplaceAll(msg, key, redacted)
-	}
-	msg = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, msg)
-	if r := []rune(msg); len(r) > 300 {
-		msg = string(r[:300]) + "…"
-	}
-	return strings.TrimSpace(msg)
 }
