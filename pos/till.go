@@ -3,7 +3,6 @@ package pos
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,8 +176,8 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	if strings.HasPrefix(strings.ToUpper(text), commandPrefix) {
 		// tillscan's own barcode, but not one configured here: say so
 		// rather than pass it on to the POS as if it were a product.
-		ev.Kind, ev.Err = EventMode, "unknown command barcode"
-		ev.Message = "command barcode not configured on this till: " + text
+		ev.Kind, ev.Err = EventRefused, "unknown command barcode"
+		ev.Message = "command barcode not known on this till: " + shortQuote(text) + " — nothing changed; check the barcode sheet"
 		return t.feed.publish(ev)
 	}
 	card, err := t.ex.Card(text)
@@ -188,7 +187,6 @@ func (t *Till) Handle(s scanner.Scan) Event {
 		if errors.Is(err, errTwoCards) {
 			ev.Message = "more than one card number in this code: not used"
 		}
-		t.log.Debug().Str("scanner", s.Scanner).Err(err).Msg("scan is not a loyalty card")
 		return t.feed.publish(ev)
 	}
 	ev.Card = card
@@ -206,7 +204,7 @@ func (t *Till) Handle(s scanner.Scan) Event {
 		return t.feed.publish(ev)
 	}
 	if msg := t.needsSumLocked(card, ctx); msg != "" {
-		ev.Kind, ev.Err = EventRejected, ErrNeedPurchaseSum.Error()
+		ev.Kind, ev.Err = EventRefused, ErrNeedPurchaseSum.Error()
 		ev.Message = msg
 		return t.feed.publish(ev) // the mode stays pending: scan the sum, then the card
 	}
@@ -216,7 +214,6 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	}, at)
 	if err != nil {
 		// The mode stays pending: the cashier scans the card again.
-		t.log.Error().Err(err).Str("card", card).Str("scanner", s.Scanner).Msg("scan NOT saved")
 		ev.Kind, ev.Err = EventNotSaved, err.Error()
 		ev.Message = card + ": NOT saved — scan the card again; if this repeats, see the tillscan log"
 		return t.feed.publish(ev)
@@ -269,7 +266,7 @@ func (t *Till) SetNext(mode string, purchaseSum *float64) error {
 		return fmt.Errorf("pos: mode %q: %w", mode, ErrUnknownMode)
 	}
 	if purchaseSum != nil && !validSum(*purchaseSum) {
-		return fmt.Errorf("pos: purchase sum %v must be a positive amount", *purchaseSum)
+		return fmt.Errorf("pos: purchase sum %v: %w", *purchaseSum, ErrBadSum)
 	}
 	now := time.Now()
 	t.mu.Lock()
@@ -318,17 +315,17 @@ func (t *Till) command1(ev Event, cmd Command, arg string) Event {
 		ev.Message = "next scan: back to normal"
 		return t.feed.publish(ev)
 	case cmd.PurchaseSum:
-		v, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(arg), ",", "."), 64)
-		if err != nil || !validSum(v) {
-			ev.Err = fmt.Sprintf("purchase sum %q is not a positive amount", arg)
-			ev.Message = "purchase sum not understood: " + arg
+		v, err := ParsePurchaseSum(arg)
+		if err != nil {
+			ev.Kind, ev.Err = EventRefused, err.Error()
+			ev.Message = "purchase sum not understood: " + shortQuote(arg) + " — scan the sum again (" + sumRule + ")"
 			return t.feed.publish(ev)
 		}
 		ctx.sum = &v
 	default:
 		if t.cfg.Rules != nil && !t.cfg.Rules().HasMode(cmd.Mode) {
-			ev.Err = fmt.Sprintf("mode %q has no rules", cmd.Mode)
-			ev.Message = "unknown mode " + cmd.Mode + ": ignored"
+			ev.Kind, ev.Err = EventRefused, fmt.Sprintf("mode %q has no rules", cmd.Mode)
+			ev.Message = "unknown mode " + cmd.Mode + ": ignored — check the till's config"
 			return t.feed.publish(ev)
 		}
 		ctx.mode = cmd.Mode
@@ -410,8 +407,6 @@ func (t *Till) contextText(ctx nextScan) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func validSum(v float64) bool { return !math.IsNaN(v) && v > 0 && v < 1e9 }
 
 // roundAge writes a duration for people: "3s", "1m0s".
 func roundAge(d time.Duration) string {

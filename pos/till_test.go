@@ -118,12 +118,13 @@ func TestTill_Handle_Steps(t *testing.T) {
 			{scan("612001-100-201", 2*time.Second), EventSaved, "redeem", 12.5},
 		}},
 		{"bad sum changes nothing", 0, []step{
-			{scan("TILLSCAN:SUM:abc", 0), EventMode, "", 0},
-			{scan("TILLSCAN:SUM:-3", 0), EventMode, "", 0},
+			{scan("TILLSCAN:SUM:abc", 0), EventRefused, "", 0},
+			{scan("TILLSCAN:SUM:-3", 0), EventRefused, "", 0},
+			{scan("TILLSCAN:SUM:0.001", 0), EventRefused, "", 0},
 			{scan("612001-100-201", time.Second), EventSaved, "", 0},
 		}},
 		{"unknown tillscan command is not passed on", 0, []step{
-			{scan("TILLSCAN:REFUND", 0), EventMode, "", 0},
+			{scan("TILLSCAN:REFUND", 0), EventRefused, "", 0},
 			{scan("544256-439-856", time.Second), EventSaved, "", 0},
 		}},
 		{"cancel", 0, []step{
@@ -273,7 +274,7 @@ func TestTill_KnownCardNeedsSum(t *testing.T) {
 		want EventKind
 		text string
 	}{
-		{scan(cashback, 0), EventRejected, "needs the purchase sum: scan TILLSCAN:SUM:<amount>"},
+		{scan(cashback, 0), EventRefused, "needs the purchase sum: scan TILLSCAN:SUM:<amount>"},
 		{scan(stamp, time.Second), EventSaved, "saved"},                       // needs no sum
 		{scan("612001-100-299", 2*time.Second), EventSaved, "saved"},          // unknown card: the worker decides
 		{scan("TILLSCAN:SUM:12.50", 3*time.Second), EventMode, "purchase"},    // the sum first…
@@ -287,5 +288,73 @@ func TestTill_KnownCardNeedsSum(t *testing.T) {
 	}
 	if len(q.scans) != 3 || q.scans[2].Card != cashback || q.scans[2].PurchaseSum == nil || *q.scans[2].PurchaseSum != 12.5 {
 		t.Fatalf("queued %+v; want the stamp, the unknown card and the cashback card with its sum", q.scans)
+	}
+}
+
+// TestTill_BadSumsAndCommands is issue 8 defect 7: "TILLSCAN:SUM:0.001"
+// was taken as a sum of £0.00, and a bad sum or an unknown command barcode
+// got the good-read beep. Each is now a refusal, a bad read, and the next
+// card scan carries no sum.
+func TestTill_BadSumsAndCommands(t *testing.T) {
+	for _, text := range []string{
+		"TILLSCAN:SUM:0.001", "TILLSCAN:SUM:0", "TILLSCAN:SUM:0.00", "TILLSCAN:SUM:-5", "TILLSCAN:SUM:NaN",
+		"TILLSCAN:SUM:Inf", "TILLSCAN:SUM:1e3", "TILLSCAN:SUM:", "TILLSCAN:SUM:12.5.0", "TILLSCAN:SUM:1000000",
+		"TILLSCAN:SUM:99999999999999999999", "TILLSCAN:SUM:0x10", "TILLSCAN:SUM:1 000", "TILLSCAN:REFUND", "tillscan:nope",
+	} {
+		t.Run(text, func(t *testing.T) {
+			till, q, _ := newTestTill(t, TillConfig{})
+			ev := till.Handle(scan(text, 0))
+			if ev.Kind != EventRefused || ev.GoodRead() || ev.Err == "" || !strings.Contains(ev.Message, "—") {
+				t.Fatalf("Handle(%q) = %s %q (err %q, good read %v); want refused, a bad read, saying what to do",
+					text, ev.Kind, ev.Message, ev.Err, ev.GoodRead())
+			}
+			if ev := till.Handle(scan("612001-100-201", time.Second)); ev.Kind != EventSaved || q.scans[0].PurchaseSum != nil {
+				t.Fatalf("next card: %s, sum %v; want saved without a sum", ev.Kind, q.scans[0].PurchaseSum)
+			}
+		})
+	}
+}
+
+func TestEvent_GoodRead(t *testing.T) {
+	tests := []struct {
+		ev   Event
+		want bool
+	}{
+		{Event{Kind: EventSaved}, true},
+		{Event{Kind: EventRepeat}, true},
+		{Event{Kind: EventMode}, true},
+		{Event{Kind: EventMode, Err: "mode has no rules"}, false},
+		{Event{Kind: EventRefused}, false},
+		{Event{Kind: EventNotSaved}, false},
+		{Event{Kind: EventNotCard}, false},
+		{Event{Kind: EventApplied}, false}, // the worker's events are not scans
+	}
+	for _, tt := range tests {
+		if got := tt.ev.GoodRead(); got != tt.want {
+			t.Errorf("Event{Kind: %s, Err: %q}.GoodRead() = %v, want %v", tt.ev.Kind, tt.ev.Err, got, tt.want)
+		}
+	}
+}
+
+func TestParsePurchaseSum(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"12.50", 12.5, true}, {"12,5", 12.5, true}, {"20", 20, true}, {" 7.05 ", 7.05, true}, {"0.01", 0.01, true},
+		{"999999.99", 999999.99, true}, {"012", 12, true},
+		{"0.001", 0, false}, {"0", 0, false}, {"0.00", 0, false}, {"-1", 0, false}, {"+1", 0, false}, {"1e2", 0, false},
+		{"NaN", 0, false}, {"Inf", 0, false}, {"", 0, false}, {".5", 0, false}, {"5.", 0, false}, {"1,000.00", 0, false},
+		{"1000000", 0, false}, {"١٢", 0, false}, {"12.5\x00", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParsePurchaseSum(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParsePurchaseSum(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadSum) {
+			t.Errorf("ParsePurchaseSum(%q) error %v does not match ErrBadSum", tt.in, err)
+		}
 	}
 }
