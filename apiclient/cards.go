@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 )
 
@@ -50,6 +51,20 @@ func (q CardsQuery) values() url.Values {
 	setStr(v, "customerPhone", q.CustomerPhone)
 	setStr(v, "customerEmail", q.CustomerEmail)
 	return v
+}
+
+// plausibleCard accepts the serials the API issues ("544256-439-856") and,
+// leniently, other short alphanumeric serials; it refuses anything that could
+// change the request path or query.
+var plausibleCard = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{3,40}$`)
+
+// ValidCardNumber returns an error wrapping ErrRejected if s cannot be a card
+// number. It is checked before any request is made.
+func ValidCardNumber(s string) error {
+	if !plausibleCard.MatchString(s) {
+		return fmt.Errorf("apiclient: %q is not a card number: %w", s, ErrRejected)
+	}
+	return nil
 }
 
 // cardPath is /cards/{number}: the number is checked, then escaped.

@@ -1,5 +1,10 @@
 package sandbox
 
+import (
+	"math"
+	"time"
+)
+
 // The sandbox's own wire types, JSON-tagged as notes/api.md §2–§4 describe
 // the API. They are also the seed types: fields the sandbox recomputes
 // (customer, availableRewardTiers, links…) are ignored when seeding.
@@ -289,3 +294,17 @@ const (
 	typeMembership = 6
 	typeReward     = 7
 )
+
+func ptr[T any](v T) *T { return &v }
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// fmtTime formats t as the API does (PHP "Y-m-d\TH:i:sP", UTC "+00:00").
+func fmtTime(t time.Time) string { return t.UTC().Format(phpTime) }
+
+func fmtTimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	return ptr(fmtTime(*t))
+}

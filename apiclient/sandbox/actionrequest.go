@@ -1,5 +1,9 @@
 package sandbox
 
+// The HTTP side of POST /cards/{id}/{action}: decoding and checking the
+// body, applying the action (effects.go) and logging the operation; also
+// set-expiration-date and set-membership-tier.
+
 import (
 	"bytes"
 	"encoding/json"

@@ -1,24 +1,6 @@
 package apiclient
 
-import (
-	"fmt"
-	"regexp"
-	"time"
-)
-
-// plausibleCard accepts the serials the API issues ("544256-439-856") and,
-// leniently, other short alphanumeric serials; it refuses anything that could
-// change the request path or query.
-var plausibleCard = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{3,40}$`)
-
-// ValidCardNumber returns an error wrapping ErrRejected if s cannot be a card
-// number. It is checked before any request is made.
-func ValidCardNumber(s string) error {
-	if !plausibleCard.MatchString(s) {
-		return fmt.Errorf("apiclient: %q is not a card number: %w", s, ErrRejected)
-	}
-	return nil
-}
+// The API's objects as they come in an answer's data (see docs/api.md).
 
 // Card is a loyalty card as GET /cards/{number} and every card action return
 // it. Fields the API may send as null are pointers or zero values.
@@ -112,16 +94,4 @@ type Meta struct {
 	CurrentPage  int `json:"currentPage"`
 	ItemsPerPage int `json:"itemsPerPage"`
 	TotalItems   int `json:"totalItems"`
-}
-
-// OperationsQuery filters GET /operations. Zero fields are not sent. Dates
-// are day-granular on the wire (Y-m-d).
-type OperationsQuery struct {
-	CardID       string
-	CustomerID   string
-	TemplateID   int
-	StartDate    time.Time
-	EndDate      time.Time
-	Page         int
-	ItemsPerPage int
 }
