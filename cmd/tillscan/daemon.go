@@ -90,6 +90,7 @@ type daemon struct {
 	feed    *pos.Feed
 	till    *pos.Till
 	worker  *pos.Worker
+	events  *eventLogger
 	sources []*source
 	ln      net.Listener
 	started time.Time
@@ -156,6 +157,9 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		return nil, fmt.Errorf("config: card_pattern: %w", err)
 	}
 	d.feed = pos.NewFeed(50)
+	// Subscribed before any component can publish, so the journal has
+	// every event.
+	d.events = newEventLogger(d.feed, d.log, opt.OnEvent, 256)
 	d.rules.Store(&rules)
 	d.apiKey = opt.APIKey
 	rulesNow := func() pos.Rules { return *d.rules.Load() }
@@ -254,10 +258,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
 	}
 	start("worker", d.worker.Run)
-	// Subscribe before any scanner starts, so no event is published unseen.
-	events, unsubscribe := d.feed.Subscribe(256)
-	defer unsubscribe()
-	start("events", func(ctx context.Context) error { return d.logEvents(ctx, events) })
+	start("events", d.events.run)
 	start("pruner", d.prune)
 	if d.opt.Reload != nil {
 		start("reload", d.reloadLoop)
@@ -323,40 +324,6 @@ func (d *daemon) handle(s *source, sc scanner.Scan) {
 		if err := s.pass.Type(sc.Text, s.term); err != nil {
 			d.log.Error().Err(err).Str("scanner", s.src.Name()).Msg("pass-through to the POS failed: the POS did not get this barcode")
 		}
-	}
-}
-
-// logEvents writes every till event to the log, and to OnEvent.
-func (d *daemon) logEvents(ctx context.Context, ch <-chan pos.Event) error {
-	for {
-		select {
-		case <-ctx.Done():
-			for { // what was already published still gets logged
-				select {
-				case ev := <-ch:
-					d.logEvent(ev)
-				default:
-					return nil
-				}
-			}
-		case ev := <-ch:
-			d.logEvent(ev)
-		}
-	}
-}
-
-func (d *daemon) logEvent(ev pos.Event) {
-	lvl := zerolog.InfoLevel
-	switch ev.Kind {
-	case pos.EventNotSaved, pos.EventUnauthorized, pos.EventDead:
-		lvl = zerolog.ErrorLevel
-	case pos.EventRejected, pos.EventNotCard:
-		lvl = zerolog.WarnLevel
-	}
-	d.log.WithLevel(lvl).Str("event", string(ev.Kind)).Str("card", ev.Card).Str("job", ev.JobID).
-		Str("scanner", ev.Scanner).Str("mode", ev.Mode).Msg(ev.Message)
-	if d.opt.OnEvent != nil {
-		d.opt.OnEvent(ev)
 	}
 }
 
