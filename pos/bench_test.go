@@ -92,7 +92,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 			switch ev.Kind {
 			case pos.EventApplied:
 				applied++
-			case pos.EventRejected, pos.EventDuplicate:
+			case pos.EventRefused, pos.EventDuplicate:
 				b.Fatalf("unexpected %+v", ev)
 			}
 			if applied == backlog {

@@ -1,86 +1,26 @@
 package pos
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
 
-// EventKind says what happened to a scan or a job.
-type EventKind string
+// ErrFellBehind is the Err of a Subscription the Feed ended because its
+// buffer was full (a subscription with no Wait).
+var ErrFellBehind = errors.New("pos: feed subscriber fell behind")
 
-// The event kinds. Saved, not_saved, repeat, not_card and mode come from
-// the Till as a scan is handled (and refused, for a scan it refuses at
-// once); the rest from the Worker as the job meets the API.
-const (
-	EventSaved    EventKind = "saved"     // the job is on disk; the cashier may move on
-	EventNotSaved EventKind = "not_saved" // the scan was NOT saved: scan again
-	EventRepeat   EventKind = "repeat"    // same card again inside the dedupe window: ignored
-	EventNotCard  EventKind = "not_card"  // no loyalty card in the scan (pass it on to the POS)
-	EventMode     EventKind = "mode"      // a command barcode set (or cancelled) the next scan's mode or sum
-	EventApplied  EventKind = "applied"   // the API applied the action; Balance has the new balance
-	// EventRefused is a definite no: from the API's business rules, or from
-	// the till's own checks (a sum that is not an amount, a command barcode
-	// this till does not know, a card that needs a sum). Message says why
-	// and what to do. It never holds the card's later scans.
-	EventRefused      EventKind = "refused"
-	EventWaiting      EventKind = "waiting"      // the API cannot be reached: jobs wait on disk
-	EventUnauthorized EventKind = "unauthorized" // the API key was refused: sending stopped
-	EventReconciling  EventKind = "reconciling"  // the outcome is unknown: checking GET /operations before any re-send
-	EventDead         EventKind = "dead"         // the till cannot decide by itself: parked for an operator
-	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice
-
-	// EventRejected is the old name of EventRefused.
-	//
-	// Deprecated: use EventRefused.
-	EventRejected = EventRefused
-)
-
-// Event is one thing that happened, for cashier feedback, logs, the status
-// page and POS software.
-type Event struct {
-	Seq     uint64    // increasing per Feed, starting at 1
-	At      time.Time // when it happened
-	Kind    EventKind
-	Scanner string // scanner name, if the event comes from a scan
-	Card    string // card number, if known
-	JobID   string // queue job id, if a job exists
-	Mode    string // the scan's mode, "" for the default
-	Raw     string // the scanned text (not_card, mode and the till's refused events)
-	Message string // one friendly line for the cashier
-	Action  string // the action sent (applied and refused events), e.g. "add-stamp 1"
-	Balance string // the card's balance after an applied action, e.g. "stamp 8/10"
-	Err     string // the error behind a not_saved, refused, waiting or dead event
-}
-
-// GoodRead reports whether the scanner that read the scan should give
-// its good-read beep: the scan was saved (or was a repeat of a saved one),
-// or a command barcode was understood. "Saved", not "applied": the cashier
-// can let the customer go. Everything else, a refused sum or command
-// included, is a bad read. (Scans that are not cards are the POS's
-// business: a caller passing them on decides about those itself.)
-func (e Event) GoodRead() bool {
-	switch e.Kind {
-	case EventSaved, EventRepeat:
-		return true
-	case EventMode:
-		return e.Err == ""
-	}
-	return false
-}
-
-// Feed fans events out to subscribers and keeps the most recent ones.
-// Publish never blocks: a subscriber whose buffer is full is dropped (its
-// channel is closed, so it knows it missed events and can resubscribe and
-// read Recent). Create one with NewFeed; it is safe for concurrent use.
+// Feed fans events out to subscriptions and remembers the most recent
+// ones, so a subscriber that missed some can read them back by sequence
+// number (Since). Publish never blocks for long: see FollowOptions.Wait.
+// Create one with NewFeed; it is safe for concurrent use.
 type Feed struct {
-	mu      sync.Mutex // guards everything below
+	mu      sync.Mutex // guards everything below, and every Subscription's delivery state
 	seq     uint64
 	history []Event // ring buffer of the last cap(history) events
 	next    int     // where the next event goes in history once it is full
-	subs    map[*subscriber]struct{}
+	subs    map[*Subscription]struct{}
 }
-
-type subscriber struct{ ch chan Event }
 
 // NewFeed returns a Feed that remembers the last history events (0 means
 // 100).
@@ -88,11 +28,142 @@ func NewFeed(history int) *Feed {
 	if history <= 0 {
 		history = 100
 	}
-	return &Feed{history: make([]Event, 0, history), subs: map[*subscriber]struct{}{}}
+	return &Feed{history: make([]Event, 0, history), subs: map[*Subscription]struct{}{}}
+}
+
+// FollowOptions shape a Subscription.
+type FollowOptions struct {
+	// Buffer is how many events may wait unread in C; 0 means 64.
+	Buffer int
+	// Wait is how long Publish may wait for room in a full C.
+	//
+	// Zero: a subscriber that lets C fill up is ended at once: C is closed
+	// and Err returns ErrFellBehind. For clients that can start again from
+	// a sequence number (a browser's event stream resuming with its last
+	// event id, through Since).
+	//
+	// Above zero: Publish waits up to Wait for room, and if there is still
+	// none the event is not delivered but counted in Missed; the
+	// subscription goes on. Until C has room again, later events are
+	// counted without waiting, so a stuck subscriber costs the publishers
+	// one Wait, not one per event. For the audit logger, which must not
+	// lose events silently: it reads what it missed back with Since while
+	// the feed still remembers it, and reports the rest. Keep Wait short
+	// (tens of milliseconds): the till's scan path publishes too.
+	Wait time.Duration
+}
+
+// A Subscription receives the events published after it was made, in
+// order. Read them from C; C is closed when the subscription ends: after
+// Close, or when the Feed ended it (Err says why). Missed and Err are safe
+// to call from any goroutine.
+type Subscription struct {
+	// C delivers the events. A receive that reports a closed channel
+	// means the subscription ended; it never yields a zero Event.
+	C <-chan Event
+
+	f    *Feed
+	ch   chan Event
+	wait time.Duration
+
+	// guarded by f.mu
+	missed uint64
+	behind bool  // a Wait timed out and C has not had room since
+	ended  bool  // ch is closed
+	err    error // why the Feed ended it
+}
+
+// Follow returns a Subscription to every event published from now on.
+//
+// To resume a stream after event n (a reconnecting client's last event
+// id): call Follow first, then send Since(n), then the events from C whose
+// Seq is above the last one sent (the two may overlap, never leave a gap).
+func (f *Feed) Follow(opts FollowOptions) *Subscription {
+	if opts.Buffer <= 0 {
+		opts.Buffer = 64
+	}
+	ch := make(chan Event, opts.Buffer)
+	s := &Subscription{C: ch, f: f, ch: ch, wait: max(opts.Wait, 0)}
+	f.mu.Lock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
+	return s
+}
+
+// Subscribe returns a channel of every event published from now on, with
+// room for buf events (0 means 64), and a function that ends the
+// subscription (safe to call more than once). The channel is closed when
+// the subscription ends, also when the subscriber fell buf events behind.
+//
+// Deprecated: a closed channel is easy to mistake for events; use Follow,
+// whose Subscription says why it ended and what it missed.
+func (f *Feed) Subscribe(buf int) (<-chan Event, func()) {
+	s := f.Follow(FollowOptions{Buffer: buf})
+	return s.C, s.Close
+}
+
+// Close ends the subscription and closes C. It is safe to call more than
+// once, and while events are being published.
+func (s *Subscription) Close() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.endLocked(nil)
+}
+
+// Missed returns how many events were published but not delivered to this
+// subscription because C was full (only with a Wait; without one the
+// subscription ends instead).
+func (s *Subscription) Missed() uint64 {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.missed
+}
+
+// Err returns ErrFellBehind if the Feed ended the subscription because C
+// was full, and nil while it runs or after Close.
+func (s *Subscription) Err() error {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.err
+}
+
+func (s *Subscription) endLocked(err error) {
+	if s.ended {
+		return
+	}
+	s.ended, s.err = true, err
+	delete(s.f.subs, s)
+	close(s.ch)
+}
+
+// deliverLocked hands e to s as FollowOptions.Wait says.
+func (s *Subscription) deliverLocked(e Event) {
+	select {
+	case s.ch <- e:
+		s.behind = false
+		return
+	default:
+	}
+	switch {
+	case s.wait == 0:
+		s.endLocked(ErrFellBehind)
+		return
+	case s.behind:
+		s.missed++
+		return
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.ch <- e:
+	case <-t.C:
+		s.behind = true
+		s.missed++
+	}
 }
 
 // Publish stamps e with the next sequence number (and the time, if e.At is
-// zero), remembers it and hands it to every subscriber that has room.
+// zero), remembers it and hands it to every subscription.
 func (f *Feed) Publish(e Event) { f.publish(e) }
 
 // publish is Publish returning the stamped event. A nil Feed drops it.
@@ -114,37 +185,9 @@ func (f *Feed) publish(e Event) Event {
 		f.next = (f.next + 1) % cap(f.history)
 	}
 	for s := range f.subs {
-		select {
-		case s.ch <- e:
-		default: // too slow: drop it rather than block the till
-			delete(f.subs, s)
-			close(s.ch)
-		}
+		s.deliverLocked(e)
 	}
 	return e
-}
-
-// Subscribe returns a channel of every event published from now on, with
-// room for buf events (0 means 64), and a function that ends the
-// subscription (safe to call more than once). The channel is closed when
-// the subscription ends, also when the Feed drops a subscriber that fell
-// buf events behind.
-func (f *Feed) Subscribe(buf int) (<-chan Event, func()) {
-	if buf <= 0 {
-		buf = 64
-	}
-	s := &subscriber{ch: make(chan Event, buf)}
-	f.mu.Lock()
-	f.subs[s] = struct{}{}
-	f.mu.Unlock()
-	return s.ch, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if _, ok := f.subs[s]; ok {
-			delete(f.subs, s)
-			close(s.ch)
-		}
-	}
 }
 
 // Recent returns the remembered events, oldest first.
@@ -154,4 +197,25 @@ func (f *Feed) Recent() []Event {
 	out := make([]Event, 0, len(f.history))
 	out = append(out, f.history[f.next:]...)
 	return append(out, f.history[:f.next]...)
+}
+
+// Since returns the remembered events whose Seq is above after, oldest
+// first. If the first one's Seq is above after+1, the events in between
+// are no longer remembered.
+func (f *Feed) Since(after uint64) []Event {
+	var out []Event
+	for _, e := range f.Recent() {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// LastSeq returns the sequence number of the last event published, 0 if
+// none was.
+func (f *Feed) LastSeq() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seq
 }

@@ -1,45 +1,177 @@
 package pos
 
 import (
-	"os"
-	"path/filepath"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"github.com/rs/zerolog"
-	"github.com/tillscan/tillscan/apiclient"
 )
 
-func TestFeed_SlowSubscriberIsDropped(t *testing.T) {
-	f := NewFeed(3)
-	slow, _ := f.Subscribe(2)
-	fast, cancel := f.Subscribe(100)
-	defer cancel()
-	for i := range 5 {
-		f.Publish(Event{Kind: EventSaved, Card: string(rune('a' + i))}) // must not block
+func cards(evs []Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Card)
 	}
-	var got []string
-	for e := range slow { // closed when dropped
-		got = append(got, e.Card)
-	}
-	if strings.Join(got, "") != "ab" {
-		t.Errorf("slow subscriber got %q, want the first two events then a closed channel", got)
-	}
-	for i := range 5 {
-		if e := <-fast; e.Seq != uint64(i+1) {
-			t.Errorf("fast subscriber event %d has Seq %d, want %d", i, e.Seq, i+1)
-		}
-	}
-	recent := f.Recent()
-	if len(recent) != 3 || recent[0].Card != "c" || recent[2].Card != "e" {
-		t.Errorf("Recent() = %+v, want the last 3 events oldest first", recent)
+	return b.String()
+}
+
+func publishN(f *Feed, n int) {
+	for i := range n {
+		f.Publish(Event{Kind: EventSaved, Card: string(rune('a' + i%26))})
 	}
 }
 
-func TestFeed_CancelTwiceAndNil(t *testing.T) {
+func TestFeed_FollowWithoutWaitEndsASlowSubscriber(t *testing.T) {
+	f := NewFeed(3)
+	slow := f.Follow(FollowOptions{Buffer: 2})
+	fast := f.Follow(FollowOptions{Buffer: 100})
+	defer fast.Close()
+	publishN(f, 5) // must not block
+	var got []Event
+	for e := range slow.C { // closed when ended
+		got = append(got, e)
+	}
+	if cards(got) != "ab" || !errors.Is(slow.Err(), ErrFellBehind) {
+		t.Errorf("slow subscriber got %q, Err %v; want the first two events, then C closed with ErrFellBehind", cards(got), slow.Err())
+	}
+	for i := range 5 {
+		if e := <-fast.C; e.Seq != uint64(i+1) {
+			t.Errorf("fast subscriber event %d has Seq %d, want %d", i, e.Seq, i+1)
+		}
+	}
+	if fast.Err() != nil || fast.Missed() != 0 {
+		t.Errorf("fast subscriber Err %v, Missed %d; want nil, 0", fast.Err(), fast.Missed())
+	}
+	if recent := f.Recent(); cards(recent) != "cde" {
+		t.Errorf("Recent() = %q, want the last 3 events oldest first", cards(recent))
+	}
+}
+
+// TestFeed_FollowWithWaitCountsWhatItMissed is the feed side of issue 8
+// defect 1: a burst of events to a subscriber that cannot keep up. The
+// subscription is never closed under it, every event is delivered or
+// counted, the publishers wait one Wait in all (not one per event), and
+// what was missed can be read back while the feed remembers it.
+func TestFeed_FollowWithWaitCountsWhatItMissed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := NewFeed(2000)
+		sub := f.Follow(FollowOptions{Buffer: 16, Wait: 50 * time.Millisecond})
+		start := time.Now()
+		publishN(f, 1000)
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Errorf("1000 publishes to a stuck subscriber took %v, want one Wait (50ms)", d)
+		}
+		var got []Event
+		for len(got) < 16 {
+			got = append(got, <-sub.C)
+		}
+		if sub.Err() != nil || sub.Missed() != 1000-16 {
+			t.Fatalf("Err %v, Missed %d; want nil, %d", sub.Err(), sub.Missed(), 1000-16)
+		}
+		f.Publish(Event{Kind: EventApplied, Card: "!"}) // C has room again: delivered, no wait
+		if e := <-sub.C; e.Seq != 1001 || time.Since(start) != 50*time.Millisecond {
+			t.Fatalf("after catching up got Seq %d at %v, want 1001 at once", e.Seq, time.Since(start))
+		}
+		back := f.Since(got[len(got)-1].Seq)
+		if len(back) != 1000-16+1 || back[0].Seq != 17 || back[len(back)-1].Seq != 1001 {
+			t.Fatalf("Since(16) = %d events from Seq %d, want Seq 17 to 1001", len(back), back[0].Seq)
+		}
+		sub.Close()
+		if _, open := <-sub.C; open || sub.Err() != nil {
+			t.Fatalf("after Close: C open %v, Err %v; want closed, nil", open, sub.Err())
+		}
+	})
+}
+
+// TestFeed_WaitLetsASlowReaderKeepUp: a subscriber that reads more slowly
+// than events come, but within Wait, misses nothing.
+func TestFeed_WaitLetsASlowReaderKeepUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := NewFeed(10)
+		sub := f.Follow(FollowOptions{Buffer: 1, Wait: time.Second})
+		done := make(chan []Event)
+		go func() {
+			var got []Event
+			for e := range sub.C {
+				time.Sleep(100 * time.Millisecond) // a slow disk
+				got = append(got, e)
+			}
+			done <- got
+		}()
+		publishN(f, 20)
+		sub.Close()
+		got := <-done
+		if len(got) < 19 || sub.Missed() != 0 {
+			t.Fatalf("slow reader got %d events, missed %d; want every one delivered (the last may be cut by Close)", len(got), sub.Missed())
+		}
+		for i, e := range got {
+			if e.Seq != uint64(i+1) {
+				t.Fatalf("event %d has Seq %d: out of order", i, e.Seq)
+			}
+		}
+	})
+}
+
+func TestFeed_SinceAndLastSeq(t *testing.T) {
+	f := NewFeed(4)
+	if got := f.Since(0); len(got) != 0 || f.LastSeq() != 0 {
+		t.Fatalf("empty feed: Since(0) = %v, LastSeq %d", got, f.LastSeq())
+	}
+	publishN(f, 6) // a..f; remembers c..f (Seq 3..6)
+	tests := []struct {
+		after uint64
+		want  string
+	}{{0, "cdef"}, {3, "def"}, {5, "f"}, {6, ""}, {99, ""}}
+	for _, tt := range tests {
+		if got := cards(f.Since(tt.after)); got != tt.want {
+			t.Errorf("Since(%d) = %q, want %q", tt.after, got, tt.want)
+		}
+	}
+	if f.LastSeq() != 6 {
+		t.Errorf("LastSeq() = %d, want 6", f.LastSeq())
+	}
+}
+
+// TestFeed_CloseWhilePublishing: subscriptions ending under concurrent
+// publishers neither panic (send on a closed channel) nor lose order.
+func TestFeed_CloseWhilePublishing(t *testing.T) {
+	f := NewFeed(10)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { publishN(f, 200) })
+	}
+	for i := range 20 {
+		sub := f.Follow(FollowOptions{Buffer: 4, Wait: time.Duration(i%2) * time.Millisecond})
+		wg.Go(func() {
+			last := uint64(0)
+			for e := range sub.C {
+				if e.Seq <= last {
+					t.Errorf("Seq %d after %d", e.Seq, last)
+				}
+				last = e.Seq
+				if e.Seq%7 == 0 {
+					sub.Close()
+					sub.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if f.LastSeq() != 800 {
+		t.Errorf("LastSeq() = %d, want 800", f.LastSeq())
+	}
+}
+
+func TestFeed_SubscribeDeprecated(t *testing.T) {
 	f := NewFeed(0)
 	ch, cancel := f.Subscribe(0)
+	f.Publish(Event{Kind: EventMode})
+	if e := <-ch; e.Kind != EventMode || e.Seq != 1 {
+		t.Fatalf("got %+v, want the mode event", e)
+	}
 	cancel()
 	cancel()
 	if _, open := <-ch; open {
@@ -52,79 +184,50 @@ func TestFeed_CancelTwiceAndNil(t *testing.T) {
 	}
 }
 
-func TestCache_PersistReloadCorrupt(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cards.json")
-	log := zerolog.New(zerolog.NewTestWriter(t))
-	c, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(new) = %v", err)
-	}
-	info := CardInfo{Type: apiclient.Reward, TemplateID: 7, UpdatedAt: time.Unix(1700000000, 0).UTC(),
-		RewardTiers: []apiclient.RewardTier{{ID: 11, Threshold: ptr(100.0)}}}
-	if err := c.Put("612001-100-207", info); err != nil {
-		t.Fatalf("Put = %v", err)
-	}
-	if err := c.LearnMechanics(7, MechPoints); err != nil {
-		t.Fatalf("LearnMechanics = %v", err)
-	}
-	if err := c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
-		t.Fatalf("Put = %v", err)
-	}
-	if err := c.Forget("544256-439-856"); err != nil {
-		t.Fatalf("Forget = %v", err)
-	}
-
-	c2, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(reload) = %v", err)
-	}
-	got, ok := c2.Get("612001-100-207")
-	if !ok || got.Type != apiclient.Reward || got.TemplateID != 7 || !got.UpdatedAt.Equal(info.UpdatedAt) ||
-		len(got.RewardTiers) != 1 || got.RewardTiers[0].ID != 11 {
-		t.Errorf("Get after reload = %+v, %v; want %+v", got, ok, info)
-	}
-	if _, ok := c2.Get("544256-439-856"); ok {
-		t.Error("forgotten card came back after reload")
-	}
-	if m, ok := c2.Mechanics(7); m != MechPoints || !ok {
-		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
-	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(leftovers) > 0 {
-		t.Errorf("temp files left behind: %v", leftovers)
+// ExampleFeed_Follow is the audit logger's way of reading a feed: it
+// reads what it missed back from the feed while the feed remembers it, and
+// says how many events are gone for good.
+func ExampleFeed_Follow() {
+	f := NewFeed(5)
+	sub := f.Follow(FollowOptions{Buffer: 3, Wait: time.Millisecond})
+	var last uint64
+	write := func(e Event) { fmt.Println(e.Seq, e.Card); last = e.Seq }
+	read := func(e Event) {
+		if e.Seq > last+1 { // a gap: read it back
+			for _, m := range f.Since(last) {
+				if m.Seq >= e.Seq {
+					break
+				}
+				if m.Seq > last+1 {
+					fmt.Println("lost", m.Seq-last-1)
+				}
+				write(m)
+			}
+		}
+		write(e)
 	}
 
-	if err := os.WriteFile(path, []byte(`{"version":1,"cards":{"x":`), 0o600); err != nil {
-		t.Fatal(err)
+	for i := range 8 { // the logger is stuck meanwhile: 3 fit, 5 are missed
+		f.Publish(Event{Kind: EventSaved, Card: fmt.Sprint(i)})
 	}
-	c3, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(corrupt) = %v, want a fresh cache", err)
+	for len(sub.C) > 0 {
+		read(<-sub.C)
 	}
-	if c3.Len() != 0 {
-		t.Errorf("corrupt cache gave %d cards, want 0", c3.Len())
+	f.Publish(Event{Kind: EventSaved, Card: "late"})
+	sub.Close()
+	for e := range sub.C {
+		read(e)
 	}
-	aside, _ := filepath.Glob(path + ".corrupt-*")
-	if len(aside) != 1 {
-		t.Fatalf("corrupt file moved to %v, want one .corrupt-* file", aside)
-	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Errorf("corrupt file still at %s (err %v)", path, err)
-	}
-	if err := c3.Put("544256-439-856", CardInfo{Type: apiclient.Stamp}); err != nil {
-		t.Fatalf("Put after corrupt = %v", err)
-	}
-}
-
-func TestCache_Memory(t *testing.T) {
-	c, err := OpenCache("", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := c.Get("544256-439-856"); !ok {
-		t.Fatal("in-memory cache lost the card")
-	}
+	fmt.Println("missed", sub.Missed())
+	// Output:
+	// 1 0
+	// 2 1
+	// 3 2
+	// lost 1
+	// 5 4
+	// 6 5
+	// 7 6
+	// 8 7
+	// 9 late
+	// missed 5
 }

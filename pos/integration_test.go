@@ -87,7 +87,9 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 		tb.Fatalf("OpenCache: %v", err)
 	}
 	s.feed = pos.NewFeed(5000)
-	s.events, _ = s.feed.Subscribe(5000)
+	sub := s.feed.Follow(pos.FollowOptions{Buffer: 5000})
+	tb.Cleanup(sub.Close)
+	s.events = sub.C
 	s.worker = pos.NewWorker(pos.WorkerConfig{TillID: "t1", Settle: 50 * time.Millisecond, Looks: 2,
 		RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, Currency: "£"},
 		s.q, s.client, s.cache, o.rules, s.feed, log)
@@ -121,7 +123,7 @@ func (s *stack) scan(tb testing.TB, text string) string {
 	return ev.JobID
 }
 
-// wait returns the first final event (applied, rejected) of job.
+// wait returns the first final event (applied, refused, dead) of job.
 func (s *stack) wait(tb testing.TB, job string) pos.Event {
 	tb.Helper()
 	timeout := time.After(20 * time.Second) // a safety net, not a synchronisation
@@ -130,8 +132,11 @@ func (s *stack) wait(tb testing.TB, job string) pos.Event {
 			return ev
 		}
 		select {
-		case ev := <-s.events:
-			if ev.Kind == pos.EventApplied || ev.Kind == pos.EventRejected {
+		case ev, ok := <-s.events:
+			if !ok {
+				tb.Fatalf("the feed ended the test's subscription while waiting for job %s", job)
+			}
+			if ev.Kind == pos.EventApplied || ev.Kind == pos.EventRefused || ev.Kind == pos.EventDead {
 				s.final[ev.JobID] = ev
 			}
 		case <-timeout:
@@ -164,7 +169,7 @@ func TestIntegration_EachCardType(t *testing.T) {
 	}{
 		{"stamp", []string{sandbox.DemoStampCard}, pos.EventApplied, "add-stamp 1", "stamp 8/10"},
 		{"stamp, visits mechanics (learned)", []string{sandbox.DemoStampVisitsCard}, pos.EventApplied, "add-visit 1", "stamp 3/8"},
-		{"stamp redeem without a reward", []string{"TILLSCAN:REDEEM", sandbox.DemoStampCard}, pos.EventRejected, "subtract-reward 1", ""},
+		{"stamp redeem without a reward", []string{"TILLSCAN:REDEEM", sandbox.DemoStampCard}, pos.EventRefused, "subtract-reward 1", ""},
 		{"cashback", []string{"TILLSCAN:SUM:20", sandbox.DemoCashbackCard}, pos.EventApplied, "add-transaction-amount 20", "balance £13.50"},
 		{"cashback redeem", []string{"TILLSCAN:REDEEM", "TILLSCAN:SUM:2", sandbox.DemoCashbackCard}, pos.EventApplied, "subtract-transaction-amount 2", "balance £10.50"},
 		{"multipass", []string{sandbox.DemoMultipassCard}, pos.EventApplied, "subtract-visit 1", "visits left 4"},
@@ -193,7 +198,7 @@ func TestIntegration_EachCardType(t *testing.T) {
 					tt.wantKind, tt.wantAction, tt.wantResult)
 			}
 			want := 1
-			if tt.wantKind == pos.EventRejected {
+			if tt.wantKind == pos.EventRefused {
 				want = 0
 			}
 			if n := markers(s.sb, pos.Marker("t1", id)); n != want {
@@ -227,9 +232,12 @@ func TestIntegration_AmbiguousSends(t *testing.T) {
 			sawReconciling := false
 			var ev pos.Event
 			for ev.JobID != id || ev.Kind != pos.EventApplied {
-				ev = <-s.events
+				var ok bool
+				if ev, ok = <-s.events; !ok {
+					t.Fatal("the feed ended the test's subscription")
+				}
 				sawReconciling = sawReconciling || ev.Kind == pos.EventReconciling
-				if ev.Kind == pos.EventRejected || ev.Kind == pos.EventDuplicate {
+				if ev.Kind == pos.EventRefused || ev.Kind == pos.EventDuplicate {
 					t.Fatalf("unexpected %+v", ev)
 				}
 			}
@@ -269,7 +277,8 @@ func TestIntegration_RepeatCustomerCost(t *testing.T) {
 }
 
 // TestIntegration_OutageAndBadKey: scans made while the API is down are
-// applied when it returns; a refused key stops sending until Resume.
+// applied when it returns; a refused key stops sending until the client
+// is given a key again (SetAPIKey) and the worker is woken.
 func TestIntegration_OutageAndBadKey(t *testing.T) {
 	t.Run("outage", func(t *testing.T) {
 		s := newStack(t, stackOpts{quiet: true})
@@ -307,9 +316,36 @@ func TestIntegration_OutageAndBadKey(t *testing.T) {
 			t.Fatalf("Status() = %+v, want paused", st)
 		}
 		s.client.SetAPIKey(sandbox.DemoAPIKey)
-		s.worker.Resume()
+		s.worker.Wake()
 		if ev := s.wait(t, id); ev.Kind != pos.EventApplied {
-			t.Fatalf("after Resume: %+v", ev)
+			t.Fatalf("after a new key: %+v", ev)
+		}
+		if n := markers(s.sb, pos.Marker("t1", id)); n != 1 {
+			t.Errorf("marker on %d operations, want 1", n)
+		}
+	})
+	// Issue 8 defect 3: the key is refused once (the vendor disabled it),
+	// then re-enabled; a reload gives the client the SAME key. The client
+	// owns the pause and SetAPIKey ends it; the worker only follows.
+	t.Run("refused key, then the same key again", func(t *testing.T) {
+		s := newStack(t, stackOpts{})
+		s.sb.API.FailNext(401)
+		id := s.scan(t, sandbox.DemoStampCard)
+		for ev := range s.events {
+			if ev.Kind == pos.EventUnauthorized {
+				break
+			}
+		}
+		if st := s.worker.Status(); !st.Paused {
+			t.Fatalf("Status() = %+v, want paused", st)
+		}
+		s.client.SetAPIKey(sandbox.DemoAPIKey) // unchanged
+		s.worker.Wake()
+		if ev := s.wait(t, id); ev.Kind != pos.EventApplied {
+			t.Fatalf("after SetAPIKey with the same key: %+v", ev)
+		}
+		if st := s.worker.Status(); st.Paused {
+			t.Errorf("Status() = %+v after the key works again, want not paused", st)
 		}
 		if n := markers(s.sb, pos.Marker("t1", id)); n != 1 {
 			t.Errorf("marker on %d operations, want 1", n)
