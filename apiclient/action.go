@@ -30,7 +30,8 @@ const (
 	RedeemCoupon              Method = "redeem-coupon"
 )
 
-// methodInfo is what notes/api.md §1 says of each action.
+// methodInfo is what the API says of each action (docs/api.md, "Card
+// actions").
 type methodInfo struct {
 	field   string     // JSON body field carrying the quantity; "" for none
 	integer bool       // the field is an integer in the API's schema

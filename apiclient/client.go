@@ -26,8 +26,8 @@ type Config struct {
 	// negative value means none. The server counts requests as they
 	// arrive: sent exactly 1/RateLimit apart, jitter still lands an 11th
 	// request inside some 1-second window now and then (measured against
-	// the sandbox: 18 429s in 200 requests at exactly 10/s;
-	// notes/queue-and-retry.md §4.2 advises headroom too).
+	// the sandbox: 18 429s in 200 requests at exactly 10/s; see
+	// docs/api.md, "Rate limit").
 	Headroom float64
 	// Burst is the limiter's burst; 0 means 1. Whatever the burst, no
 	// more than ⌈RateLimit⌉ requests start within one headroom-stretched

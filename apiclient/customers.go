@@ -59,7 +59,7 @@ func (c *Client) CreateCustomer(ctx context.Context, cu Customer) (*Customer, er
 }
 
 // customerUpdate is the body of PATCH /customers/{id}: the API's update
-// schema repeats the id and has no phone (notes/api.md §2), so Phone is not
+// schema repeats the id and has no phone (docs/api.md), so Phone is not
 // sent.
 type customerUpdate struct {
 	ID             string `json:"id"`

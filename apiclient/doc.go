@@ -20,16 +20,21 @@
 // requests share one golang.org/x/time/rate limiter (burst 1), paced a little
 // under the key's limit ([Config.Headroom]); a 429 pauses all of them, for
 // Retry-After if the server sends one (capped), else for a full-jitter
-// backoff. After a 401 or 403 the Client sends nothing until [Client.SetAPIKey]
-// is called, with any key (the same one again included); the Client alone
-// owns that stop, and [Client.Status] reports it. The key is never printed: [Config] and [Client]
+// backoff.
+//
+// The Client alone owns the "key refused" stop: after a 401 or 403 it sends
+// nothing until [Client.SetAPIKey] is called, with any key (the same one
+// again included), and [Client.Status] reports it. [CheckKey] is the one
+// rule for a usable key. The key is never printed: [Config] and [Client]
 // redact it under every fmt verb and in JSON, and text from the server (the
 // API's messages, bytes quoted in decoding and transport errors) leaves the
 // Client only after every run of 8 or more characters it shares with the
 // key, in any case, has been removed.
 //
-// Departures from notes/api.md, each commented where it happens: redirects
-// are never followed; an HTTP 2xx whose envelope code is 300–599 is treated
-// as that status; PATCH /customers/{id} never sends a phone (the update schema
-// has none); push ids are accepted as strings or numbers.
+// The API facts this package relies on, each marked confirmed or assumed,
+// are in docs/api.md. Where the evidence allows more, the package is
+// stricter, each time commented where it happens: redirects are never
+// followed; an HTTP 2xx whose envelope code is 300–599 is treated as that
+// status; PATCH /customers/{id} never sends a phone (the update schema has
+// none); push ids are accepted as strings or numbers.
 package apiclient

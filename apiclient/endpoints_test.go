@@ -12,7 +12,7 @@ import (
 	"github.com/tillscan/tillscan/apiclient"
 )
 
-// sampleCard is a card as the API sends it (notes/api.md §3), with nulls.
+// sampleCard is a card as the API sends it (docs/api.md), with nulls.
 var sampleCard = map[string]any{
 	"id": "544256-439-856", "templateId": 11, "companyId": 3, "customerId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
 	"type": "stamp", "status": "installed",

@@ -32,7 +32,7 @@ type call struct {
 	needData bool
 }
 
-// envelope is every answer's outer object (notes/api.md §3). Error answers
+// envelope is every answer's outer object (docs/api.md). Error answers
 // carry message (and sometimes code) instead of data.
 type envelope struct {
 	ResponseID string          `json:"responseId"`
@@ -178,8 +178,8 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 		}
 		// An HTTP 2xx whose envelope code names a failure: the code is
 		// taken as the status, so a rejection inside a 200 is not mistaken
-		// for an applied action (notes/api.md §6 reports bodies like
-		// {"code": 400, "message": …}).
+		// for an applied action (error bodies like {"code": 400,
+		// "message": …} are reported: docs/api.md, "Envelope").
 		status = env.Code
 	}
 	se := &StatusError{Op: cl.op, Status: status, Message: errorMessage(data, key)}
@@ -197,7 +197,7 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	case ErrAmbiguous:
 		if status == http.StatusServiceUnavailable {
 			// 503 with Retry-After: the server asks everyone to hold off
-			// (notes/queue-and-retry.md §4.2); the request itself stays
+			// (docs/api.md, "Errors"); the request itself stays
 			// ambiguous.
 			if ra, ok := parseRetryAfter(resp.Header, time.Now()); ok {
 				c.pauseFor(time.Now(), min(ra, c.retryAfterCap), status)

@@ -23,7 +23,7 @@ type Card struct {
 }
 
 // Balance is a card's balance block. Which fields mean what depends on the
-// card type (notes/api.md §3): for a stamp card CurrentNumberOfUses is the
+// card type (assumed; docs/api.md, "The card"): for a stamp card CurrentNumberOfUses is the
 // stamps held and NumberStampsTotal the stamps per reward.
 type Balance struct {
 	Balance             *float64 `json:"balance"`

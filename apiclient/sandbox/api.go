@@ -189,7 +189,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var serverErrors = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 
 // tooMany answers 429. The real API's Retry-After behaviour is UNKNOWN
-// (notes/api.md §6), so the header is sent only if Faults.RetryAfter asks.
+// (docs/api.md, "Rate limit"), so the header is sent only if
+// Faults.RetryAfter asks.
 func (a *API) tooMany(w http.ResponseWriter, f Faults) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)

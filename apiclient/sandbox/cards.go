@@ -44,7 +44,7 @@ type visit struct {
 func (a *API) templateOfLocked(c *cardState) *Template { return a.templates[c.templateID] }
 
 // renderLocked builds the wire form of c. full is false in list answers,
-// whose counters are null (notes/api.md §3).
+// whose counters are null (docs/api.md, "The card").
 func (a *API) renderLocked(c *cardState, full bool) Card {
 	t := a.templateOfLocked(c)
 	link := "https://sandbox.highlightcards.invalid/c/" + c.id
@@ -232,7 +232,7 @@ func (a *API) addCard(customerID string, templateID int, fields []cardCustomFiel
 }
 
 // patchCard serves PATCH /cards/{id}: only customFields can change;
-// balances and status cannot be edited this way (notes/api.md §2), so other
+// balances and status cannot be edited this way (docs/api.md), so other
 // fields are ignored.
 func (a *API) patchCard(w http.ResponseWriter, r *http.Request) {
 	var body struct {

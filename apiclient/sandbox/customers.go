@@ -63,7 +63,7 @@ func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 // customerBody is the body of POST and PATCH /customers. The update schema
-// has no phone (notes/api.md §2), so PATCH ignores it.
+// has no phone (docs/api.md, "Endpoints"), so PATCH ignores it.
 type customerBody struct {
 	ID             *string `json:"id"`
 	FirstName      *string `json:"firstName"`

@@ -3,7 +3,7 @@
 // against, because the real API cannot be reached from here.
 //
 // It owns: an http.Handler (*API) serving the paths and JSON shapes of
-// shared/notes/api.md under /api/v2; the state of cards of all 8 types,
+// docs/api.md under /api/v2; the state of cards of all 8 types,
 // customers, templates, pushes and the operations log, guarded by one mutex;
 // the per-key rate limit (429); fault knobs (latency, 5xx, "applied then the
 // connection dropped", outages, slow bodies); and seed data (a built-in demo
@@ -16,14 +16,14 @@
 //
 // # Choices where the real API is unknown
 //
-// The notes leave these open; the sandbox picks one, and a comment at each
+// docs/api.md leaves these open; the sandbox picks one, and a comment at each
 // spot says so:
 //   - eventId codes: 1 add-stamp, 2 subtract-stamp, 4 add-purchase,
 //     14 subtract-purchase, 5 add-point, 15 subtract-point,
 //     6 add-transaction-amount, 16 subtract-transaction-amount, 7 add-visit,
 //     17 subtract-visit, 8 add-reward, 42 subtract-reward, 9 add-scores,
-//     19 subtract-scores, 44 receive-reward, 43 redeem-coupon (S4's labels
-//     where it has one). set-expiration-date and set-membership-tier are not
+//     19 subtract-scores, 44 receive-reward, 43 redeem-coupon (following
+//     one integrator's labels where it has one). set-expiration-date and set-membership-tier are not
 //     logged.
 //   - amount is negative for subtractions, receive-reward (minus the tier's
 //     threshold) and redeem-coupon (-1); balance is the balance the action
@@ -35,7 +35,7 @@
 //     (ratelimit.go); no Retry-After unless Faults.RetryAfter is set.
 //   - visit limits count UTC days, ISO weeks, months and years.
 //   - a Membership tier with limits takes subtract-visit (and refuses
-//     add-visit), one without limits takes add-visit, as notes/api.md §1
+//     add-visit), one without limits takes add-visit, as docs/api.md
 //     lists; balance.currentNumberOfUses is the visits left.
 //   - 502/503/504 faults answer an HTML body, as a load balancer would.
 package sandbox

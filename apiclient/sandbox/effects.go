@@ -39,14 +39,14 @@ const (
 
 // action is one POST /cards/{id}/{name} card action. An action on a card
 // type or mechanics it does not apply to answers 400 "Irrelevant accrual
-// type": confirmed for accruals (notes/api.md §1), INVENTED for the others
+// type": confirmed for accruals (docs/api.md), INVENTED for the others
 // (subtractions, receive-reward, redeem-coupon).
 type action struct {
 	field string   // the quantity's body field
 	kind  quantity // its JSON type
 	// event is the operation's eventId. The real code table is undocumented
-	// and sources disagree (notes/api.md §4); this one is INVENTED, taking
-	// S4's labels where they exist (1 stamp, 4 purchase, 5 points, 6 amount,
+	// and sources disagree (docs/api.md, "Exactly once"); this one is
+	// INVENTED, taking one integrator's labels where they exist (1 stamp, 4 purchase, 5 points, 6 amount,
 	// 7 visit, 42 reward redeemed, 43 coupon redeemed).
 	event int
 	// sign of the logged amount: subtractions are logged negative. Whether
@@ -100,7 +100,7 @@ func stampsPerReward(t *Template) int { return cmp.Or(t.StampsPerReward, 10) }
 // --- stamp cards -----------------------------------------------------------
 
 // addStamps adds n stamps; each full set of stampsPerReward becomes an
-// unused reward and the count restarts (notes/api.md §3 balance semantics).
+// unused reward and the count restarts (balance meanings: docs/api.md).
 func (x *actx) addStamps(n float64) float64 {
 	b, per := &x.c.bal, float64(stampsPerReward(x.t))
 	if n > 0 {
@@ -183,7 +183,7 @@ func addPurchase(x *actx) (float64, *rejection) {
 }
 
 // subtractPurchase reverses addPurchase. Its real semantics are UNKNOWN
-// (notes/api.md §1: path and body confirmed only).
+// (docs/api.md: path and body confirmed only).
 func subtractPurchase(x *actx) (float64, *rejection) {
 	if mechanics(x.t) != "spend" || (x.t.Type != typeStamp && x.t.Type != typeReward) {
 		return 0, irrelevant()

@@ -21,7 +21,7 @@ type Faults struct {
 	SlowBody          time.Duration // spread each response body over this long (a slow trickle)
 	// RetryAfter, if set, is sent as the Retry-After header of every 429
 	// ("2" or an HTTP-date). The real API's behaviour is UNKNOWN
-	// (notes/api.md §6), so by default no header is sent.
+	// (docs/api.md, "Rate limit"), so by default no header is sent.
 	RetryAfter string
 }
 

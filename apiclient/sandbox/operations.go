@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Paging of every list endpoint. The real defaults are UNKNOWN (notes/api.md
-// §3); one live /operations answer reported itemsPerPage 1000, so 1000 is the
+// Paging of every list endpoint. The real defaults are UNKNOWN (docs/api.md,
+// "Envelope"); one live /operations answer reported itemsPerPage 1000, so 1000 is the
 // cap, and 30 (API Platform's default) the default. A larger itemsPerPage is
 // clamped to the cap, not refused.
 const (

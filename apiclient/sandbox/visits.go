@@ -13,7 +13,7 @@ import (
 // addVisit registers visits on a visits-mechanics Stamp (one stamp per
 // visit) or Reward card (PointsPerVisit each), adds available visits to a
 // Multipass, and registers visits on a Membership whose tier has no limits
-// (notes/api.md §1: limited memberships use subtract-visit).
+// (limited memberships use subtract-visit: docs/api.md, "Card actions").
 func addVisit(x *actx) (float64, *rejection) {
 	b := &x.c.bal
 	switch {

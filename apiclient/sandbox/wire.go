@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// The sandbox's own wire types, JSON-tagged as notes/api.md §2–§4 describe
-// the API. They are also the seed types: fields the sandbox recomputes
+// The sandbox's own wire types, JSON-tagged as docs/api.md describes the
+// API. They are also the seed types: fields the sandbox recomputes
 // (customer, availableRewardTiers, links…) are ignored when seeding.
 
 // phpTime is the API's date-time format, PHP "Y-m-d\TH:i:sP".
@@ -30,7 +30,7 @@ type Card struct {
 	CustomerSubscription *CustomerSubscription `json:"customerSubscription"`
 	CustomFields         []CardCustomField     `json:"customFields"`
 
-	// Counters; null in list responses (notes/api.md §3).
+	// Counters; null in list responses (docs/api.md, "The card").
 	CountVisits                 *int    `json:"countVisits"`
 	TotalRewardsEarned          *int    `json:"totalRewardsEarned"`
 	TotalRewardsRedeemed        *int    `json:"totalRewardsRedeemed"`
@@ -55,8 +55,8 @@ type Card struct {
 
 // Balance is a card's balance block. The API declares every field a
 // nullable number; the sandbox always sends numbers (0 when unused), which
-// decodes the same way. Meanings per card type (notes/api.md §3, inferred by
-// integrators):
+// decodes the same way. Meanings per card type (assumed: docs/api.md, "The
+// card"):
 //   - stamp: CurrentNumberOfUses = stamps held, NumberStampsTotal = stamps per
 //     reward, StampsBeforeReward = stamps still missing, NumberRewardsUnused =
 //     rewards ready;
@@ -187,7 +187,7 @@ type Customer struct {
 
 // Template is a card design. The fields after RewardTiers are sandbox-only
 // seed settings: the real API does not expose mechanics, stamp counts or
-// rates (notes/api.md §3), so they are never sent on the wire.
+// rates (docs/api.md, "Card types"), so they are never sent on the wire.
 type Template struct {
 	ID              int              `json:"id"`
 	CompanyID       int              `json:"companyId"`
@@ -280,7 +280,7 @@ type apiError struct {
 
 // cardTypeNames are the card "type" strings by template type 0–7. stamp,
 // cashback, subscription (multipass), discount and reward are observed
-// (notes/api.md §3); coupon, gift and membership are INFERRED.
+// (docs/api.md, "Card types"); coupon, gift and membership are INFERRED.
 var cardTypeNames = [...]string{"stamp", "cashback", "subscription", "coupon", "discount", "gift", "membership", "reward"}
 
 // Template types, numbered as the API numbers them.
