@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -70,6 +68,9 @@ type daemonOptions struct {
 	StatusListener net.Listener
 	// OnEvent, if set, gets every till event (the demo prints them).
 	OnEvent func(pos.Event)
+	// OnInputEnd, if set, is called when a stdin scanner's input ends by
+	// itself (EOF: piped scans were all read).
+	OnInputEnd func()
 	// ConfigPath and Reload: each value on Reload re-reads ConfigPath and
 	// applies what can change without a restart (SIGHUP). Env finds the
 	// API key again.
@@ -196,6 +197,13 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.OnInputEnd != nil {
+		for _, s := range d.sources {
+			if s.typ == "stdin" {
+				s.src = &endNotifier{Source: s.src, end: opt.OnInputEnd}
+			}
+		}
+	}
 	if cfg.Status.Listen != "off" {
 		d.ln = opt.StatusListener
 		if d.ln == nil {
@@ -287,6 +295,26 @@ func (d *daemon) run(ctx context.Context) error {
 	return nil
 }
 
+// waitDrained waits until no job is pending, sending or being reconciled,
+// or limit passes, or ctx ends.
+func (d *daemon) waitDrained(ctx context.Context, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := d.q.Stats(time.Now())
+		if err != nil || st.Depth[queue.Pending]+st.Depth[queue.Sending]+st.Depth[queue.Ambiguous] == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // supervise runs one scanner, restarting it when it fails.
 func (d *daemon) supervise(ctx context.Context, s *source) error {
 	log := d.log.With().Str("scanner", s.src.Name()).Logger()
@@ -301,160 +329,4 @@ func (d *daemon) supervise(ctx context.Context, s *source) error {
 			}
 		},
 	})
-}
-
-// feedbacker is a scanner that can beep good or bad (scanner.Serial,
-// hid.Source).
-type feedbacker interface{ Feedback(good bool) error }
-
-// handle is called for every scan from every scanner.
-func (d *daemon) handle(s *source, sc scanner.Scan) {
-	ev := d.till.Handle(sc)
-	if fb, ok := s.src.(feedbacker); ok {
-		// Good means "saved" (or a repeat that was saved before), not
-		// "applied": the cashier can let the customer go.
-		good := ev.Kind == pos.EventSaved || ev.Kind == pos.EventRepeat || ev.Kind == pos.EventMode
-		if ev.Kind != pos.EventNotCard || s.pass == nil {
-			if err := fb.Feedback(good); err != nil {
-				d.log.Debug().Err(err).Str("scanner", s.src.Name()).Msg("scanner feedback")
-			}
-		}
-	}
-	if ev.Kind == pos.EventNotCard && s.pass != nil {
-		if err := s.pass.Type(sc.Text, s.term); err != nil {
-			d.log.Error().Err(err).Str("scanner", s.src.Name()).Msg("pass-through to the POS failed: the POS did not get this barcode")
-		}
-	}
-}
-
-// notifyStatus keeps the one-line state that `systemctl status` shows.
-func (d *daemon) notifyStatus(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	last := ""
-	for {
-		st := statusBackend{d}.Status(ctx)
-		api := "API ok"
-		switch {
-		case st.API.Paused:
-			api = "API key refused"
-		case !st.API.Reachable:
-			api = "API not reachable"
-		}
-		connected := 0
-		for _, s := range st.Scanners {
-			if s.Connected {
-				connected++
-			}
-		}
-		line := fmt.Sprintf("STATUS=%d/%d scanners, %d waiting, %d uncertain, %d need an operator, %s",
-			connected, len(st.Scanners), st.Queue.Depth["pending"], st.Queue.Depth["ambiguous"], st.Queue.Depth["dead"], api)
-		if line != last {
-			sddaemon.SdNotify(false, line)
-			last = line
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// reloadLoop applies a changed config on each SIGHUP (systemctl reload).
-func (d *daemon) reloadLoop(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.opt.Reload:
-		}
-		if d.opt.Notify {
-			sddaemon.SdNotify(false, sddaemon.SdNotifyReloading+"\n"+sddaemon.SdNotifyMonotonicUsec())
-		}
-		if err := d.reload(); err != nil {
-			d.log.Error().Err(err).Str("config", d.opt.ConfigPath).Msg("reload failed: still running with the previous config")
-		}
-		if d.opt.Notify {
-			sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
-		}
-	}
-}
-
-// reload re-reads the config file and swaps in the rules, the API key and
-// the log level. Scanners, the state directory, the status address, the
-// API URL and the till's own settings need a restart; reload says so.
-func (d *daemon) reload() error {
-	cfg, err := config.Load(d.opt.ConfigPath)
-	if err != nil {
-		return err
-	}
-	rules, err := buildRules(cfg)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	key, keySource, err := cfg.APIKey(d.opt.Env)
-	if err != nil {
-		return err
-	}
-	lvl, err := zerolog.ParseLevel(cfg.Log.Level)
-	if err != nil {
-		return fmt.Errorf("config: log.level %q: %w", cfg.Log.Level, err)
-	}
-	d.rules.Store(&rules) // the worker reads it at its next job
-	if key != d.apiKey {
-		d.api.SetAPIKey(key)
-		d.apiKey = key
-		d.log.Info().Str("key_from", keySource).Msg("API key changed")
-	}
-	d.worker.Resume() // a refused key may have been fixed on the server's side
-	zerolog.SetGlobalLevel(lvl)
-	var restart []string
-	old := d.cfg
-	for name, changed := range map[string]bool{
-		"till_id": old.TillID != cfg.TillID, "state_dir": old.StateDir != cfg.StateDir,
-		"status.listen": old.Status.Listen != cfg.Status.Listen, "api.base_url": old.API.BaseURL != cfg.API.BaseURL,
-		"api.rate_limit": old.API.RateLimit != cfg.API.RateLimit, "api.timeout": old.API.Timeout != cfg.API.Timeout,
-		"scanners": fmt.Sprint(old.Scanners) != fmt.Sprint(cfg.Scanners), "card_pattern": old.CardPattern != cfg.CardPattern,
-		"dedupe_window": old.DedupeWindow != cfg.DedupeWindow, "worker": old.Worker != cfg.Worker,
-		"currency": old.Currency != cfg.Currency, "modes (barcodes)": modeBarcodes(old) != modeBarcodes(cfg),
-	} {
-		if changed {
-			restart = append(restart, name)
-		}
-	}
-	ev := d.log.Info()
-	if len(restart) > 0 {
-		slices.Sort(restart)
-		ev = d.log.Warn().Strs("needs_restart", restart)
-	}
-	ev.Msg("config reloaded: rules, API key and log level applied")
-	return nil
-}
-
-func modeBarcodes(c *config.Config) string {
-	var b []string
-	for name, m := range c.Modes {
-		b = append(b, name+"="+m.Barcode)
-	}
-	slices.Sort(b)
-	return strings.Join(b, ",")
-}
-
-// prune drops applied jobs past their retention, hourly.
-func (d *daemon) prune(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := d.q.Prune(time.Now()); err != nil {
-			d.log.Error().Err(err).Msg("prune queue")
-		} else if n > 0 {
-			d.log.Info().Int("jobs", n).Msg("pruned applied jobs past retention")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }

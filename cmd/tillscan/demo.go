@@ -17,8 +17,6 @@ import (
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/pos"
-	"github.com/tillscan/tillscan/queue"
-	"github.com/tillscan/tillscan/scanner"
 )
 
 // demoCmd is `tillscan demo`: the whole daemon against the embedded sandbox
@@ -70,9 +68,11 @@ func (c *demoCmd) Run(g *globals) error {
 	// g.Stdin goes to the stdin source as it is: a terminal or pipe
 	// (*os.File) is polled, so Ctrl-C ends the demo without waiting for
 	// another line.
+	eof := make(chan struct{})
 	d, err := newDaemon(cfg, daemonOptions{
 		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: g.Stdin, StatusListener: ln,
-		OnEvent: func(ev pos.Event) { out.printf("%s %s\n", eventMark(ev.Kind), ev.Message) },
+		OnEvent:    func(ev pos.Event) { out.printf("%s %s\n", eventMark(ev.Kind), ev.Message) },
+		OnInputEnd: func() { close(eof) }, // the demo has one stdin scanner
 	})
 	if err != nil {
 		return err
@@ -83,8 +83,6 @@ func (c *demoCmd) Run(g *globals) error {
 	out.printf("\nType or scan a card number (or a URL containing one) and press Enter.\n")
 	out.printf("Type %s or %s first to redeem or undo on the next card. Ctrl-D to finish.\n\n", demoRedeem, demoUndo)
 
-	eof := make(chan struct{})
-	d.sources[0].src = &eofSource{Source: d.sources[0].src, eof: eof}
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
 	select {
@@ -92,7 +90,7 @@ func (c *demoCmd) Run(g *globals) error {
 		return err
 	case <-eof:
 		// Input ended (piped scans): let the queue drain, then stop.
-		waitDrained(ctx, d.q, 30*time.Second)
+		d.waitDrained(ctx, 30*time.Second)
 		cancel()
 		return <-done
 	}
@@ -176,35 +174,6 @@ func cardSummary(c sandbox.Card) string {
 	default:
 		return fmt.Sprintf("%g points", b.BonusBalance)
 	}
-}
-
-// waitDrained waits until no job is pending, sending or being reconciled.
-func waitDrained(ctx context.Context, q *queue.Queue, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		st, err := q.Stats(time.Now())
-		if err != nil || st.Depth[queue.Pending]+st.Depth[queue.Sending]+st.Depth[queue.Ambiguous] == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// eofSource closes eof when its source ends by itself (stdin reached EOF).
-type eofSource struct {
-	scanner.Source
-	eof chan struct{}
-}
-
-func (e *eofSource) Run(ctx context.Context, emit func(scanner.Scan)) error {
-	err := e.Source.Run(ctx, emit)
-	if err == nil && ctx.Err() == nil {
-		close(e.eof)
-	}
-	return err
 }
 
 // syncWriter serialises writes from the event feed and the banner.

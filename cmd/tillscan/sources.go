@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -76,4 +77,19 @@ func closeSources(ss []*source) {
 			s.pass.Close()
 		}
 	}
+}
+
+// endNotifier calls end when its source ends by itself (stdin reached
+// EOF), not when it is stopped.
+type endNotifier struct {
+	scanner.Source
+	end func()
+}
+
+func (e *endNotifier) Run(ctx context.Context, emit func(scanner.Scan)) error {
+	err := e.Source.Run(ctx, emit)
+	if err == nil && ctx.Err() == nil {
+		e.end()
+	}
+	return err
 }
