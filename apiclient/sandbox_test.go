@@ -391,6 +391,43 @@ func TestSandbox_WrongKey(t *testing.T) {
 	noKey(t, "log", logs.String())
 }
 
+// The key revoked mid-run and restored by the vendor: the client stops at
+// the first 401, and SetAPIKey with the same key (a reload) resumes it. A
+// 429 storm with Retry-After pauses every request, then they go through.
+func TestSandbox_RevokedKeyAndStorm(t *testing.T) {
+	srv := newSandbox(t, -1)
+	c, logs := newClient(t, srv.URL, func(cfg *apiclient.Config) { cfg.Tries = 1 })
+	ctx := t.Context()
+	if _, err := c.Apply(ctx, stamp(sandbox.DemoStampCard)); err != nil {
+		t.Fatalf("Apply() = %v", err)
+	}
+	srv.API.RevokeKey(testKey)
+	for range 3 {
+		_, err := c.Apply(ctx, stamp(sandbox.DemoStampCard))
+		checkClass(t, err, apiclient.ErrUnauthorized)
+	}
+	if st := srv.API.Stats(); st.Unauthorized != 1 {
+		t.Errorf("sandbox saw %d 401s; want 1 (nothing sent after the first)", st.Unauthorized)
+	}
+	srv.API.RestoreKey(testKey)
+	c.SetAPIKey(testKey) // the same key: a reload
+	if _, err := c.Apply(ctx, stamp(sandbox.DemoStampCard)); err != nil {
+		t.Fatalf("Apply() after the key was restored and set again = %v", err)
+	}
+
+	srv.API.RateLimitStorm(time.Hour, true) // Retry-After 3600: over the cap
+	_, err := c.Apply(ctx, stamp(sandbox.DemoStampCard))
+	checkClass(t, err, apiclient.ErrRateLimited)
+	st := c.Status()
+	if st.PausedBy != 429 || !st.Paused(time.Now()) || st.PausedUntil.Before(time.Now().Add(50*time.Second)) {
+		t.Errorf("Status() = %+v; want paused by 429 for the 60s cap", st)
+	}
+	if got := srv.API.Stats().Applied[sandbox.DemoStampCard]; got != 2 {
+		t.Errorf("applied %d times; want 2 (nothing during the revocation or the storm)", got)
+	}
+	noKey(t, "log", logs.String())
+}
+
 // One Client shared by many goroutines keeps under the sandbox's limit: no
 // 429 at all. The sandbox allows 100/s here and the client sends 80/s, so
 // the test is quick; the benchmark checks 10/s.

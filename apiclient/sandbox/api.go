@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -51,14 +53,19 @@ type API struct {
 	applyThenFail []int
 	requests      int
 	rateLimited   int
-	applied       map[string]int
-	templates     map[int]*Template
-	customers     map[string]*Customer
-	cards         map[string]*cardState
-	ops           []opRecord
-	nextOpID      int64
-	pushes        []Push
-	nextPushID    int
+	unauthorized  int
+	revoked       map[string]bool // keys answered 401 until RestoreKey
+	stormUntil    time.Time       // every authenticated request answers 429 before this
+	// stormRetryAfter makes a storm's 429s carry the seconds left in it.
+	stormRetryAfter bool
+	applied         map[string]int
+	templates       map[int]*Template
+	customers       map[string]*Customer
+	cards           map[string]*cardState
+	ops             []opRecord
+	nextOpID        int64
+	pushes          []Push
+	nextPushID      int
 }
 
 // New returns an API loaded with opts.Seed (the demo set if nil). It fails
@@ -70,6 +77,7 @@ func New(opts Options) (*API, error) {
 		limit:      opts.RateLimit,
 		sleep:      sleepCtx,
 		windows:    map[string]*window{},
+		revoked:    map[string]bool{},
 		applied:    map[string]int{},
 		nextOpID:   1000,
 		nextPushID: 1,
@@ -140,28 +148,31 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	now := a.now() // under the lock, so the rate windows see times in order
 	a.requests++
-	key := r.Header.Get("x-api-key")
-	if !a.keys[key] {
-		// Unauthenticated requests never touch a key's rate window.
-		a.mu.Unlock()
-		writeError(w, http.StatusUnauthorized, "Invalid API key")
-		return
-	}
 	f, sleep := a.faults, a.sleep
-	if !a.windowLocked(key).allow(now) {
-		a.rateLimited++
-		a.mu.Unlock()
-		a.tooMany(w, f)
-		return
-	}
 	fail := -1 // none; 0 drops the connection
-	if len(a.failNext) > 0 {
-		fail, a.failNext = a.failNext[0], a.failNext[1:]
-	} else if f.ErrorRate > 0 && a.rng.Float64() < f.ErrorRate {
-		fail = serverErrors[a.rng.IntN(len(serverErrors))]
-	}
-	if fail == http.StatusTooManyRequests {
+	retryAfter := f.RetryAfter
+	key := r.Header.Get("x-api-key")
+	switch {
+	case !a.keys[key] || a.revoked[key]:
+		// Unauthenticated requests never touch a key's rate window.
+		a.unauthorized++
+		fail = http.StatusUnauthorized
+	case now.Before(a.stormUntil):
 		a.rateLimited++
+		fail = http.StatusTooManyRequests
+		if a.stormRetryAfter {
+			retryAfter = strconv.FormatInt(int64(math.Ceil(a.stormUntil.Sub(now).Seconds())), 10)
+		}
+	case !a.windowLocked(key).allow(now):
+		a.rateLimited++
+		fail = http.StatusTooManyRequests
+	case len(a.failNext) > 0:
+		fail, a.failNext = a.failNext[0], a.failNext[1:]
+		if fail == http.StatusTooManyRequests {
+			a.rateLimited++
+		}
+	case f.ErrorRate > 0 && a.rng.Float64() < f.ErrorRate:
+		fail = serverErrors[a.rng.IntN(len(serverErrors))]
 	}
 	a.mu.Unlock()
 
@@ -179,8 +190,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.mux.ServeHTTP(w, r)
 	case 0:
 		drop(w)
+	case http.StatusUnauthorized:
+		writeError(w, http.StatusUnauthorized, "Invalid API key")
 	case http.StatusTooManyRequests:
-		a.tooMany(w, f)
+		tooMany(w, retryAfter)
 	default:
 		writeFault(w, fail)
 	}
@@ -188,12 +201,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var serverErrors = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 
-// tooMany answers 429. The real API's Retry-After behaviour is UNKNOWN
-// (docs/api.md, "Rate limit"), so the header is sent only if
-// Faults.RetryAfter asks.
-func (a *API) tooMany(w http.ResponseWriter, f Faults) {
-	if f.RetryAfter != "" {
-		w.Header().Set("Retry-After", f.RetryAfter)
+// tooMany answers 429, with retryAfter as the Retry-After header if set. The
+// real API's Retry-After behaviour is UNKNOWN (docs/api.md, "Rate limit"),
+// so none is sent unless Faults.RetryAfter or RateLimitStorm asks.
+func tooMany(w http.ResponseWriter, retryAfter string) {
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeError(w, http.StatusTooManyRequests, "Too many requests")
 }
@@ -266,16 +279,17 @@ func (a *API) uuidLocked(now time.Time) string {
 
 // Stats counts what the API has seen. It is a copy.
 type Stats struct {
-	Requests    int            // every request received, 401s and 429s included
-	RateLimited int            // 429 answers
-	Applied     map[string]int // applied card actions per card number (one per operations-log entry)
+	Requests     int            // every request received, 401s and 429s included
+	RateLimited  int            // 429 answers
+	Unauthorized int            // 401 answers (unknown or revoked key)
+	Applied      map[string]int // applied card actions per card number (one per operations-log entry)
 }
 
 // Stats returns a copy of the counters.
 func (a *API) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := Stats{Requests: a.requests, RateLimited: a.rateLimited, Applied: make(map[string]int, len(a.applied))}
+	s := Stats{Requests: a.requests, RateLimited: a.rateLimited, Unauthorized: a.unauthorized, Applied: make(map[string]int, len(a.applied))}
 	for k, v := range a.applied {
 		s.Applied[k] = v
 	}

@@ -6,7 +6,8 @@
 // docs/api.md under /api/v2; the state of cards of all 8 types,
 // customers, templates, pushes and the operations log, guarded by one mutex;
 // the per-key rate limit (429); fault knobs (latency, 5xx, "applied then the
-// connection dropped", outages, slow bodies); and seed data (a built-in demo
+// connection dropped", outages, slow bodies, a key revoked and restored, a
+// 429 storm for a while); and seed data (a built-in demo
 // set, or a strict YAML/JSON file). It does not own the client (package
 // apiclient) and never talks to the real API.
 //

@@ -20,8 +20,9 @@ type Faults struct {
 	ApplyThenDropRate float64
 	SlowBody          time.Duration // spread each response body over this long (a slow trickle)
 	// RetryAfter, if set, is sent as the Retry-After header of every 429
-	// ("2" or an HTTP-date). The real API's behaviour is UNKNOWN
-	// (docs/api.md, "Rate limit"), so by default no header is sent.
+	// ("2" or an HTTP-date) unless a RateLimitStorm sets its own. The real
+	// API's behaviour is UNKNOWN (docs/api.md, "Rate limit"), so by default
+	// no header is sent.
 	RetryAfter string
 }
 
@@ -52,6 +53,50 @@ func (a *API) ApplyThenFail(statuses ...int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.applyThenFail = append(a.applyThenFail, statuses...)
+}
+
+// RevokeKey makes the API answer 401 "Invalid API key" to every request
+// carrying key, from now on, as the real API does once the vendor disables
+// a key; requests already past the key check finish normally. RestoreKey
+// accepts it again. It reports false, and does nothing, if key is not one
+// of Options.APIKeys.
+func (a *API) RevokeKey(key string) bool {
+	if !a.keys[key] {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.revoked[key] = true
+	return true
+}
+
+// RestoreKey ends RevokeKey for key. It reports false if key was not
+// revoked.
+func (a *API) RestoreKey(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.revoked[key] {
+		return false
+	}
+	delete(a.revoked, key)
+	return true
+}
+
+// RateLimitStorm makes every request with a valid key answer 429 "Too many
+// requests" for d from now (on Options.Now's clock), without applying
+// anything: a key over its limit for a long time, or a server shedding load.
+// With retryAfter, each 429 carries Retry-After: the whole seconds left in
+// the storm, rounded up; without, Faults.RetryAfter if set, else nothing
+// (the real API's header is unknown). A storm's 429s count in
+// Stats.RateLimited and leave the rate windows alone. A new call replaces
+// the storm; d <= 0 ends it.
+func (a *API) RateLimitStorm(d time.Duration, retryAfter bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stormUntil, a.stormRetryAfter = time.Time{}, retryAfter
+	if d > 0 {
+		a.stormUntil = a.now().Add(d)
+	}
 }
 
 // afterApplyLocked decides what an applied action answers: -1 for the

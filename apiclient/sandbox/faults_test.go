@@ -260,3 +260,90 @@ func TestNewServerAt(t *testing.T) {
 		t.Error("NewServer(empty key) = nil error")
 	}
 }
+
+// A revoked key answers 401 and applies nothing until restored; other keys
+// are not affected.
+func TestFaults_RevokeKey(t *testing.T) {
+	const other = "other-key"
+	s := newServer(t, sandbox.Options{APIKeys: []string{sandbox.DemoAPIKey, other}})
+	if s.API.RevokeKey("never-configured") {
+		t.Error("RevokeKey(unknown key) = true, want false")
+	}
+	if s.API.RestoreKey(sandbox.DemoAPIKey) {
+		t.Error("RestoreKey(a key not revoked) = true, want false")
+	}
+	if !s.API.RevokeKey(sandbox.DemoAPIKey) {
+		t.Fatal("RevokeKey(demo key) = false, want true")
+	}
+	s.act(sandbox.DemoStampCard, "add-stamp", stamp("revoked")).fail(t, http.StatusUnauthorized, "Invalid API key")
+	s.req("GET", "/cards/"+sandbox.DemoStampCard, nil).fail(t, http.StatusUnauthorized, "Invalid API key")
+	s.reqKey(other, "GET", "/cards/"+sandbox.DemoStampCard, nil).ok(t, nil)
+	if n := len(s.API.Operations()); n != 0 {
+		t.Errorf("%d operations while revoked, want 0", n)
+	}
+	if !s.API.RestoreKey(sandbox.DemoAPIKey) {
+		t.Fatal("RestoreKey(demo key) = false, want true")
+	}
+	s.act(sandbox.DemoStampCard, "add-stamp", stamp("restored")).ok(t, nil)
+	if st := s.API.Stats(); st.Unauthorized != 2 || st.Applied[sandbox.DemoStampCard] != 1 {
+		t.Errorf("Stats = %+v, want 2 unauthorised and 1 applied", st)
+	}
+}
+
+// A 429 storm refuses every request with a valid key for its duration, on
+// the API's clock, with or without Retry-After; unknown keys still get 401.
+func TestFaults_RateLimitStorm(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter bool
+		faults     string // Faults.RetryAfter
+		want       []string
+	}{
+		{"seconds left", true, "", []string{"90", "31", "1"}},
+		{"seconds left over Faults", true, "7", []string{"90", "31", "1"}},
+		{"Faults.RetryAfter", false, "7", []string{"7", "7", "7"}},
+		{"no header", false, "", []string{"", "", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, sandbox.Options{})
+			s.API.SetFaults(sandbox.Faults{RetryAfter: tt.faults})
+			s.API.RateLimitStorm(90*time.Second, tt.retryAfter)
+			for i, step := range []time.Duration{0, 59*time.Second + 500*time.Millisecond, 30 * time.Second} {
+				s.clk.Add(step)
+				r := s.act(sandbox.DemoStampCard, "add-stamp", stamp("storm"))
+				r.fail(t, http.StatusTooManyRequests, "Too many requests")
+				if got := r.header.Get("Retry-After"); got != tt.want[i] {
+					t.Errorf("429 #%d: Retry-After = %q, want %q", i+1, got, tt.want[i])
+				}
+			}
+			s.reqKey("wrong", "GET", "/cards/"+sandbox.DemoStampCard, nil).fail(t, http.StatusUnauthorized, "Invalid API key")
+			s.clk.Add(500 * time.Millisecond) // the storm's end
+			s.act(sandbox.DemoStampCard, "add-stamp", stamp("after")).ok(t, nil)
+			if st := s.API.Stats(); st.RateLimited != 3 || st.Applied[sandbox.DemoStampCard] != 1 {
+				t.Errorf("Stats = %+v, want 3 rate limited and 1 applied", st)
+			}
+		})
+	}
+
+	s := newServer(t, sandbox.Options{})
+	s.API.RateLimitStorm(time.Hour, true)
+	s.API.RateLimitStorm(0, false) // ends it early
+	s.act(sandbox.DemoStampCard, "add-stamp", stamp("ended")).ok(t, nil)
+}
+
+// Latency delays every answer, refusals included, as the network would.
+func TestFaults_LatencyOnRefusals(t *testing.T) {
+	s := newServer(t, sandbox.Options{RateLimit: 1})
+	var sl sleeps
+	s.API.SetSleep(sl.sleep)
+	s.API.SetFaults(sandbox.Faults{Latency: time.Second})
+	s.reqKey("wrong", "GET", "/cards/"+sandbox.DemoStampCard, nil).fail(t, http.StatusUnauthorized, "Invalid API key")
+	s.req("GET", "/cards/"+sandbox.DemoStampCard, nil).ok(t, nil)
+	s.req("GET", "/cards/"+sandbox.DemoStampCard, nil).fail(t, http.StatusTooManyRequests, "Too many")
+	s.API.RateLimitStorm(time.Minute, true)
+	s.req("GET", "/cards/"+sandbox.DemoStampCard, nil).fail(t, http.StatusTooManyRequests, "Too many")
+	if total, n := sl.total(); total != 4*time.Second || n != 4 {
+		t.Errorf("waited %v in %d waits, want 4s in 4 (401, 200, window 429, storm 429)", total, n)
+	}
+}
