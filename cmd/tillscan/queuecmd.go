@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -49,9 +44,9 @@ func (t queueTarget) open(ctx context.Context) (control.Operator, func(), error)
 		return nil, nil, err
 	}
 	if cfg.Status.Listen != "off" {
-		r := &remoteOperator{base: "http://" + cfg.Status.Listen, hc: &http.Client{Timeout: 30 * time.Second}}
-		if err := r.ping(ctx); err == nil {
-			return r, func() {}, nil
+		c := control.NewClient(cfg.Status.Listen, &http.Client{Timeout: 30 * time.Second})
+		if _, err := c.Status(ctx); err == nil {
+			return c, func() {}, nil
 		} else if !errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, nil, fmt.Errorf("status API at %s: %w", cfg.Status.Listen, err)
 		}
@@ -68,17 +63,13 @@ type queueStatsCmd struct{ queueTarget }
 
 func (c *queueStatsCmd) Run(g *globals) error {
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		v, err := op.QueueStats(g.Ctx)
+		st, err := op.QueueStats(g.Ctx)
 		if err != nil {
 			return err
 		}
-		var st queue.Stats
-		if err := remarshal(v, &st); err != nil {
-			return err
-		}
 		tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
-		for _, s := range []queue.State{queue.Pending, queue.Sending, queue.Ambiguous, queue.Dead, queue.Done, queue.Dropped} {
-			fmt.Fprintf(tw, "%s\t%d\n", s, st.Depth[s])
+		for _, s := range []queue.State{queue.Pending, queue.Sending, queue.Ambiguous, queue.Dead, queue.Done, queue.Refused, queue.Dropped} {
+			fmt.Fprintf(tw, "%s\t%d\n", s, st.Depth[string(s)])
 		}
 		fmt.Fprintf(tw, "oldest pending\t%s\n", st.OldestPending.Round(time.Second))
 		fmt.Fprintf(tw, "oldest ambiguous\t%s\n", st.OldestAmbiguous.Round(time.Second))
@@ -95,19 +86,15 @@ func (c *queueStatsCmd) Run(g *globals) error {
 
 type queueListCmd struct {
 	queueTarget
-	State string `short:"s" enum:"pending,sending,ambiguous,done,dead,dropped," default:"" help:"Only jobs in this state."`
+	State string `short:"s" enum:"pending,sending,ambiguous,done,refused,dead,dropped," default:"" help:"Only jobs in this state."`
 	Limit int    `short:"n" default:"50" help:"At most this many."`
 	After string `help:"Start after this job id (paging)."`
 }
 
 func (c *queueListCmd) Run(g *globals) error {
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		v, err := op.ListJobs(g.Ctx, c.State, c.Limit, c.After)
+		jobs, err := op.ListJobs(g.Ctx, control.ListRequest{State: c.State, Limit: c.Limit, After: c.After})
 		if err != nil {
-			return err
-		}
-		var jobs []queue.Job
-		if err := remarshal(v, &jobs); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
@@ -130,13 +117,13 @@ type queueShowCmd struct {
 
 func (c *queueShowCmd) Run(g *globals) error {
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		v, err := op.GetJob(g.Ctx, c.ID)
+		j, err := op.GetJob(g.Ctx, c.ID)
 		if err != nil {
 			return err
 		}
 		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return enc.Encode(j)
 	})
 }
 
@@ -163,7 +150,7 @@ type queueDropCmd struct {
 
 func (c *queueDropCmd) Run(g *globals) error {
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.DropJob(g.Ctx, c.ID, c.Reason); err != nil {
+		if err := op.DropJob(g.Ctx, c.ID, control.DropRequest{Reason: c.Reason}); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.Stdout, "job %s dropped; its card's next scans go ahead\n", c.ID)
@@ -181,7 +168,7 @@ type queueResolveCmd struct {
 
 func (c *queueResolveCmd) Run(g *globals) error {
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.ResolveJob(g.Ctx, c.ID, c.Applied, c.Note); err != nil {
+		if err := op.ResolveJob(g.Ctx, c.ID, control.ResolveRequest{Applied: &c.Applied, Note: c.Note}); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.Stdout, "job %s resolved as applied=%v\n", c.ID, c.Applied)
@@ -233,116 +220,4 @@ func withOperator(g *globals, t queueTarget, f func(control.Operator) error) err
 	}
 	defer release()
 	return f(op)
-}
-
-// remarshal converts a JSON-shaped value (from the API or the queue) into v.
-func remarshal(in, v any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-// remoteOperator talks to a running daemon's status API.
-type remoteOperator struct {
-	base string
-	hc   *http.Client
-}
-
-func (r *remoteOperator) ping(ctx context.Context) error {
-	_, err := r.do(ctx, "GET", "/api/v1/status", nil)
-	var op *net.OpError
-	if errors.As(err, &op) && errors.Is(op.Err, syscall.ECONNREFUSED) {
-		return syscall.ECONNREFUSED
-	}
-	return err
-}
-
-func (r *remoteOperator) do(ctx context.Context, method, path string, body any) (json.RawMessage, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		json.Unmarshal(b, &e)
-		msg := strings.TrimSpace(e.Error)
-		if msg == "" {
-			msg = strings.TrimSpace(string(b))
-		}
-		switch resp.StatusCode {
-		case http.StatusNotFound:
-			return nil, fmt.Errorf("%w: %s", control.ErrNotFound, msg)
-		case http.StatusConflict:
-			return nil, fmt.Errorf("%w: %s", control.ErrConflict, msg)
-		}
-		return nil, fmt.Errorf("daemon answered %s: %s", resp.Status, msg)
-	}
-	return b, nil
-}
-
-func (r *remoteOperator) get(ctx context.Context, path string) (any, error) {
-	b, err := r.do(ctx, "GET", path, nil)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-func (r *remoteOperator) QueueStats(ctx context.Context) (any, error) {
-	return r.get(ctx, "/api/v1/queue")
-}
-
-func (r *remoteOperator) ListJobs(ctx context.Context, state string, limit int, after string) (any, error) {
-	q := url.Values{"state": {state}, "limit": {fmt.Sprint(limit)}, "after": {after}}
-	return r.get(ctx, "/api/v1/jobs?"+q.Encode())
-}
-
-func (r *remoteOperator) GetJob(ctx context.Context, id string) (any, error) {
-	return r.get(ctx, "/api/v1/jobs/"+url.PathEscape(id))
-}
-
-func (r *remoteOperator) RetryJob(ctx context.Context, id string) error {
-	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/retry", struct{}{})
-	return err
-}
-
-func (r *remoteOperator) DropJob(ctx context.Context, id, reason string) error {
-	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/drop", map[string]string{"reason": reason})
-	return err
-}
-
-func (r *remoteOperator) ResolveJob(ctx context.Context, id string, applied bool, note string) error {
-	_, err := r.do(ctx, "POST", "/api/v1/jobs/"+url.PathEscape(id)+"/resolve", map[string]any{"applied": applied, "note": note})
-	return err
-}
-
-func (r *remoteOperator) ExportJobs(ctx context.Context, w io.Writer) error {
-	b, err := r.do(ctx, "GET", "/api/v1/queue/export", nil)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
-}
-
-func (r *remoteOperator) CheckQueue(ctx context.Context) error {
-	_, err := r.do(ctx, "GET", "/api/v1/queue/check", nil)
-	return err
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
+	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
 )
 
@@ -58,33 +60,47 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 	recent := d.feed.Recent()
 	for i := len(recent) - 1; i >= 0 && len(st.Recent) < 20; i-- {
 		ev := recent[i]
-		st.Recent = append(st.Recent, control.Event{At: ev.At, Kind: string(ev.Kind), Message: ev.Message})
+		st.Recent = append(st.Recent, eventDTO(ev))
 	}
 	return st
 }
 
-func (b statusBackend) Subscribe() (<-chan any, func()) {
+func (b statusBackend) Subscribe() control.Subscription {
 	ch, stop := b.d.feed.Subscribe(64)
-	out := make(chan any, 64)
-	done := make(chan struct{})
-	go func() { // ends when stop closes done; owned by the subscription
-		defer close(out)
-		for {
-			select {
-			case <-done:
-				return
-			case ev, ok := <-ch:
-				if !ok {
-					return
-				}
-				select {
-				case out <- ev:
-				default: // a slow client loses events rather than holding the till
-				}
-			}
+	return feedSubscription{ch: ch, stop: stop}
+}
+
+// errFellBehind ends an event stream whose client did not keep up: the
+// feed dropped it rather than hold the till.
+var errFellBehind = errors.New("this stream fell behind and was ended: reconnect, and read /api/v1/status for what was missed")
+
+// feedSubscription is one client's subscription to the till's events.
+type feedSubscription struct {
+	ch   <-chan pos.Event
+	stop func()
+}
+
+func (s feedSubscription) Next(ctx context.Context) (control.Event, error) {
+	select {
+	case <-ctx.Done():
+		return control.Event{}, ctx.Err()
+	case ev, ok := <-s.ch:
+		if !ok {
+			return control.Event{}, errFellBehind
 		}
-	}()
-	return out, func() { stop(); close(done) }
+		return eventDTO(ev), nil
+	}
+}
+
+func (s feedSubscription) Close() { s.stop() }
+
+// eventDTO is ev as the control API shows it (without its internal error
+// text: Message says what the cashier needs).
+func eventDTO(ev pos.Event) control.Event {
+	return control.Event{
+		Seq: ev.Seq, At: ev.At, Kind: string(ev.Kind), Scanner: ev.Scanner, Card: ev.Card, Job: ev.JobID,
+		Mode: ev.Mode, Message: ev.Message, Action: ev.Action, Balance: ev.Balance,
+	}
 }
 
 func (b statusBackend) SetNext(mode string, sum *float64) error { return b.d.till.SetNext(mode, sum) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,18 +34,9 @@ func (c *statusCmd) Run(g *globals) error {
 	}
 	ctx, cancel := context.WithTimeout(g.Ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+cfg.Status.Listen+"/api/v1/status", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	st, err := control.NewClient(cfg.Status.Listen, nil).Status(ctx)
 	if err != nil {
 		return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan): %w", cfg.Status.Listen, err)
-	}
-	defer resp.Body.Close()
-	var st control.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return fmt.Errorf("status from %s: %w", cfg.Status.Listen, err)
 	}
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)

@@ -1,10 +1,12 @@
-// Package control serves tillscan's local status API and page on a loopback
-// address: GET /api/v1/status (JSON), GET /api/v1/events (server-sent
-// events, for POS software and customer displays), POST /api/v1/next (set the
-// next scan's mode or purchase sum), the queue's operator endpoints under
+// Package control serves tillscan's local status API and page on a
+// loopback address, and is that API's client (Client, for the command
+// line): GET /api/v1/status (JSON), GET /api/v1/events (server-sent events,
+// for POS software and customer displays), POST /api/v1/next (set the next
+// scan's mode or purchase sum), the queue's operator endpoints under
 // /api/v1/queue and /api/v1/jobs, GET /metrics (Prometheus) and GET / (a
-// page for the shop owner). It sees the daemon only through Backend, so it is
-// tested with a trivial fake.
+// page for the shop owner). It sees the daemon only through Backend and
+// Operator, so it is tested with trivial fakes; the request and response
+// bodies are the types in types.go, shared by server and client.
 package control
 
 import (
@@ -24,69 +26,24 @@ import (
 // Backend is what the handler needs from the daemon.
 type Backend interface {
 	Status(ctx context.Context) Status
-	// Subscribe returns a stream of events (JSON-encodable values) and a
-	// function that ends the subscription.
-	Subscribe() (<-chan any, func())
+	// Subscribe starts a stream of the events published from now on.
+	Subscribe() Subscription
 	// SetNext sets the mode and purchase sum of the next card scan.
 	SetNext(mode string, purchaseSum *float64) error
 }
 
-// Status is the daemon's state as GET /api/v1/status reports it.
-type Status struct {
-	Version   string         `json:"version"`
-	TillID    string         `json:"till_id"`
-	Started   time.Time      `json:"started"`
-	Accepting bool           `json:"accepting_scans"`
-	Queue     QueueStatus    `json:"queue"`
-	API       APIStatus      `json:"api"`
-	Scanners  []ScannerState `json:"scanners"`
-	Problems  []string       `json:"problems"`      // things the owner or installer must fix, in plain words
-	Recent    []Event        `json:"recent_events"` // newest first
-}
-
-// Event is one line of the recent-scans list.
-type Event struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"`    // saved, applied, rejected, repeat, not_card, …
-	Message string    `json:"message"` // the line the cashier saw
-}
-
-// QueueStatus is the queue's depth per state.
-type QueueStatus struct {
-	Depth            map[string]int `json:"depth"` // pending, sending, ambiguous, done, dead, dropped
-	OldestPendingAge float64        `json:"oldest_pending_age_seconds"`
-	FileBytes        int64          `json:"file_bytes"`
-	Error            string         `json:"error,omitempty"`
-}
-
-// APIStatus says whether the loyalty API is reachable.
-type APIStatus struct {
-	Reachable   bool      `json:"reachable"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	Paused      bool      `json:"paused"`
-	PauseReason string    `json:"pause_reason,omitempty"`
-}
-
-// ScannerState is one configured scanner.
-type ScannerState struct {
-	Name      string `json:"name"`
-	Type      string `json:"type"`
-	Connected bool   `json:"connected"`
-	Error     string `json:"error,omitempty"`
-}
-
 // Server serves the control API.
 type Server struct {
-	b   Backend
-	op  Operator // nil: no queue endpoints
-	log zerolog.Logger
-	reg *prometheus.Registry
+	b       Backend
+	op      Operator // nil: no queue endpoints
+	log     zerolog.Logger
+	reg     *prometheus.Registry
+	streams chan struct{} // one token per open event stream
 }
 
 // New returns a Server for b. op may be nil.
 func New(b Backend, op Operator, log zerolog.Logger) *Server {
-	s := &Server{b: b, op: op, log: log, reg: prometheus.NewRegistry()}
+	s := &Server{b: b, op: op, log: log, reg: prometheus.NewRegistry(), streams: make(chan struct{}, MaxStreams)}
 	s.reg.MustRegister(&collector{b: b})
 	return s
 }
@@ -106,11 +63,7 @@ func (s *Server) Handler() http.Handler {
 // Serve serves on ln until ctx ends; it returns nil then. The caller
 // listens first, so clients can connect as soon as Serve is called.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv := s.httpServer(ctx)
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
@@ -121,6 +74,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("control: %w", err)
 	}
 	return nil
+}
+
+// httpServer is the server Serve runs, its requests' context derived from
+// ctx.
+func (s *Server) httpServer(ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler: s.Handler(),
+		// A client that stalls or idles cannot hold a connection for
+		// ever. No WriteTimeout: event streams stay open.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
 }
 
 // localOnly refuses requests a web page in a browser could make: the
@@ -149,62 +116,27 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Mode        string   `json:"mode"`
-		PurchaseSum *float64 `json:"purchase_sum"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON {\"mode\": \"redeem\", \"purchase_sum\": 12.5}: " + err.Error()})
+	var body NextRequest
+	if !decode(w, r, &body, `{"mode": "redeem", "purchase_sum": 12.5}`) {
 		return
 	}
 	if err := s.b.SetNext(body.Mode, body.PurchaseSum); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"ok": "next scan set"})
+	writeJSON(w, http.StatusOK, OK{OK: "next scan set"})
 }
 
-// events streams events as server-sent events until the client leaves.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
+// decode reads a small JSON body into v, refusing unknown fields; on
+// failure it answers 400 with the shape wanted and returns false.
+func decode(w http.ResponseWriter, r *http.Request, v any, want string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "body must be JSON " + want + ": " + err.Error()})
+		return false
 	}
-	ch, cancel := s.b.Subscribe()
-	defer cancel()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	keepalive := time.NewTicker(15 * time.Second)
-	defer keepalive.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keepalive.C:
-			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
-				return
-			}
-			fl.Flush()
-		case ev, ok := <-ch:
-			if !ok {
-				return
-			}
-			b, err := json.Marshal(ev)
-			if err != nil {
-				s.log.Error().Err(err).Msg("encode event")
-				continue
-			}
-			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-				return
-			}
-			fl.Flush()
-		}
-	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

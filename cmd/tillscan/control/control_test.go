@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,13 +18,13 @@ import (
 type fakeBackend struct {
 	mu     sync.Mutex
 	status Status
-	events chan any
+	events chan Event
 	mode   string
 	sum    *float64
 }
 
-func (f *fakeBackend) Status(context.Context) Status   { return f.status }
-func (f *fakeBackend) Subscribe() (<-chan any, func()) { return f.events, func() {} }
+func (f *fakeBackend) Status(context.Context) Status { return f.status }
+func (f *fakeBackend) Subscribe() Subscription       { return chanSub(f.events) }
 func (f *fakeBackend) SetNext(mode string, sum *float64) error {
 	if mode == "bogus" {
 		return errors.New("unknown mode \"bogus\"")
@@ -38,7 +37,7 @@ func (f *fakeBackend) SetNext(mode string, sum *float64) error {
 
 func newTestServer(t *testing.T) (*httptest.Server, *fakeBackend) {
 	t.Helper()
-	b := &fakeBackend{events: make(chan any, 4), status: Status{
+	b := &fakeBackend{events: make(chan Event, 4), status: Status{
 		TillID: "till-1", Accepting: true,
 		Queue:    QueueStatus{Depth: map[string]int{"pending": 3, "done": 7}, OldestPendingAge: 12},
 		API:      APIStatus{Reachable: false, LastError: "dial tcp: connection refused"},
@@ -126,14 +125,16 @@ func TestEventsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b.events <- map[string]string{"kind": "applied", "message": "stamp 8/10"}
-	r := bufio.NewReader(resp.Body)
-	line, err := r.ReadString('\n')
+	b.events <- Event{Seq: 7, At: time.Unix(0, 0).UTC(), Kind: "applied", Message: "stamp 8/10"}
+	close(b.events) // the daemon ended the stream: the client fell behind
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `data: {"kind":"applied","message":"stamp 8/10"}` + "\n"; line != want {
-		t.Fatalf("event line = %q, want %q", line, want)
+	want := "id: 7\ndata: {\"seq\":7,\"at\":\"1970-01-01T00:00:00Z\",\"kind\":\"applied\",\"message\":\"stamp 8/10\"}\n\n" +
+		"event: end\ndata: {\"error\":\"fell behind\"}\n\n"
+	if string(body) != want {
+		t.Fatalf("stream = %q, want %q", body, want)
 	}
 }
 
@@ -157,3 +158,20 @@ func TestPageAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// chanSub is a Subscription over a channel; a closed channel ends it.
+type chanSub chan Event
+
+func (c chanSub) Next(ctx context.Context) (Event, error) {
+	select {
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	case ev, ok := <-c:
+		if !ok {
+			return Event{}, errors.New("fell behind")
+		}
+		return ev, nil
+	}
+}
+
+func (c chanSub) Close() {}

@@ -1,0 +1,170 @@
+package control
+
+import (
+	"errors"
+	"time"
+)
+
+// The request and response bodies of the control API, shared by the
+// server and Client. Names are snake_case in JSON.
+
+// Status is the daemon's state as GET /api/v1/status reports it.
+type Status struct {
+	Version   string         `json:"version"`
+	TillID    string         `json:"till_id"`
+	Started   time.Time      `json:"started"`
+	Accepting bool           `json:"accepting_scans"`
+	Queue     QueueStatus    `json:"queue"`
+	API       APIStatus      `json:"api"`
+	Scanners  []ScannerState `json:"scanners"`
+	Problems  []string       `json:"problems"`      // things the owner or installer must fix, in plain words
+	Recent    []Event        `json:"recent_events"` // newest first
+}
+
+// Event is one thing that happened to a scan or a job: an item of the
+// event stream and of the status's recent list.
+type Event struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"` // saved, applied, refused, repeat, not_card, …
+	Scanner string    `json:"scanner,omitempty"`
+	Card    string    `json:"card,omitempty"`
+	Job     string    `json:"job,omitempty"`
+	Mode    string    `json:"mode,omitempty"`
+	Message string    `json:"message"` // the line the cashier saw
+	Action  string    `json:"action,omitempty"`
+	Balance string    `json:"balance,omitempty"`
+}
+
+// QueueStatus is the queue's depth per state.
+type QueueStatus struct {
+	Depth            map[string]int `json:"depth"` // pending, sending, ambiguous, done, refused, dead, dropped
+	OldestPendingAge float64        `json:"oldest_pending_age_seconds"`
+	FileBytes        int64          `json:"file_bytes"`
+	Error            string         `json:"error,omitempty"`
+}
+
+// APIStatus says whether the loyalty API is reachable.
+type APIStatus struct {
+	Reachable   bool      `json:"reachable"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Paused      bool      `json:"paused"`
+	PauseReason string    `json:"pause_reason,omitempty"`
+}
+
+// ScannerState is one configured scanner.
+type ScannerState struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Connected bool   `json:"connected"`
+	Error     string `json:"error,omitempty"`
+}
+
+// NextRequest is the body of POST /api/v1/next.
+type NextRequest struct {
+	Mode        string   `json:"mode"`
+	PurchaseSum *float64 `json:"purchase_sum"`
+}
+
+// QueueStats is GET /api/v1/queue: jobs per state and the ages that matter
+// during an outage.
+type QueueStats struct {
+	Depth           map[string]int `json:"depth"`
+	OldestPending   time.Duration  `json:"oldest_pending_ns"`
+	OldestAmbiguous time.Duration  `json:"oldest_ambiguous_ns"`
+	LastDone        time.Time      `json:"last_done,omitzero"`
+	FileSize        int64          `json:"file_size"`
+	MovedAside      string         `json:"moved_aside,omitempty"`
+	MovedAsideWhy   string         `json:"moved_aside_why,omitempty"`
+}
+
+// Job is one saved scan, as GET /api/v1/jobs lists it.
+type Job struct {
+	ID              string    `json:"id"`
+	State           string    `json:"state"`
+	Card            string    `json:"card"`
+	Scanner         string    `json:"scanner,omitempty"`
+	Raw             string    `json:"raw,omitempty"`
+	Mode            string    `json:"mode,omitempty"`
+	PurchaseSum     *float64  `json:"purchase_sum,omitempty"`
+	ScannedAt       time.Time `json:"scanned_at"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	NextAttempt     time.Time `json:"next_attempt,omitzero"`
+	Action          string    `json:"action,omitempty"`
+	Result          string    `json:"result,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	Uncertain       bool      `json:"uncertain,omitempty"`
+	Attempts        []Attempt `json:"attempts"`
+	AttemptsOmitted int       `json:"attempts_omitted,omitempty"`
+}
+
+// Attempt is one try at a job: a send, a reconciliation read or an
+// operator's decision.
+type Attempt struct {
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"`
+	Outcome    string    `json:"outcome"`
+	Error      string    `json:"error,omitempty"`
+	HTTPStatus int       `json:"http_status,omitempty"`
+	Note       string    `json:"note,omitempty"`
+}
+
+// ListRequest selects jobs for GET /api/v1/jobs.
+type ListRequest struct {
+	State string // "" for every state
+	Limit int    // 1 to MaxList; 0 means DefaultList
+	After string // job id to start after (paging)
+}
+
+// Paging limits of ListJobs.
+const (
+	DefaultList = 100
+	MaxList     = 1000
+)
+
+// DropRequest is the body of POST /api/v1/jobs/{id}/drop.
+type DropRequest struct {
+	Reason string `json:"reason"`
+}
+
+// ResolveRequest is the body of POST /api/v1/jobs/{id}/resolve.
+type ResolveRequest struct {
+	Applied *bool  `json:"applied"` // required
+	Note    string `json:"note"`
+}
+
+// OK is the answer of a request that changed something.
+type OK struct {
+	OK string `json:"ok"`
+}
+
+// ErrorBody is the answer of a request that failed.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// The classes of errors the control API tells apart. An Operator returns
+// them through NotFound and Conflict; Client returns errors that match
+// them for 404, 409 and 503 answers.
+var (
+	ErrNotFound    = errors.New("no such job")
+	ErrConflict    = errors.New("not allowed in the job's state")
+	ErrUnavailable = errors.New("the daemon cannot take this request now")
+)
+
+// classified is an error that reads as err and matches kind too, so a
+// chain says each thing once.
+type classified struct{ kind, err error }
+
+func (c classified) Error() string   { return c.err.Error() }
+func (c classified) Unwrap() []error { return []error{c.kind, c.err} }
+
+// NotFound marks err as ErrNotFound (the server answers 404) without
+// adding to its text.
+func NotFound(err error) error { return classified{ErrNotFound, err} }
+
+// Conflict marks err as ErrConflict (the server answers 409) without
+// adding to its text.
+func Conflict(err error) error { return classified{ErrConflict, err} }
