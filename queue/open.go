@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,16 +15,24 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
+// opened is what openFile found at the queue's path.
+type opened struct {
+	db      *bolt.DB
+	movedTo string // where an invalid file was moved aside, or ""
+	moveErr error  // why it was moved (wraps ErrCorrupt)
+}
+
 // openFile returns the open bbolt file at path, creating it if needed and
-// moving an invalid one aside (movedTo, moveErr).
-func openFile(path string, opts Options) (db *bolt.DB, movedTo string, moveErr error, err error) {
+// moving an invalid one aside.
+func openFile(path string, opts Options) (opened, error) {
+	var o opened
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, "", nil, fmt.Errorf("queue: create directory %s: %w", dir, err)
+			return opened{}, fmt.Errorf("queue: create directory %s: %w", dir, err)
 		}
 		if err := syncDir(filepath.Dir(dir)); err != nil {
-			return nil, "", nil, fmt.Errorf("queue: create directory %s: %w", dir, err)
+			return opened{}, fmt.Errorf("queue: create directory %s: %w", dir, err)
 		}
 	}
 	// Each round either opens the file or changes what is at path (created it,
@@ -36,40 +42,40 @@ func openFile(path string, opts Options) (db *bolt.DB, movedTo string, moveErr e
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			if err := create(path, opts); err != nil && !errors.Is(err, errRaced) {
-				return nil, "", nil, err
+				return opened{}, err
 			}
 			continue
 		case err != nil:
-			return nil, "", nil, fmt.Errorf("queue: open %s: %w", path, err)
+			return opened{}, fmt.Errorf("queue: open %s: %w", path, err)
 		case !fi.Mode().IsRegular():
-			return nil, "", nil, fmt.Errorf("queue: open %s: not a regular file (%s); move it away or configure another queue path", path, fi.Mode().Type())
+			return opened{}, fmt.Errorf("queue: open %s: not a regular file (%s); move it away or configure another queue path", path, fi.Mode().Type())
 		}
 
 		to, bad, err := inspect(path, opts.LockTimeout)
 		if err != nil {
-			return nil, "", nil, err
+			return opened{}, err
 		}
 		if bad != nil {
-			movedTo, moveErr = to, bad
+			o.movedTo, o.moveErr = to, bad
 			continue
 		}
 
 		db, file, err := boltOpen(path, opts.LockTimeout)
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, "", nil, lockedError(path, opts.LockTimeout)
+			return opened{}, lockedError(path, opts.LockTimeout)
 		case errors.Is(err, errBoltInvalid):
 			// The header looked right but bbolt refused or panicked. If it
 			// panicked it still holds the lock, so rename without taking it.
 			bad := fmt.Errorf("%w: %w", ErrCorrupt, err)
 			to, merr := moveAside(path, bad, !errors.Is(err, errPanicked), opts.LockTimeout)
 			if merr != nil {
-				return nil, "", nil, merr
+				return opened{}, merr
 			}
-			movedTo, moveErr = to, bad
+			o.movedTo, o.moveErr = to, bad
 			continue
 		case err != nil:
-			return nil, "", nil, fmt.Errorf("queue: open %s: %w", path, err)
+			return opened{}, fmt.Errorf("queue: open %s: %w", path, err)
 		}
 
 		// Another process may have renamed the file (Compact, a move aside)
@@ -83,21 +89,22 @@ func openFile(path string, opts Options) (db *bolt.DB, movedTo string, moveErr e
 		if err := validate(db); err != nil {
 			if errors.Is(err, ErrNewerFormat) {
 				_ = db.Close()
-				return nil, "", nil, fmt.Errorf("queue: open %s: %w; install the newer tillscan again or move the file away", path, err)
+				return opened{}, fmt.Errorf("queue: open %s: %w; install the newer tillscan again or move the file away", path, err)
 			}
 			bad := fmt.Errorf("%w: %w", ErrCorrupt, err)
 			to, merr := moveAside(path, bad, false, 0) // we hold bbolt's lock
 			_ = db.Close()
 			if merr != nil {
-				return nil, "", nil, merr
+				return opened{}, merr
 			}
-			movedTo, moveErr = to, bad
+			o.movedTo, o.moveErr = to, bad
 			continue
 		}
 		removeLeftovers(path)
-		return db, movedTo, moveErr, nil
+		o.db = db
+		return o, nil
 	}
-	return nil, "", nil, fmt.Errorf("queue: open %s: the file keeps changing while it is opened; is another program creating or moving it?", path)
+	return opened{}, fmt.Errorf("queue: open %s: the file keeps changing while it is opened; is another program creating or moving it?", path)
 }
 
 func lockedError(path string, timeout time.Duration) error {
@@ -356,77 +363,4 @@ func rename(path string) (string, error) {
 		return "", fmt.Errorf("queue: move invalid file %s aside: %w", path, err)
 	}
 	return to, nil
-}
-
-// checkHeader validates the bbolt meta pages the way bbolt does, and that
-// the file is as long as the newest valid meta page says.
-func checkHeader(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := fi.Size()
-	if size == 0 {
-		return errors.New("the file is empty")
-	}
-	if size < 2*1024 {
-		return fmt.Errorf("the file is %d bytes, too short for a bbolt file", size)
-	}
-	m0, ok0 := readMeta(f, 0)
-	var m1 meta
-	var ok1 bool
-	if ok0 {
-		m1, ok1 = readMeta(f, int64(m0.pageSize))
-	} else {
-		// Page 0 is unreadable, so its page size is unknown: try them all, as bbolt does.
-		for i := 0; i <= 14 && !ok1; i++ {
-			if pos := int64(1024) << i; pos < size-1024 {
-				m1, ok1 = readMeta(f, pos)
-			}
-		}
-	}
-	m := m0
-	switch {
-	case !ok0 && !ok1:
-		return errors.New("no valid bbolt meta page (not a bbolt file, or both headers damaged)")
-	case !ok0 || (ok1 && m1.txid > m0.txid):
-		m = m1
-	}
-	if need := int64(m.pgid) * int64(m.pageSize); need > size {
-		return fmt.Errorf("the file is truncated: %d bytes, its header says %d", size, need)
-	}
-	if m.root >= m.pgid || (m.freelist >= m.pgid && m.freelist != ^uint64(0)) {
-		return errors.New("the bbolt header points past the end of the data")
-	}
-	return nil
-}
-
-type meta struct {
-	pageSize                   uint32
-	root, freelist, pgid, txid uint64
-}
-
-// readMeta reads a bbolt meta page at off: a 16-byte page header, then magic,
-// version, page size, flags, root bucket (root, sequence), freelist, pgid,
-// txid and an FNV-64a checksum of everything before it, in native byte order.
-func readMeta(r io.ReaderAt, off int64) (meta, bool) {
-	var b [16 + 64]byte
-	if _, err := r.ReadAt(b[:], off); err != nil {
-		return meta{}, false
-	}
-	m := b[16:]
-	ne := binary.NativeEndian
-	if ne.Uint32(m[0:]) != 0xED0CDAED || ne.Uint32(m[4:]) != 2 {
-		return meta{}, false
-	}
-	h := fnv.New64a()
-	h.Write(m[:56])
-	if h.Sum64() != ne.Uint64(m[56:]) {
-		return meta{}, false
-	}
-	ps := ne.Uint32(m[8:])
-	if ps < 512 || ps > 1<<24 {
-		return meta{}, false
-	}
-	return meta{pageSize: ps, root: ne.Uint64(m[16:]), freelist: ne.Uint64(m[32:]), pgid: ne.Uint64(m[40:]), txid: ne.Uint64(m[48:])}, true
 }

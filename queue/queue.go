@@ -76,11 +76,12 @@ type Queue struct {
 // ever treated as corrupt.
 func Open(path string, opts Options) (*Queue, error) {
 	opts = opts.withDefaults()
-	db, movedTo, moveErr, err := openFile(path, opts)
+	o, err := openFile(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{db: db, path: path, opts: opts, movedTo: movedTo, moveErr: moveErr,
+	db := o.db
+	q := &Queue{db: db, path: path, opts: opts, movedTo: o.movedTo, moveErr: o.moveErr,
 		entropy: ulid.Monotonic(rand.Reader, 0), pruneBatch: 1000}
 	if err := q.recoverSending(time.Now()); err != nil {
 		_ = db.Close()
