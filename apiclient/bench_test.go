@@ -90,3 +90,58 @@ func envInt(tb testing.TB, name string, def int) int {
 	}
 	return n
 }
+
+// BenchmarkTills runs several tills, each its own Client on the same key
+// sending one request at a time (like the worker), against the sandbox's
+// 10 requests/second per key, with the fixed rate and with Config.Adaptive.
+// It reports the tills' combined rate as a share of the limit and the share
+// of requests answered 429. About 20 s per sub-benchmark with the defaults:
+//
+//	go test -run '^$' -bench BenchmarkTills -benchtime 1x ./apiclient/
+//
+// TILLSCAN_BENCH_TILLS sets the number of tills (default 2),
+// TILLSCAN_BENCH_REQUESTS the successful requests per till (default 100).
+func BenchmarkTills(b *testing.B) {
+	tills := envInt(b, "TILLSCAN_BENCH_TILLS", 2)
+	each := envInt(b, "TILLSCAN_BENCH_REQUESTS", 100)
+	for _, adaptive := range []bool{false, true} {
+		name := "fixed"
+		if adaptive {
+			name = "adaptive"
+		}
+		b.Run(name, func(b *testing.B) {
+			var share, limited float64
+			for range b.N {
+				srv, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{testKey}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				start := time.Now()
+				for range tills {
+					c, err := apiclient.New(apiclient.Config{BaseURL: srv.URL, APIKey: testKey, Adaptive: adaptive}, zerolog.Nop())
+					if err != nil {
+						b.Fatal(err)
+					}
+					wg.Go(func() {
+						for done := 0; done < each; {
+							if _, err := c.GetCard(b.Context(), sandbox.DemoStampCard); err == nil {
+								done++
+							}
+						}
+					})
+				}
+				wg.Wait()
+				elapsed := time.Since(start)
+				st := srv.API.Stats()
+				srv.Close()
+				share += float64(tills*each) / elapsed.Seconds() / 10 // the sandbox's default limit
+				limited += float64(st.RateLimited) / float64(st.Requests)
+			}
+			n := float64(b.N)
+			b.ReportMetric(100*share/n, "%limit")
+			b.ReportMetric(100*limited/n, "%429")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

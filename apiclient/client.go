@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,6 +58,16 @@ type Config struct {
 	RetryAfterCap time.Duration
 	// MaxBodyBytes bounds the answer body read into memory; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// Adaptive lets the send rate follow the server, for several tills
+	// sharing one key: a 429 cuts the rate to 70 % of what was being sent,
+	// which then grows back along a cubic curve (fast, then flat near the
+	// old rate, then probing above it), never below 0.5/s nor above
+	// RateLimit less Headroom; the pause after a 429 with Retry-After gains
+	// a random fraction of one request interval, so tills refused together
+	// do not resume together; and a new Client waits one window (about a
+	// second) before its first request, which a previous process may have
+	// used up. false (the default) keeps the fixed rate. See adaptive.go.
+	Adaptive bool
 }
 
 // Defaults of the zero Config fields.
@@ -121,15 +132,18 @@ type Client struct {
 	retryAfterCap time.Duration
 	maxBody       int64
 
-	mu          sync.Mutex // guards the fields below
-	key         string     // never printed: Client has its own Format
-	gen         uint64     // bumped by every SetAPIKey: answers to older requests cannot refuse the key
-	refused     error      // non-nil: the current key is refused (401/403) or unusable; fail fast
-	refusedAt   time.Time  // when refused was set
-	pausedUntil time.Time  // no request starts before this (429, 503 with Retry-After)
-	pausedBy    int        // the HTTP status that set pausedUntil
-	streak      int        // 429s in a row, for the backoff when Retry-After is absent
-	starts      *window    // recent request starts (see wait)
+	mu          sync.Mutex     // guards the fields below
+	key         string         // never printed: Client has its own Format
+	gen         uint64         // bumped by every SetAPIKey: answers to older requests cannot refuse the key
+	refused     error          // non-nil: the current key is refused (401/403) or unusable; fail fast
+	refusedAt   time.Time      // when refused was set
+	pausedUntil time.Time      // no request starts before this (429, 503 with Retry-After)
+	pausedBy    int            // the HTTP status that set pausedUntil
+	streak      int            // 429s in a row, for the backoff when Retry-After is absent
+	starts      *window        // recent request starts (see wait)
+	adapt       *cubic         // the adaptive rate; nil unless Config.Adaptive
+	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
+	jitter      func() float64 // uniform in [0, 1): the phase shift after a 429
 }
 
 // New returns a Client. log is used as is; pass zerolog.Nop() for silence.
@@ -165,6 +179,11 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	paced := c.rateLimit * (1 - headroom)
 	c.lim = rate.NewLimiter(rate.Limit(paced), orDefault(cfg.Burst, DefaultBurst))
 	c.starts = newWindow(c.rateLimit, paced)
+	c.jitter = rand.Float64
+	if cfg.Adaptive {
+		c.adapt = newCubic(paced)
+		c.starts.fill(time.Now())
+	}
 	if cfg.HTTPClient != nil {
 		hc := *cfg.HTTPClient // a copy: the caller's client keeps its own redirect policy
 		c.hc = &hc

@@ -280,7 +280,7 @@ func TestWait_PauseAfter429(t *testing.T) {
 				c := testClient(t, Config{})
 				h := http.Header{"Retry-After": {tt.retryAfter}, "Date": {"Wed, 25 Nov 2026 12:00:00 GMT"}}
 				start := time.Now()
-				d, over := c.rateLimited(h, start)
+				d, over := c.rateLimited(h, start, 0)
 				if d != tt.want || over != tt.wantOver {
 					t.Fatalf("rateLimited() = %v, %v; want %v, %v", d, over, tt.want, tt.wantOver)
 				}
@@ -314,13 +314,13 @@ func TestRateLimited_BackoffStreak(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{BackoffBase: time.Second, BackoffCap: 8 * time.Second})
 		for n := range 6 {
-			d, over := c.rateLimited(http.Header{}, time.Now())
+			d, over := c.rateLimited(http.Header{}, time.Now(), 0)
 			ceil := min(time.Second<<n, 8*time.Second)
 			if d < 0 || d >= ceil || over {
 				t.Errorf("429 #%d: pause %v, over cap %v; want in [0, %v), false", n+1, d, over, ceil)
 			}
 		}
-		c.answered()
+		c.answered(time.Now())
 		if c.streak != 0 {
 			t.Errorf("streak after an answer = %d; want 0", c.streak)
 		}

@@ -167,7 +167,7 @@ func FuzzRetryAfter(f *testing.F) {
 		// However absurd the header, the Client pauses within its cap.
 		c := fuzzClient(t)
 		before := time.Now()
-		pause, _ := c.rateLimited(h, before)
+		pause, _ := c.rateLimited(h, before, 0)
 		if pause < 0 || pause > c.retryAfterCap {
 			t.Fatalf("rateLimited(%q) paused %v; want within [0, %v]", value, pause, c.retryAfterCap)
 		}
@@ -238,7 +238,7 @@ func FuzzAnswer(f *testing.F) {
 		}
 		resp := &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(bytes.NewReader(body))}
 		before := time.Now()
-		err := c.answer(cl, resp, 1, fuzzKey)
+		err := c.answer(cl, resp, 1, fuzzKey, 1)
 		if err == nil {
 			if code < 200 || code > 299 {
 				t.Fatalf("HTTP %d %q: nil error; want an outcome class", code, body)

@@ -96,34 +96,3 @@ func (c *Client) refuse(gen uint64, err *StatusError, now time.Time) {
 	c.log.Error().Int("status", err.Status).Str("message", err.Message).
 		Msg("API key refused; sending stopped until the key is set again")
 }
-
-// Status is what a Client reports about its ability to send, for the
-// worker and a health page. The Client alone owns these states; callers
-// derive theirs from it.
-type Status struct {
-	// Refused is non-nil while sending is stopped because the key was
-	// refused (401/403) or is unusable (see CheckKey); it matches
-	// ErrUnauthorized, and its text, safe to show, says why (the API's
-	// message with the key removed). Only SetAPIKey ends it.
-	Refused error
-	// RefusedSince is when sending stopped; zero when Refused is nil.
-	RefusedSince time.Time
-	// PausedUntil is when requests may start again after a 429 (or a 503
-	// with Retry-After); zero or past if not paused. The pause ends by
-	// itself.
-	PausedUntil time.Time
-	// PausedBy is the HTTP status that set PausedUntil (429 or 503); 0 if
-	// never paused.
-	PausedBy int
-}
-
-// Paused reports whether no request may start at now because of a 429 or
-// 503 pause.
-func (s Status) Paused(now time.Time) bool { return now.Before(s.PausedUntil) }
-
-// Status reports whether sending is stopped or paused.
-func (c *Client) Status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy}
-}

@@ -25,19 +25,28 @@ func (c *Client) pauseFor(now time.Time, d time.Duration, status int) time.Time 
 	return c.pausedUntil
 }
 
-// rateLimited records a 429 and pauses the whole Client: for Retry-After
-// (capped) if the server sent one, else for a full-jitter backoff that grows
-// with the number of 429s in a row (across all goroutines, since they share
-// the key). It returns the pause and whether Retry-After exceeded the cap.
-func (c *Client) rateLimited(h http.Header, now time.Time) (d time.Duration, overCap bool) {
+// rateLimited records a 429 to the request that started as seq and pauses
+// the whole Client: for Retry-After (capped) if the server sent one, else
+// for a full-jitter backoff that grows with the number of 429s in a row
+// (across all goroutines, since they share the key). With Config.Adaptive
+// it also cuts the send rate and shifts a Retry-After pause by a random
+// part of one request interval. It returns the pause and whether
+// Retry-After exceeded the cap.
+func (c *Client) rateLimited(h http.Header, now time.Time, seq uint64) (d time.Duration, overCap bool) {
 	ra, ok := parseRetryAfter(h, now)
 	c.mu.Lock()
 	n := c.streak
 	c.streak++
+	r := c.adaptThrottledLocked(now, seq)
 	c.mu.Unlock()
 	switch {
 	case ok && ra > c.retryAfterCap:
 		d, overCap = c.retryAfterCap, true
+	case ok && c.adapt != nil:
+		// Tills refused in the same second would all resume at the same
+		// instant and collide again.
+		j := time.Duration(min(c.jitter()/r, c.retryAfterCap.Seconds()) * float64(time.Second))
+		d = ra + min(j, c.retryAfterCap-ra)
 	case ok:
 		d = ra
 	default:
@@ -49,10 +58,12 @@ func (c *Client) rateLimited(h http.Header, now time.Time) (d time.Duration, ove
 	return d, overCap
 }
 
-// answered resets the 429 streak: the server took a request.
-func (c *Client) answered() {
+// answered resets the 429 streak, and lets an adaptive rate grow: the
+// server took a request.
+func (c *Client) answered(now time.Time) {
 	c.mu.Lock()
 	c.streak = 0
+	c.adaptAnsweredLocked(now)
 	c.mu.Unlock()
 }
 

@@ -143,11 +143,11 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte, seq uint64) er
 		return fmt.Errorf("apiclient: %s: %w: %w", cl.op, ErrNotSent, err)
 	}
 	defer resp.Body.Close()
-	return c.answer(cl, resp, gen, key)
+	return c.answer(cl, resp, gen, key, seq)
 }
 
 // answer reads and classifies one HTTP answer.
-func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) error {
+func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string, seq uint64) error {
 	status := resp.StatusCode
 	ok := status >= 200 && status <= 299
 	limit := c.maxBody
@@ -156,7 +156,7 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	}
 	data, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if status != http.StatusTooManyRequests {
-		c.answered()
+		c.answered(time.Now())
 	}
 	if ok {
 		switch {
@@ -191,7 +191,7 @@ func (c *Client) answer(cl *call, resp *http.Response, gen uint64, key string) e
 	}
 	switch se.Class {
 	case ErrRateLimited:
-		se.RetryAfter, se.overCap = c.rateLimited(resp.Header, time.Now())
+		se.RetryAfter, se.overCap = c.rateLimited(resp.Header, time.Now(), seq)
 	case ErrUnauthorized:
 		c.refuse(gen, se, time.Now())
 	case ErrAmbiguous:
