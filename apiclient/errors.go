@@ -54,7 +54,7 @@ var (
 type StatusError struct {
 	Op         string        // e.g. "add-stamp 544256-439-856"
 	Status     int           // HTTP status code
-	Message    string        // the API's "message", if any; wording is not guaranteed
+	Message    string        // the API's message, if any, cleaned (no piece of the key, one line); wording is not guaranteed
 	RetryAfter time.Duration // from Retry-After, capped; 0 if absent
 	Class      error         // one of the Err* outcome classes
 

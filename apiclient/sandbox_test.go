@@ -373,7 +373,7 @@ func TestSandbox_Faults(t *testing.T) {
 	}
 }
 
-// A wrong key: 401 once, then nothing is sent until the key changes.
+// A wrong key: 401 once, then nothing is sent until SetAPIKey.
 func TestSandbox_WrongKey(t *testing.T) {
 	srv := newSandbox(t, -1)
 	c, logs := newClient(t, srv.URL, func(cfg *apiclient.Config) { cfg.APIKey = "tk-wrong-0000" })
