@@ -60,16 +60,18 @@ func (c *Client) setKeyLocked(key string, now time.Time) {
 	c.refused, c.refusedAt = nil, time.Time{}
 	if err := CheckKey(key); err != nil {
 		c.refused, c.refusedAt = fmt.Errorf("%w: %w", err, ErrUnauthorized), now
-		c.log.Error().Err(err).Msg("API key unusable; sending stopped until another key is set")
+		// Debug: the caller (config check, reload, the worker's event)
+		// reports it; one journal record per event.
+		c.log.Debug().Err(err).Msg("API key unusable; sending stopped until another key is set")
 		return
 	}
 	switch {
 	case was != nil && same:
-		c.log.Info().Msg("API key set again; sending resumed")
+		c.log.Debug().Msg("API key set again; sending resumed")
 	case was != nil:
-		c.log.Info().Msg("API key changed; sending resumed")
+		c.log.Debug().Msg("API key changed; sending resumed")
 	case !same:
-		c.log.Info().Msg("API key set; sending enabled")
+		c.log.Debug().Msg("API key set; sending enabled")
 	}
 }
 
@@ -93,6 +95,8 @@ func (c *Client) refuse(gen uint64, err *StatusError, now time.Time) {
 		return
 	}
 	c.refused, c.refusedAt = err, now
-	c.log.Error().Int("status", err.Status).Str("message", err.Message).
+	// Debug: the worker publishes the refusal as an event, which is its one
+	// journal record; Status reports it.
+	c.log.Debug().Int("status", err.Status).Str("message", err.Message).
 		Msg("API key refused; sending stopped until the key is set again")
 }
