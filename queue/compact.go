@@ -17,6 +17,7 @@ import (
 // lock, so it fails with ErrLocked while tillscan runs. The copy is written
 // under a temporary name, fsync'd, checked (Check) and only then renamed
 // into place, and the directory is fsync'd; on any error src is untouched.
+// The copy is upgraded and repaired as Open would (see prepare).
 // bbolt files never shrink on their own (freed pages are reused), so this
 // is how an operator gives back the space of a past outage's backlog.
 func Compact(src, dst string) error {
@@ -64,6 +65,10 @@ func Compact(src, dst string) error {
 		return fmt.Errorf("queue: compact: %w", err)
 	}
 	err = bolt.Compact(ddb, sdb, 4<<20) // every commit is fsync'd
+	if err == nil {
+		// The copy is upgraded and repaired as Open would, then checked.
+		_, err = prepare(ddb, time.Now())
+	}
 	if err == nil {
 		q := &Queue{db: ddb, path: tmp}
 		err = q.Check()

@@ -100,10 +100,15 @@ func crashChild() int {
 				}
 				say("DROP %s", id)
 			default:
-				if err := q.Resolve(id, true, "crash test", now); err != nil {
+				// Applied only for an uncertain job (dead from ambiguous);
+				// a definite no can only be resolved as not applied.
+				applied := dead[0].Uncertain
+				if err := q.Resolve(id, applied, "crash test", now); err != nil {
 					return fail("resolve", err)
 				}
-				say("DONE %s", id)
+				if applied {
+					say("DONE %s", id)
+				}
 			}
 			continue
 		} else if err != nil {

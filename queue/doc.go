@@ -1,9 +1,10 @@
 // Package queue is the durable job queue of tillscan: every scan the cashier
 // was told is "saved" lives here, in one bbolt file, until the API has
-// applied it (done), an operator has dropped it (a tombstone), or it is
-// pruned after the retention period. The queue does not know what a job
-// means or how it is sent (package pos does); it owns durability, the state
-// machine of a job, per-card order and the operator's view of the backlog.
+// applied it (done), refused it for good (refused), an operator has dropped
+// it (a tombstone), or it is pruned after the retention period. The queue
+// does not know what a job means or how it is sent (package pos does); it
+// owns durability, the state machine of a job, per-card order, the
+// integrity of the file and the operator's view of the backlog.
 //
 // # Durability
 //
@@ -25,17 +26,32 @@
 // card's head) can be handed out, and only while it is pending or ambiguous.
 // Heads that are due sit in an index keyed by (due time, id), so Next is
 // one B+tree lookup whatever the backlog. A dead head blocks its card until
-// an operator retries, resolves or drops it.
+// an operator retries, resolves or drops it; a refused job is finished and
+// never blocks it.
 //
-// # Invariants (verified by Check)
+// # Invariants (verified at Open and by Check)
 //
-//   - Every job has exactly one entry in the state index, matching its state.
+// The job records are the truth; every index is derived from them (entries
+// in integrity.go says how):
+//
+//   - Every record decodes to a valid job stored under its own id.
+//   - Every job has exactly one entry in the state index, matching its state,
+//     and one in its card's history; the counters match the state index.
 //   - Every unfinished job (pending, sending, ambiguous, dead) has an entry in
-//     its card's index; only a card's head may be other than pending.
+//     its card's index; only a card's head may be sending.
 //   - The due index holds exactly the heads that are pending or ambiguous,
 //     keyed by their NextAttempt.
-//   - Done and dropped jobs are in the finished index, keyed by FinishedAt.
+//   - Done, refused and dropped jobs are in the finished index, keyed by
+//     FinishedAt.
+//   - The last issued id is at least every job's id.
 //   - No byte slice read from bbolt escapes its transaction.
+//
+// Open audits this (one pass over the records) after bbolt's structural
+// check. If an index disagrees, Open rebuilds every index from the records;
+// a record that does not decode to a valid job is quarantined: moved byte
+// for byte to a quarantine bucket, in no index, never handed out, holding no
+// card, counted in Stats and listed by Quarantined. A call that meets such a
+// record later does the same and carries on. Repaired reports what was done.
 //
 // A Queue is safe for concurrent use; bbolt serialises the writers.
 package queue

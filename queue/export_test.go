@@ -1,6 +1,13 @@
 package queue
 
-import "time"
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // EnqueueBatch stores many pending jobs in one transaction, for benchmarks
 // that need a large backlog quickly. It keeps every index as Enqueue does.
@@ -48,5 +55,50 @@ func (q *Queue) DropBatch(ids []string, now time.Time) error {
 			}
 		}
 		return nil
+	})
+}
+
+// RawRecord returns the stored bytes of job id (nil if there are none).
+func (q *Queue) RawRecord(id string) []byte {
+	var v []byte
+	_ = q.db.View(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bucketJobs).Get([]byte(id)))
+		return nil
+	})
+	return v
+}
+
+// SetFormat1 turns a closed queue file into the format 1 layout (no history
+// or quarantine buckets, no Job.Uncertain) for the upgrade test.
+func SetFormat1(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketHistory, bucketQuarantine, bucketQuarantineWhy} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		jobs := tx.Bucket(bucketJobs)
+		var recs [][2][]byte
+		_ = jobs.ForEach(func(k, v []byte) error {
+			var m map[string]any
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			delete(m, "uncertain")
+			nv, _ := json.Marshal(m)
+			recs = append(recs, [2][]byte{bytes.Clone(k), nv})
+			return nil
+		})
+		for _, r := range recs {
+			if err := jobs.Put(r[0], r[1]); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyFormat, binary.BigEndian.AppendUint32(nil, 1))
 	})
 }

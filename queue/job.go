@@ -1,30 +1,42 @@
 package queue
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // State is where a job is in its life.
 type State string
 
 // The states of a job.
 //
-//	pending ──Sending──▶ sending ──Done──▶ done
-//	   ▲                    │
-//	   └──────Retry─────────┤──Ambiguous──▶ ambiguous ──Done / Retry / Dead
-//	                        └──Dead──▶ dead
+//	EnqueueRefused ─────────────────────────────────────────▶ refused
+//	                                                             ▲
+//	pending ──Sending──▶ sending ──Done──▶ done                  │
+//	   │ ▲                  │ └──Refuse──────────────────────────┤
+//	   │ └──────Retry───────┤──Ambiguous──▶ ambiguous ──Done / Retry / Dead
+//	   │                    └──Dead──▶ dead                      │
+//	   └──Refuse─────────────────────────────────────────────────┘
 //
 // Ambiguous also goes back to sending (Sending: the re-send once
 // reconciliation proved the first send absent) and to ambiguous (another
 // miss). A job found in sending when the queue opens is moved to ambiguous:
 // the request may have reached the server. An operator may retry a pending,
-// ambiguous or dead job (→ pending), resolve an ambiguous or dead one
-// (→ done or pending), or drop a pending, ambiguous or dead one (→ dropped,
-// a tombstone kept for audit). Done and dropped are final.
+// ambiguous or dead job (→ pending), resolve an uncertain one (ambiguous, or
+// dead while its outcome is unknown: → done; any ambiguous or dead one
+// → pending), or drop a pending, ambiguous or dead one (→ dropped, a
+// tombstone kept for audit). Done, refused and dropped are final.
+//
+// Only an open job holds its card's later jobs: sending, ambiguous and dead
+// ones do (order matters while an outcome is unknown or an operator must
+// decide); a refused job never does.
 const (
 	Pending   State = "pending"   // waiting to be sent at NextAttempt
 	Sending   State = "sending"   // written to disk before each HTTP attempt
-	Ambiguous State = "ambiguous" // may have been applied; reconcile at NextAttempt
+	Ambiguous State = "ambiguous" // uncertain: may have been applied; reconcile at NextAttempt
 	Done      State = "done"      // applied; kept for Retention, then pruned
-	Dead      State = "dead"      // rejected for good or given up; waits for an operator
+	Refused   State = "refused"   // a definite no (the API's business rules or the till's checks); kept like done
+	Dead      State = "dead"      // needs an operator: what the till cannot decide by itself
 	Dropped   State = "dropped"   // tombstone: an operator dropped it
 )
 
@@ -43,8 +55,8 @@ type Scan struct {
 // Attempt records one try at a job: a send or a reconciliation read.
 type Attempt struct {
 	At         time.Time `json:"at"`
-	Kind       string    `json:"kind"`    // "send", "reconcile", "operator", "recover"
-	Outcome    string    `json:"outcome"` // e.g. "applied", "not_sent", "rate_limited", "rejected", "unauthorized", "ambiguous", "found", "absent"
+	Kind       string    `json:"kind"`    // "send", "reconcile", "operator", "recover", "till" (refused at the till)
+	Outcome    string    `json:"outcome"` // e.g. "applied", "not_sent", "rate_limited", "rejected", "refused", "unauthorized", "ambiguous", "found", "absent"
 	Error      string    `json:"error,omitempty"`
 	HTTPStatus int       `json:"http_status,omitempty"`
 	Note       string    `json:"note,omitempty"` // operator's note (Resolve, Drop) or recovery detail
@@ -62,9 +74,14 @@ type Job struct {
 	Misses      int       `json:"misses"`               // consecutive reconciliation reads that did not find the marker
 	SentAt      time.Time `json:"sent_at"`              // start of the first send, for reconciliation windows
 	Result      string    `json:"result,omitempty"`     // e.g. the card's new balance, "stamp 8/10"
-	Reason      string    `json:"reason,omitempty"`     // why it is dead or dropped
+	Reason      string    `json:"reason,omitempty"`     // why it is refused, dead or dropped
 	Action      string    `json:"action,omitempty"`     // what the worker decided to send, e.g. "add-stamp 1", for audit
-	FinishedAt  time.Time `json:"finished_at,omitzero"` // when it became done or dropped; Retention counts from here
+	FinishedAt  time.Time `json:"finished_at,omitzero"` // when it became done, refused or dropped; Retention counts from here
+
+	// Uncertain is set while a send's outcome is unknown: the job is
+	// ambiguous, or went dead from ambiguous (e.g. its marker was found
+	// twice). Only an uncertain job may be resolved as applied.
+	Uncertain bool `json:"uncertain,omitempty"`
 
 	// AttemptsOmitted counts attempts dropped from the middle of Attempts:
 	// the history keeps the first and the most recent ones, so a job retried
@@ -72,17 +89,14 @@ type Job struct {
 	AttemptsOmitted int `json:"attempts_omitted,omitempty"`
 }
 
-// Finished reports whether s is a final state (done or dropped): the job no
-// longer holds its card and only waits to be pruned.
-func (s State) Finished() bool { return s == Done || s == Dropped }
+// Finished reports whether s is a final state (done, refused or dropped):
+// the job no longer holds its card and only waits to be pruned.
+func (s State) Finished() bool { return s == Done || s == Refused || s == Dropped }
 
-func (s State) valid() bool {
-	switch s {
-	case Pending, Sending, Ambiguous, Done, Dead, Dropped:
-		return true
-	}
-	return false
-}
+func (s State) valid() bool { return slices.Contains(states[:], s) }
 
 // states lists every State, in the order status pages show them.
-var states = [...]State{Pending, Sending, Ambiguous, Dead, Done, Dropped}
+var states = [...]State{Pending, Sending, Ambiguous, Dead, Done, Refused, Dropped}
+
+// States returns every State, in the order status pages show them.
+func States() []State { return slices.Clone(states[:]) }

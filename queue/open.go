@@ -20,6 +20,8 @@ type opened struct {
 	db      *bolt.DB
 	movedTo string // where an invalid file was moved aside, or ""
 	moveErr error  // why it was moved (wraps ErrCorrupt)
+
+	repaired []string // what prepare repaired in the file that was opened
 }
 
 // openFile returns the open bbolt file at path, creating it if needed and
@@ -100,8 +102,22 @@ func openFile(path string, opts Options) (opened, error) {
 			o.movedTo, o.moveErr = to, bad
 			continue
 		}
+		repaired, err := prepare(db, time.Now())
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				_ = db.Close()
+				return opened{}, fmt.Errorf("queue: open %s: %w", path, err)
+			}
+			to, merr := moveAside(path, err, false, 0) // we hold bbolt's lock
+			_ = db.Close()
+			if merr != nil {
+				return opened{}, merr
+			}
+			o.movedTo, o.moveErr = to, err
+			continue
+		}
 		removeLeftovers(path)
-		o.db = db
+		o.db, o.repaired = db, repaired
 		return o, nil
 	}
 	return opened{}, fmt.Errorf("queue: open %s: the file keeps changing while it is opened; is another program creating or moving it?", path)
@@ -169,13 +185,20 @@ func validate(db *bolt.DB) (err error) {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: no format version", errSchema)
 		}
-		if f := binary.BigEndian.Uint32(v); f > format {
+		f := binary.BigEndian.Uint32(v)
+		if f > format {
 			return fmt.Errorf("%w (format %d, this tillscan reads up to %d)", ErrNewerFormat, f, format)
 		} else if f < 1 {
 			return fmt.Errorf("%w: format %d", errSchema, f)
 		}
-		if _, err := wrap(tx); err != nil {
-			return fmt.Errorf("%w: buckets missing", err)
+		need := allBuckets
+		if f == 1 {
+			need = v1Buckets // prepare adds the others
+		}
+		for _, b := range need {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("%w: buckets missing (%s)", errSchema, b)
+			}
 		}
 		return structural(tx)
 	})

@@ -21,6 +21,7 @@ type Stats struct {
 	FileSize        int64         `json:"file_size"`                 // bytes on disk
 	MovedAside      string        `json:"moved_aside,omitempty"`     // where Open moved an invalid file, if it did
 	MovedAsideWhy   string        `json:"moved_aside_why,omitempty"` // and why
+	Quarantined     int           `json:"quarantined"`               // damaged records set aside (see Queue.Quarantined); a problem for an operator
 }
 
 // Stats returns depth per state and the ages that matter during an outage.
@@ -44,6 +45,7 @@ func (q *Queue) Stats(now time.Time) (Stats, error) {
 				*age = max(now.Sub(j.CreatedAt), 0)
 			}
 		}
+		s.Quarantined = t.quarantine.Stats().KeyN
 		if v := t.meta.Get(keyLastDone); len(v) == 8 {
 			s.LastDone = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
@@ -64,10 +66,11 @@ func (q *Queue) Stats(now time.Time) (Stats, error) {
 // means no limit.
 func (q *Queue) List(state State, limit int, afterID string) ([]Job, error) {
 	if state != "" && !state.valid() {
-		return nil, fmt.Errorf("queue: list: unknown state %q (want pending, sending, ambiguous, dead, done or dropped)", state)
+		return nil, fmt.Errorf("queue: list: unknown state %q (want pending, sending, ambiguous, dead, done, refused or dropped)", state)
 	}
 	var out []Job
 	err := q.view(func(t *txn) error {
+		out = out[:0] // view may run this twice
 		b, p := t.jobs, []byte(nil)
 		if state != "" {
 			b, p = t.states, statePrefix(state)
@@ -114,12 +117,27 @@ func (q *Queue) Drop(id, reason string, now time.Time) error {
 	})
 }
 
+// ErrNotUncertain is returned (wrapped, with ErrState) by Resolve with
+// applied=true for a job whose outcome is not uncertain: one that was never
+// sent, or whose send got a definite answer. Marking it applied would make
+// the audit trail lie; retry or drop it instead.
+var ErrNotUncertain = errors.New("queue: only an uncertain job (sent, outcome unknown) can be resolved as applied")
+
 // Resolve settles an ambiguous or dead job by what the operator saw in the
 // back office: applied makes it done, not applied makes it pending, due now
-// (it will be sent again, with the same marker).
+// (it will be sent again, with the same marker). Applied is only for an
+// uncertain job (Job.Uncertain: ambiguous, or dead while its outcome was
+// unknown); for any other it gives ErrNotUncertain.
 func (q *Queue) Resolve(id string, applied bool, note string, now time.Time) error {
 	return q.change("resolve", id, []State{Ambiguous, Dead}, func(_ *txn, j *Job) error {
 		if applied {
+			if !j.Uncertain {
+				why := "was never sent"
+				if !j.SentAt.IsZero() {
+					why = "got a definite answer from the API"
+				}
+				return fmt.Errorf("job is %s and %s: %w: %w", j.State, why, ErrNotUncertain, ErrState)
+			}
 			addAttempt(j, Attempt{At: now, Kind: "operator", Outcome: "applied", Note: note})
 			j.State, j.UpdatedAt, j.FinishedAt = Done, now, now
 			return nil
@@ -130,7 +148,7 @@ func (q *Queue) Resolve(id string, applied bool, note string, now time.Time) err
 	})
 }
 
-// Prune deletes done and dropped jobs that finished more than Retention
+// Prune deletes done, refused and dropped jobs that finished more than Retention
 // before now, and returns how many it deleted. Pages it frees are reused by
 // later writes, so the file stays as large as the peak backlog.
 func (q *Queue) Prune(now time.Time) (int, error) {
@@ -189,13 +207,15 @@ func (q *Queue) Export(w io.Writer) error {
 }
 
 // Check runs bbolt's structural check and verifies the queue's own
-// invariants (see the package documentation). It reads the whole file; it
-// is meant for `tillscan queue check`, not for every request. A non-nil
-// error wraps ErrCorrupt and lists up to 20 problems.
+// invariants (see the package documentation) with the audit Open runs. It
+// reads the whole file; it is meant for `tillscan queue check`, not for
+// every request. It repairs nothing (Open does). A non-nil error wraps
+// ErrCorrupt and lists the first problems. Quarantined records are not a
+// problem of the file: they are isolated, counted in Stats.
 func (q *Queue) Check() error {
 	var problems []error
 	add := func(format string, args ...any) {
-		if len(problems) < 20 {
+		if len(problems) <= 2*maxProblems {
 			problems = append(problems, fmt.Errorf(format, args...))
 		}
 	}
@@ -207,7 +227,19 @@ func (q *Queue) Check() error {
 		if err != nil {
 			return err
 		}
-		checkIndexes(t, add)
+		f := t.audit()
+		if f.broken != nil {
+			add("%w", f.broken)
+		}
+		for _, b := range f.bad {
+			add("%s", b)
+		}
+		for _, p := range f.problems {
+			add("%s", p)
+		}
+		if n := f.nBad + f.nProblems - len(f.bad) - len(f.problems); n > 0 {
+			add("and %d more", n)
+		}
 		return nil
 	})
 	if err != nil {
@@ -217,140 +249,4 @@ func (q *Queue) Check() error {
 		return fmt.Errorf("queue: check %s: %w: %w", q.path, ErrCorrupt, errors.Join(problems...))
 	}
 	return nil
-}
-
-type jobInfo struct {
-	state    State
-	card     string
-	next     uint64
-	finished uint64
-	seen     int // entries found in the state index
-}
-
-func checkIndexes(t *txn, add func(string, ...any)) {
-	jobs := map[string]*jobInfo{}
-	count := map[State]int{}
-	_ = t.jobs.ForEach(func(k, v []byte) error {
-		var j Job
-		if err := json.Unmarshal(v, &j); err != nil {
-			add("job %s: undecodable: %v", k, err)
-			return nil
-		}
-		if j.ID != string(k) || len(k) != idLen {
-			add("job under key %q has id %q", k, j.ID)
-			return nil
-		}
-		if !j.State.valid() {
-			add("job %s: unknown state %q", j.ID, j.State)
-		}
-		jobs[j.ID] = &jobInfo{state: j.State, card: j.Card, next: keyTime(tkey(j.NextAttempt)), finished: keyTime(tkey(j.FinishedAt))}
-		count[j.State]++
-		return nil
-	})
-	for _, s := range states {
-		if got := t.counter(s); got != count[s] {
-			add("counter of %s jobs is %d, there are %d", s, got, count[s])
-		}
-	}
-	_ = t.states.ForEach(func(k, _ []byte) error {
-		i := bytes.IndexByte(k, 0)
-		if i < 0 || len(k) != i+1+idLen {
-			add("state index: malformed key %q", k)
-			return nil
-		}
-		id, st := idOf(k), State(k[:i])
-		switch j := jobs[id]; {
-		case j == nil:
-			add("state index: %s points to missing job %s", st, id)
-		case j.state != st:
-			add("state index: job %s listed as %s, is %s", id, st, j.state)
-		default:
-			j.seen++
-		}
-		return nil
-	})
-	heads := map[string]string{}
-	inCards := map[string]bool{}
-	_ = t.cards.ForEach(func(k, _ []byte) error {
-		if len(k) < idLen+2 || k[len(k)-idLen-1] != 0 {
-			add("card index: malformed key %q", k)
-			return nil
-		}
-		id, card := idOf(k), string(k[:len(k)-idLen-1])
-		j := jobs[id]
-		switch {
-		case j == nil:
-			add("card index: card %s points to missing job %s", card, id)
-			return nil
-		case j.card != card:
-			add("card index: job %s listed under card %s, belongs to %s", id, card, j.card)
-		case j.state.Finished():
-			add("card index: job %s is %s but still holds card %s", id, j.state, card)
-		}
-		inCards[id] = true
-		if h, ok := heads[card]; !ok {
-			heads[card] = id
-		} else if j.state != Pending {
-			add("card %s: job %s is %s behind unfinished job %s (two heads)", card, id, j.state, h)
-		}
-		return nil
-	})
-	dueCards := map[string]bool{}
-	_ = t.due.ForEach(func(k, _ []byte) error {
-		if len(k) != 8+idLen {
-			add("due index: malformed key %q", k)
-			return nil
-		}
-		id := idOf(k)
-		j := jobs[id]
-		switch {
-		case j == nil:
-			add("due index: points to missing job %s", id)
-			return nil
-		case !isDueState(j.state):
-			add("due index: job %s is %s", id, j.state)
-		case heads[j.card] != id:
-			add("due index: job %s is not the head of card %s", id, j.card)
-		case keyTime(k) != j.next:
-			add("due index: job %s listed at %d, due at %d", id, keyTime(k), j.next)
-		case dueCards[j.card]:
-			add("due index: card %s listed twice", j.card)
-		}
-		dueCards[j.card] = true
-		return nil
-	})
-	for card, id := range heads {
-		if j := jobs[id]; isDueState(j.state) && !dueCards[card] {
-			add("card %s: head job %s is %s but not in the due index", card, id, j.state)
-		}
-	}
-	inFinished := map[string]bool{}
-	_ = t.finished.ForEach(func(k, _ []byte) error {
-		if len(k) != 8+idLen {
-			add("finished index: malformed key %q", k)
-			return nil
-		}
-		id := idOf(k)
-		switch j := jobs[id]; {
-		case j == nil:
-			add("finished index: points to missing job %s", id)
-		case !j.state.Finished():
-			add("finished index: job %s is %s", id, j.state)
-		case keyTime(k) != j.finished:
-			add("finished index: job %s listed at %d, finished at %d", id, keyTime(k), j.finished)
-		}
-		inFinished[id] = true
-		return nil
-	})
-	for id, j := range jobs {
-		if j.seen != 1 {
-			add("job %s (%s) has %d state index entries, want 1", id, j.state, j.seen)
-		}
-		if !j.state.Finished() && !inCards[id] {
-			add("job %s (%s) is missing from the index of card %s", id, j.state, j.card)
-		}
-		if j.state.Finished() && !inFinished[id] {
-			add("job %s (%s) is missing from the finished index", id, j.state)
-		}
-	}
 }

@@ -148,12 +148,12 @@ func TestCheck_FindsBrokenIndexes(t *testing.T) {
 		}, "is not the head"},
 		{"due points nowhere", func(_, _ queue.Job, _, due, _, _, _ bucket) error {
 			return due.Put(append(tk(t0), "01ZZZZZZZZZZZZZZZZZZZZZZZZ"...), nil)
-		}, "missing job"},
+		}, "missing or damaged job"},
 		{"two heads", func(_, a2 queue.Job, jobs, _, _, states, _ bucket) error {
-			a2.State = queue.Dead
+			a2.State = queue.Sending
 			v, _ := json.Marshal(a2)
 			return errors.Join(jobs.Put([]byte(a2.ID), v), states.Delete(append([]byte("pending\x00"), a2.ID...)),
-				states.Put(append([]byte("dead\x00"), a2.ID...), nil))
+				states.Put(append([]byte("sending\x00"), a2.ID...), nil))
 		}, "two heads"},
 		{"job without card entry", func(_, a2 queue.Job, _, _, cards, _, _ bucket) error {
 			return cards.Delete(append([]byte("A\x00"), a2.ID...))

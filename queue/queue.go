@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -56,6 +58,9 @@ type Queue struct {
 	movedTo string
 	moveErr error
 
+	mu       sync.Mutex // guards repaired
+	repaired []string   // what Open (and later heals) repaired, for the daemon to log and show
+
 	// entropy is only used inside Update transactions, which bbolt runs one
 	// at a time, so it needs no lock of its own.
 	entropy *ulid.MonotonicEntropy
@@ -65,6 +70,12 @@ type Queue struct {
 
 // Open opens or creates the queue file at path and recovers jobs left in
 // sending by a crash (they become ambiguous, due now).
+//
+// Open checks the queue's own invariants after bbolt's structural check
+// (one pass over the records). If an index disagrees with the job records,
+// Open rebuilds every index from the records (the records are the truth);
+// a record that cannot be decoded, or decodes to something invalid, is
+// quarantined (Quarantined) and never sent. Repaired reports what was done.
 //
 // A file that is not a valid queue (garbage, empty, truncated, a bbolt file
 // of something else, failing bbolt's structural check) is never truncated or
@@ -81,7 +92,7 @@ func Open(path string, opts Options) (*Queue, error) {
 		return nil, err
 	}
 	db := o.db
-	q := &Queue{db: db, path: path, opts: opts, movedTo: o.movedTo, moveErr: o.moveErr,
+	q := &Queue{db: db, path: path, opts: opts, movedTo: o.movedTo, moveErr: o.moveErr, repaired: o.repaired,
 		entropy: ulid.Monotonic(rand.Reader, 0), pruneBatch: 1000}
 	if err := q.recoverSending(time.Now()); err != nil {
 		_ = db.Close()
@@ -95,6 +106,16 @@ func Open(path string, opts Options) (*Queue, error) {
 // ErrCorrupt) says what was wrong. movedTo is "" if nothing was moved.
 func (q *Queue) Recovered() (movedTo string, reason error) { return q.movedTo, q.moveErr }
 
+// Repaired returns what Open repaired in the file (damaged records
+// quarantined, indexes rebuilt from the records), and what a transition or
+// Next repaired since, one sentence each; nil if nothing. The caller logs it
+// once and shows it; Stats.Quarantined counts the quarantined records.
+func (q *Queue) Repaired() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.repaired)
+}
+
 // Path returns the file the queue lives in.
 func (q *Queue) Path() string { return q.path }
 
@@ -106,25 +127,61 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// update runs fn in one fsync'd read-write transaction.
+// update runs fn in one fsync'd read-write transaction. If fn meets a
+// damaged record (errBadRecord), the record is quarantined and the indexes
+// rebuilt (heal) and fn runs once more, so one bad record never stops the
+// caller; fn must therefore be safe to run twice.
 func (q *Queue) update(fn func(*txn) error) error {
-	return q.db.Update(func(tx *bolt.Tx) error {
-		t, err := wrap(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
+	err := q.db.Update(func(tx *bolt.Tx) error { return run(tx, fn) })
+	if !errors.Is(err, errBadRecord) {
+		return err
+	}
+	if herr := q.heal(); herr != nil {
+		return errors.Join(err, herr)
+	}
+	return q.db.Update(func(tx *bolt.Tx) error { return run(tx, fn) })
 }
 
+// view runs fn in a read-only transaction, healing like update.
 func (q *Queue) view(fn func(*txn) error) error {
-	return q.db.View(func(tx *bolt.Tx) error {
-		t, err := wrap(tx)
-		if err != nil {
+	err := q.db.View(func(tx *bolt.Tx) error { return run(tx, fn) })
+	if !errors.Is(err, errBadRecord) {
+		return err
+	}
+	if herr := q.heal(); herr != nil {
+		return errors.Join(err, herr)
+	}
+	return q.db.View(func(tx *bolt.Tx) error { return run(tx, fn) })
+}
+
+func run(tx *bolt.Tx, fn func(*txn) error) error {
+	t, err := wrap(tx)
+	if err != nil {
+		return err
+	}
+	return fn(t)
+}
+
+// heal quarantines every damaged record and rebuilds the indexes, in one
+// transaction, and notes it for Repaired.
+func (q *Queue) heal() error {
+	now := time.Now()
+	var moved []string
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		return run(tx, func(t *txn) (err error) {
+			moved, err = t.rebuild(now)
 			return err
-		}
-		return fn(t)
+		})
 	})
+	if err != nil {
+		return fmt.Errorf("queue: quarantine a damaged record: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, m := range moved {
+		q.repaired = append(q.repaired, fmt.Sprintf("%s: quarantined damaged record %s; indexes rebuilt", now.UTC().Format(time.RFC3339), m))
+	}
+	return nil
 }
 
 // recoverSending turns every job left in sending into ambiguous: the crash
@@ -143,7 +200,7 @@ func (q *Queue) recoverSending(now time.Time) error {
 				return err
 			}
 			old := j
-			j.State, j.NextAttempt, j.UpdatedAt, j.Misses = Ambiguous, now, now, 0
+			j.State, j.NextAttempt, j.UpdatedAt, j.Misses, j.Uncertain = Ambiguous, now, now, 0, true
 			addAttempt(&j, Attempt{At: now, Kind: "recover", Outcome: "ambiguous",
 				Note: "tillscan stopped while this job was being sent; the request may have reached the API"})
 			if err := t.save(old, j); err != nil {

@@ -93,6 +93,8 @@ func into(tb testing.TB, q *queue.Queue, card string, s queue.State) queue.Job {
 			err = errors.Join(err, q.Done(j.ID, send("applied"), "stamp 1/10"))
 		case queue.Dead:
 			err = errors.Join(err, q.Dead(j.ID, send("rejected"), "422 not allowed"))
+		case queue.Refused:
+			err = errors.Join(err, q.Refuse(j.ID, send("refused"), "visit already registered"))
 		}
 	}
 	if err != nil {
@@ -125,12 +127,15 @@ func TestTransitions(t *testing.T) {
 			queue.Pending, []queue.State{queue.Pending, queue.Ambiguous, queue.Dead}},
 		{"Drop", func(q *queue.Queue, id string) error { return q.Drop(id, "customer left", t0) },
 			queue.Dropped, []queue.State{queue.Pending, queue.Ambiguous, queue.Dead}},
+		// A dead job that got a definite answer is not uncertain (TestResolve_OnlyUncertain).
 		{"ResolveApplied", func(q *queue.Queue, id string) error { return q.Resolve(id, true, "seen in back office", t0) },
-			queue.Done, []queue.State{queue.Ambiguous, queue.Dead}},
+			queue.Done, []queue.State{queue.Ambiguous}},
+		{"Refuse", func(q *queue.Queue, id string) error { return q.Refuse(id, send("refused"), "not enough balance") },
+			queue.Refused, []queue.State{queue.Pending, queue.Sending}},
 		{"ResolveNotApplied", func(q *queue.Queue, id string) error { return q.Resolve(id, false, "not in back office", t0) },
 			queue.Pending, []queue.State{queue.Ambiguous, queue.Dead}},
 	}
-	from := []queue.State{queue.Pending, queue.Sending, queue.Ambiguous, queue.Done, queue.Dead, queue.Dropped}
+	from := queue.States()
 	for _, v := range verbs {
 		for _, s := range from {
 			t.Run(v.name+"/from_"+string(s), func(t *testing.T) {

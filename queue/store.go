@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,9 +21,20 @@ var (
 	bucketDue      = []byte("due")      // tkey(NextAttempt) ‖ id → nil: card heads that are pending or ambiguous
 	bucketCards    = []byte("cards")    // card ‖ 0x00 ‖ id → nil: every unfinished job
 	bucketStates   = []byte("states")   // state ‖ 0x00 ‖ id → nil: every job
-	bucketFinished = []byte("finished") // tkey(FinishedAt) ‖ id → nil: done and dropped jobs, for Prune
+	bucketFinished = []byte("finished") // tkey(FinishedAt) ‖ id → nil: done, refused and dropped jobs, for Prune
 
-	allBuckets = [][]byte{bucketMeta, bucketJobs, bucketDue, bucketCards, bucketStates, bucketFinished}
+	// Added by format 2.
+	bucketHistory       = []byte("history")        // card ‖ 0x00 ‖ id → nil: every job, for CardHistory
+	bucketQuarantine    = []byte("quarantine")     // original key → the record exactly as it was: damaged records
+	bucketQuarantineWhy = []byte("quarantine-why") // original key → JSON quarantineNote
+
+	// The buckets of each format: Open upgrades a format 1 file by adding
+	// the rest and building the history index from the records.
+	v1Buckets  = [][]byte{bucketMeta, bucketJobs, bucketDue, bucketCards, bucketStates, bucketFinished}
+	allBuckets = append(slices.Clone(v1Buckets), bucketHistory, bucketQuarantine, bucketQuarantineWhy)
+
+	// indexBuckets are derived from the job records; rebuild writes them anew.
+	indexBuckets = [][]byte{bucketDue, bucketCards, bucketStates, bucketFinished, bucketHistory}
 
 	keyMagic    = []byte("magic")
 	keyFormat   = []byte("format")
@@ -31,8 +43,12 @@ var (
 )
 
 const (
-	magic  = "tillscan-queue"
-	format = 1 // bumped when the layout changes; Open refuses newer formats
+	magic = "tillscan-queue"
+	// format is bumped when the layout or the job record changes (a record
+	// with a field this binary does not know is treated as damaged); Open
+	// refuses newer formats and upgrades older ones. 2 added the history
+	// and quarantine buckets, the refused state and Job.Uncertain.
+	format = 2
 
 	idLen = 26 // length of a ULID in text form
 
@@ -74,31 +90,66 @@ func counterKey(s State) []byte { return []byte("n:" + string(s)) }
 type txn struct {
 	tx                                       *bolt.Tx
 	meta, jobs, due, cards, states, finished *bolt.Bucket
+	history, quarantine, quarantineWhy       *bolt.Bucket
 }
 
 func wrap(tx *bolt.Tx) (*txn, error) {
-	t := &txn{tx: tx, meta: tx.Bucket(bucketMeta), jobs: tx.Bucket(bucketJobs), due: tx.Bucket(bucketDue),
-		cards: tx.Bucket(bucketCards), states: tx.Bucket(bucketStates), finished: tx.Bucket(bucketFinished)}
-	if t.meta == nil || t.jobs == nil || t.due == nil || t.cards == nil || t.states == nil || t.finished == nil {
-		return nil, errSchema
-	}
-	// Job ids only grow, so new keys land at the end of the B+tree (jobs,
-	// finished) or of a key range (a state, a card): pack pages fuller than
-	// bbolt's default split at half full. It halves the file per job.
-	for _, b := range []*bolt.Bucket{t.jobs, t.states, t.cards, t.finished} {
-		b.FillPercent = 0.9
+	t := &txn{tx: tx}
+	if err := t.bind(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
+// bind looks the buckets up (again, after rebuild replaced some).
+func (t *txn) bind() error {
+	tx := t.tx
+	t.meta, t.jobs, t.due, t.cards = tx.Bucket(bucketMeta), tx.Bucket(bucketJobs), tx.Bucket(bucketDue), tx.Bucket(bucketCards)
+	t.states, t.finished, t.history = tx.Bucket(bucketStates), tx.Bucket(bucketFinished), tx.Bucket(bucketHistory)
+	t.quarantine, t.quarantineWhy = tx.Bucket(bucketQuarantine), tx.Bucket(bucketQuarantineWhy)
+	for _, b := range []*bolt.Bucket{t.meta, t.jobs, t.due, t.cards, t.states, t.finished, t.history, t.quarantine, t.quarantineWhy} {
+		if b == nil {
+			return errSchema
+		}
+	}
+	// Job ids only grow, so new keys land at the end of the B+tree (jobs,
+	// finished) or of a key range (a state, a card): pack pages fuller than
+	// bbolt's default split at half full. It halves the file per job.
+	for _, b := range []*bolt.Bucket{t.jobs, t.states, t.cards, t.finished, t.history} {
+		b.FillPercent = 0.9
+	}
+	return nil
+}
+
+// bucket returns the bucket of t called name.
+func (t *txn) bucket(name []byte) *bolt.Bucket {
+	switch string(name) {
+	case string(bucketDue):
+		return t.due
+	case string(bucketCards):
+		return t.cards
+	case string(bucketStates):
+		return t.states
+	case string(bucketFinished):
+		return t.finished
+	case string(bucketHistory):
+		return t.history
+	}
+	return t.tx.Bucket(name)
+}
+
+// get returns job id. A record that cannot be used gives an error wrapping
+// errBadRecord (see decodeJob); the caller quarantines it.
 func (t *txn) get(id string) (Job, error) {
 	v := t.jobs.Get([]byte(id))
-	if v == nil {
+	if v == nil && t.quarantine.Get([]byte(id)) != nil {
+		return Job{}, fmt.Errorf("queue: job %q: %w: %w", id, ErrQuarantined, ErrNotFound)
+	} else if v == nil {
 		return Job{}, fmt.Errorf("queue: job %q: %w", id, ErrNotFound)
 	}
-	var j Job
-	if err := json.Unmarshal(v, &j); err != nil {
-		return Job{}, fmt.Errorf("queue: job %q: undecodable record: %w", id, err)
+	j, err := decodeJob([]byte(id), v)
+	if err != nil {
+		return Job{}, fmt.Errorf("queue: job %q: %w", id, err)
 	}
 	return j, nil
 }
@@ -136,7 +187,8 @@ func (t *txn) counter(s State) int {
 func isDueState(s State) bool { return s == Pending || s == Ambiguous }
 
 // save writes j and brings every index from old's state to j's. old is the
-// zero Job for a new job.
+// zero Job for a new job. The entries each job must have are listed by
+// entries (integrity.go); Check verifies that save keeps to them.
 func (t *txn) save(old, j Job) error {
 	id := []byte(j.ID)
 	v, err := json.Marshal(j)
@@ -146,8 +198,14 @@ func (t *txn) save(old, j Job) error {
 	if err := t.jobs.Put(id, v); err != nil {
 		return err
 	}
+	isNew := old.State == ""
+	if isNew {
+		if err := t.history.Put(join(cardPrefix(j.Card), id), nil); err != nil {
+			return err
+		}
+	}
 	if old.State != j.State {
-		if old.State != "" {
+		if !isNew {
 			if err := t.states.Delete(join(statePrefix(old.State), id)); err != nil {
 				return err
 			}
@@ -162,7 +220,7 @@ func (t *txn) save(old, j Job) error {
 			return err
 		}
 	}
-	if old.State != "" && isDueState(old.State) {
+	if !isNew && isDueState(old.State) {
 		// Deleting a key that is not there is a no-op, so a non-head needs no test.
 		if err := t.due.Delete(join(tkey(old.NextAttempt), id)); err != nil {
 			return err
@@ -170,14 +228,11 @@ func (t *txn) save(old, j Job) error {
 	}
 	ck := join(cardPrefix(j.Card), id)
 	switch {
-	case old.State == "" && !j.State.Finished():
+	case isNew && !j.State.Finished():
 		if err := t.cards.Put(ck, nil); err != nil {
 			return err
 		}
-	case !old.State.Finished() && old.State != "" && j.State.Finished():
-		if err := t.cards.Delete(ck); err != nil {
-			return err
-		}
+	case (isNew || !old.State.Finished()) && j.State.Finished():
 		if err := t.finished.Put(join(tkey(j.FinishedAt), id), nil); err != nil {
 			return err
 		}
@@ -186,8 +241,13 @@ func (t *txn) save(old, j Job) error {
 				return err
 			}
 		}
-		if err := t.promote(j.Card); err != nil {
-			return err
+		if !isNew { // a job saved as finished (EnqueueRefused) never held its card
+			if err := t.cards.Delete(ck); err != nil {
+				return err
+			}
+			if err := t.promote(j.Card); err != nil {
+				return err
+			}
 		}
 	}
 	if isDueState(j.State) {
@@ -225,6 +285,9 @@ func (t *txn) remove(j Job) error {
 		return err
 	}
 	if err := t.finished.Delete(join(tkey(j.FinishedAt), id)); err != nil {
+		return err
+	}
+	if err := t.history.Delete(join(cardPrefix(j.Card), id)); err != nil {
 		return err
 	}
 	return t.count(j.State, -1)

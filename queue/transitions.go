@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -39,16 +40,32 @@ func (q *Queue) Enqueue(s Scan, now time.Time) (Job, error) {
 	return j, nil
 }
 
+// checkScan is what a scan must satisfy to be stored; decodeJob holds every
+// stored record to it too.
 func checkScan(s Scan) error {
 	switch {
 	case s.Card == "":
 		return errors.New("no card number")
-	case len(s.Card) > maxCardLen || strings.ContainsRune(s.Card, 0):
-		return fmt.Errorf("card number %.40q is not a card number (too long or contains NUL)", s.Card)
+	case len(s.Card) > maxCardLen || !printable(s.Card):
+		return fmt.Errorf("card number %.40q is not a card number (too long, not UTF-8, or holds spaces or control characters)", s.Card)
 	case len(s.Raw) > maxTextLen || len(s.TillID) > maxCardLen || len(s.Scanner) > maxCardLen || len(s.Mode) > maxCardLen:
 		return fmt.Errorf("scan text too long (raw %d bytes, limit %d)", len(s.Raw), maxTextLen)
 	}
 	return nil
+}
+
+// printable reports whether s is UTF-8 without spaces or control
+// characters (a card number goes into the API's URL paths).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // newID returns a ULID greater than every id this file has issued, even if
@@ -149,6 +166,9 @@ func (q *Queue) change(verb, id string, from []State, fn func(t *txn, j *Job) er
 		if err := fn(t, &j); err != nil {
 			return err
 		}
+		// The one rule for Uncertain: a send's outcome is unknown while the
+		// job is ambiguous, and stays unknown if it goes dead from there.
+		j.Uncertain = j.State == Ambiguous || j.State == Dead && old.State == Ambiguous
 		return t.save(old, j)
 	})
 	if err != nil {
@@ -213,12 +233,53 @@ func (q *Queue) Ambiguous(id string, a Attempt, recheck time.Time, misses int) e
 	})
 }
 
-// Dead parks the job for an operator (sending or ambiguous → dead). Its
-// card's later jobs wait until an operator retries, resolves or drops it.
+// Dead parks the job for an operator (sending or ambiguous → dead): what
+// the till cannot decide by itself (the marker found twice, a request
+// tillscan itself got wrong). Its card's later jobs wait until an operator
+// retries, resolves or drops it. A definite no is Refuse, not Dead.
 func (q *Queue) Dead(id string, a Attempt, reason string) error {
 	return q.change("dead", id, []State{Sending, Ambiguous}, func(_ *txn, j *Job) error {
 		j.State, j.Reason, j.UpdatedAt = Dead, reason, at(a)
 		addAttempt(j, a)
 		return nil
 	})
+}
+
+// Refuse records a definite no (pending or sending → refused): the API's
+// business rules refused the action (a 4xx answer to the send), or the till
+// decided before sending that it cannot be done. Refused is final, like
+// done: the job is kept for Retention for audit and the day's report, and
+// it never holds its card: the card's next job becomes due at once.
+func (q *Queue) Refuse(id string, a Attempt, reason string) error {
+	return q.change("refuse", id, []State{Pending, Sending}, func(_ *txn, j *Job) error {
+		now := at(a)
+		j.State, j.Reason, j.UpdatedAt, j.FinishedAt = Refused, reason, now, now
+		addAttempt(j, a)
+		return nil
+	})
+}
+
+// EnqueueRefused records a scan the till refused without queueing it for
+// sending (e.g. a card that needs a purchase sum the scan lacks), for audit
+// and the day's report: a new job, already refused, stored and fsync'd like
+// Enqueue. It never touches the card's open jobs.
+func (q *Queue) EnqueueRefused(s Scan, reason string, now time.Time) (Job, error) {
+	if err := checkScan(s); err != nil {
+		return Job{}, fmt.Errorf("queue: record refused scan: NOT saved: %w", err)
+	}
+	var j Job
+	err := q.update(func(t *txn) error {
+		id, err := q.newID(t, now)
+		if err != nil {
+			return err
+		}
+		j = Job{ID: id, Scan: s, State: Refused, CreatedAt: now, UpdatedAt: now, NextAttempt: now,
+			Reason: reason, FinishedAt: now}
+		addAttempt(&j, Attempt{At: now, Kind: "till", Outcome: "refused", Note: reason})
+		return t.save(Job{}, j)
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("queue: record refused scan of card %s: NOT saved: %w", s.Card, err)
+	}
+	return j, nil
 }
