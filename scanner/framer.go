@@ -34,6 +34,16 @@ func (t Terminator) String() string {
 	return termNames[t]
 }
 
+// Terminators returns every terminator, TermAny first: the one list of
+// what a scanner can be configured with (their String is the name).
+func Terminators() []Terminator {
+	out := make([]Terminator, len(termNames))
+	for i := range termNames {
+		out[i] = Terminator(i)
+	}
+	return out
+}
+
 // ParseTerminator parses a configured terminator name: "any" (or ""),
 // "cr", "lf", "crlf", "tab" or "none", in any case.
 func ParseTerminator(s string) (Terminator, error) {
@@ -45,7 +55,7 @@ func ParseTerminator(s string) (Terminator, error) {
 			return Terminator(t), nil
 		}
 	}
-	return 0, fmt.Errorf("scanner: unknown terminator %q: use one of any, cr, lf, crlf, tab, none", s)
+	return 0, fmt.Errorf("scanner: unknown terminator %q: use one of %s", s, strings.Join(termNames[:], ", "))
 }
 
 // Defaults for zero FrameConfig fields.

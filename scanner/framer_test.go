@@ -246,6 +246,29 @@ func TestParseTerminator(t *testing.T) {
 	}
 }
 
+// Every listed terminator parses from its own name, the list has no
+// duplicate, and TermAny (the default) comes first.
+func TestTerminators(t *testing.T) {
+	all := Terminators()
+	if len(all) == 0 || all[0] != TermAny {
+		t.Fatalf("Terminators() = %v; want TermAny first", all)
+	}
+	seen := map[Terminator]bool{}
+	for _, term := range all {
+		got, err := ParseTerminator(term.String())
+		if err != nil || got != term || seen[term] {
+			t.Errorf("ParseTerminator(%q) = %v, %v (seen before: %v); want %v", term.String(), got, err, seen[term], term)
+		}
+		seen[term] = true
+		if _, err := NewFramer(FrameConfig{Terminator: term}); err != nil {
+			t.Errorf("NewFramer with %v: %v", term, err)
+		}
+	}
+	if _, err := ParseTerminator("semicolon"); err == nil || !strings.Contains(err.Error(), "crlf") {
+		t.Errorf("ParseTerminator(semicolon) = %v; want an error listing the terminators", err)
+	}
+}
+
 func TestNewFramer_Invalid(t *testing.T) {
 	for _, cfg := range []FrameConfig{
 		{Terminator: TermNone, IdleTimeout: -1},

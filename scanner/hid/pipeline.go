@@ -1,6 +1,7 @@
 package hid
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -17,15 +18,23 @@ const (
 	ModePOS      Mode = "pos"      // HID POS reports (usage page 0x8C)
 )
 
-// ParseMode parses "auto" (or ""), "keyboard" or "pos".
+// Modes returns every mode, ModeAuto (the default) first.
+func Modes() []Mode { return []Mode{ModeAuto, ModeKeyboard, ModePOS} }
+
+// ParseMode parses "auto" (or ""), "keyboard" or "pos", in any case.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(strings.ToLower(s)); m {
-	case "":
+	m := Mode(strings.ToLower(s))
+	if m == "" {
 		return ModeAuto, nil
-	case ModeAuto, ModeKeyboard, ModePOS:
+	}
+	if slices.Contains(Modes(), m) {
 		return m, nil
 	}
-	return "", &configError{field: "mode", msg: "unknown mode " + `"` + s + `" (use auto, keyboard or pos)`}
+	var names []string
+	for _, m := range Modes() {
+		names = append(names, string(m))
+	}
+	return "", &configError{field: "mode", msg: "unknown mode " + `"` + s + `" (use ` + strings.Join(names, ", ") + ")"}
 }
 
 // pipeline turns one device's reports into scans: a KeyboardDecoder feeding

@@ -2,6 +2,7 @@ package hid
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,20 @@ func typed(t *testing.T, layout, text string, start time.Duration) []step {
 		out = append(out, step{start + time.Duration(i)*10*time.Millisecond, r})
 	}
 	return out
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range Modes() {
+		if got, err := ParseMode(strings.ToUpper(string(m))); err != nil || got != m {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", strings.ToUpper(string(m)), got, err, m)
+		}
+	}
+	if got, err := ParseMode(""); err != nil || got != Modes()[0] {
+		t.Errorf("ParseMode(\"\") = %q, %v; want the first listed, %q", got, err, Modes()[0])
+	}
+	if _, err := ParseMode("serial"); err == nil || !strings.Contains(err.Error(), "keyboard") {
+		t.Errorf("ParseMode(serial) = %v; want an error listing the modes", err)
+	}
 }
 
 func TestPipeline(t *testing.T) {

@@ -25,23 +25,40 @@ type POSFormat struct {
 	MoreMask byte // bit of the MoreAt byte that is set when more reports follow
 }
 
+// posFormats are the known HID POS report formats, the default first.
+var posFormats = [...]POSFormat{
+	// Honeywell / Hand Held Products: ID 2, length, AIM id (3), data (56),
+	// HHP code id, reserved, continuation flag (bit 0).
+	{Name: "honeywell", ReportID: 0x02, LenAt: 1, DataAt: 5, DataMax: 56, SymAt: 2, MoreAt: 63, MoreMask: 0x01},
+	// ID TECH 2DScan: length at 1, data 2..57, a symbology byte at 62 (not
+	// an AIM id, so not reported), continuation flag at 63.
+	{Name: "idtech", ReportID: 0x02, LenAt: 1, DataAt: 2, DataMax: 56, SymAt: -1, MoreAt: 63, MoreMask: 0x01},
+	// Microscan: ID 1, length, 62 data bytes, one report per scan.
+	{Name: "microscan", ReportID: 0x01, LenAt: 1, DataAt: 2, DataMax: 62, SymAt: -1, MoreAt: -1},
+}
+
+// POSFormats returns the names of the known HID POS formats, the default
+// (honeywell) first.
+func POSFormats() []string {
+	names := make([]string, len(posFormats))
+	for i, f := range posFormats {
+		names[i] = f.Name
+	}
+	return names
+}
+
 // POSFormatByName returns a known HID POS report format: "honeywell" (also
 // what Access-IS readers send; the default for ""), "idtech" or "microscan".
 func POSFormatByName(name string) (POSFormat, error) {
-	switch strings.ToLower(name) {
-	case "", "honeywell":
-		// Honeywell / Hand Held Products: ID 2, length, AIM id (3), data (56),
-		// HHP code id, reserved, continuation flag (bit 0).
-		return POSFormat{Name: "honeywell", ReportID: 0x02, LenAt: 1, DataAt: 5, DataMax: 56, SymAt: 2, MoreAt: 63, MoreMask: 0x01}, nil
-	case "idtech":
-		// ID TECH 2DScan: length at 1, data 2..57, a symbology byte at 62 (not
-		// an AIM id, so not reported), continuation flag at 63.
-		return POSFormat{Name: "idtech", ReportID: 0x02, LenAt: 1, DataAt: 2, DataMax: 56, SymAt: -1, MoreAt: 63, MoreMask: 0x01}, nil
-	case "microscan":
-		// Microscan: ID 1, length, 62 data bytes, one report per scan.
-		return POSFormat{Name: "microscan", ReportID: 0x01, LenAt: 1, DataAt: 2, DataMax: 62, SymAt: -1, MoreAt: -1}, nil
+	if name == "" {
+		return posFormats[0], nil
 	}
-	return POSFormat{}, fmt.Errorf("hid: unknown HID POS format %q (known: honeywell, idtech, microscan)", name)
+	for _, f := range posFormats {
+		if strings.EqualFold(name, f.Name) {
+			return f, nil
+		}
+	}
+	return POSFormat{}, fmt.Errorf("hid: unknown HID POS format %q (known: %s)", name, strings.Join(POSFormats(), ", "))
 }
 
 // POSDecoder joins the input reports of one HID POS scanner into scans.

@@ -121,8 +121,17 @@ func TestPOSFormatByName(t *testing.T) {
 			t.Errorf("POSFormatByName(%q) = %v", name, err)
 		}
 	}
-	if _, err := POSFormatByName("zebra"); err == nil {
-		t.Errorf("POSFormatByName(zebra) succeeded; want an error")
+	if _, err := POSFormatByName("zebra"); err == nil || !strings.Contains(err.Error(), "microscan") {
+		t.Errorf("POSFormatByName(zebra) = %v; want an error listing the formats", err)
+	}
+	for i, name := range POSFormats() {
+		f, err := POSFormatByName(name)
+		if err != nil || f.Name != name {
+			t.Errorf("POSFormatByName(%q) = %+v, %v; want that format", name, f, err)
+		}
+		if def, _ := POSFormatByName(""); i == 0 && def.Name != name {
+			t.Errorf("default format %q; want the first listed, %q", def.Name, name)
+		}
 	}
 	ms, _ := POSFormatByName("microscan")
 	r := make([]byte, 64)
