@@ -6,7 +6,6 @@ import (
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/scanner"
 	"github.com/tillscan/tillscan/scanner/hid"
-	"github.com/tillscan/tillscan/scanner/passthrough"
 )
 
 // newHIDSource builds a USB-HID scanner source from its config. The source
@@ -26,10 +25,3 @@ func newHIDSource(sc config.Scanner, frame scanner.FrameConfig, log zerolog.Logg
 		Feedback: hid.Feedback{Good: sc.Feedback.Good, Bad: sc.Feedback.Bad},
 	}, log.With().Str("scanner", sc.Name).Logger(), hid.Hooks{})
 }
-
-// openPassthrough opens the virtual keyboard that re-types non-card scans.
-func openPassthrough(name, layout string) (typer, error) { return passthrough.Open(name, layout) }
-
-// passTerminator is what pass-through types after a scan framed with t: the
-// key the scanner itself sent (Enter or Tab), nothing for none.
-func passTerminator(t scanner.Terminator) string { return passthrough.Terminator(t) }

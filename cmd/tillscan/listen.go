@@ -46,35 +46,78 @@ import (
 // "listening" comes once per scanner before any device is opened; for
 // serial scanners, path in "device connected/gone" is the configured path.
 // "raw" (with --raw, HID only) precedes the scan its report completes. With
-// --passthrough every scan line is followed, once the keys are typed, by
-// exactly one "kept" (a loyalty card: not re-typed), "typed" or "type
-// failed" line. "device gone" is printed when an open device fails; the
+// --passthrough every scan line is followed by exactly one "kept" (at once:
+// a loyalty card, not re-typed), "typed" (once pass-through's own goroutine
+// has typed its keys) or "type failed" line. "device gone" is printed when an open device fails; the
 // device is reopened when it returns, with a new "device connected".
+//
+// The choices of --terminator, --layout, --mode and --pos-format are the
+// scanner packages' own lists (Help prints them); each value is checked by
+// the package's parser.
 type listenCmd struct {
 	HID          []string      `name:"hid" placeholder:"VID:PID" help:"USB-HID scanner to read, as hex VID:PID (see 'tillscan devices'); repeatable."`
 	Serial       string        `name:"serial" placeholder:"PATH" help:"Serial scanner to read, e.g. /dev/serial/by-id/usb-…"`
-	Layout       string        `default:"us" enum:"us,uk,de,fr" help:"Keyboard country the HID scanner is set to (${enum})."`
+	Layout       string        `default:"us" help:"Keyboard country the HID scanner is set to (layouts listed above)."`
 	Interface    int           `default:"-1" help:"HID: only this USB interface number (-1: any)."`
 	SerialNumber string        `name:"serial-number" help:"HID: only the device with this USB serial number."`
 	USBPath      string        `name:"usb-path" help:"HID: only the device on this USB port path, e.g. 1-2.3."`
-	Mode         string        `default:"auto" enum:"auto,keyboard,pos" help:"HID report kind (${enum})."`
-	POSFormat    string        `name:"pos-format" default:"honeywell" enum:"honeywell,idtech,microscan" help:"HID POS report layout (${enum})."`
-	Terminator   string        `default:"any" enum:"any,cr,lf,crlf,tab,none" help:"What ends a scan (${enum})."`
+	Mode         string        `default:"auto" help:"HID report kind (modes listed above)."`
+	POSFormat    string        `name:"pos-format" default:"honeywell" help:"HID POS report layout (formats listed above)."`
+	Terminator   string        `default:"any" help:"What ends a scan (terminators listed above)."`
 	Idle         time.Duration `help:"Idle gap that ends a scan (terminator none) or drops a partial one; 0: default."`
 	Baud         int           `help:"Serial: baud rate (0: 9600)."`
 	Raw          bool          `help:"HID: also print every input report in hex."`
 	Passthrough  bool          `help:"Re-type every scan that is not a loyalty card on a virtual keyboard (/dev/uinput)."`
-	PassLayout   string        `name:"pass-layout" enum:",us,uk,de,fr" default:"" help:"Layout of the PC the virtual keyboard types to (default: --layout)."`
+	PassLayout   string        `name:"pass-layout" help:"Layout of the PC the virtual keyboard types to (default: --layout)."`
 	CardPattern  string        `name:"card-pattern" help:"Regular expression for a loyalty card (default: pos.DefaultCardPattern)."`
+}
+
+// Help lists the choices of the flags that take a name, from the packages
+// that define them, so that the list here cannot drift from theirs.
+func (c *listenCmd) Help() string {
+	var terms []string
+	for _, t := range scanner.Terminators() {
+		terms = append(terms, t.String())
+	}
+	var modes []string
+	for _, m := range hid.Modes() {
+		modes = append(modes, string(m))
+	}
+	return "Terminators: " + strings.Join(terms, ", ") + ".\n\n" +
+		"Layouts: " + strings.Join(hid.Layouts(), ", ") + ".\n\n" +
+		"HID modes: " + strings.Join(modes, ", ") + ".\n\n" +
+		"HID POS formats: " + strings.Join(hid.POSFormats(), ", ") + "."
+}
+
+// check parses every named choice through its package's parser, so a bad
+// value stops the command before any device is touched.
+func (c *listenCmd) check() (scanner.Terminator, hid.Mode, error) {
+	term, err := scanner.ParseTerminator(c.Terminator)
+	if err != nil {
+		return 0, "", fmt.Errorf("listen: --terminator: %w", err)
+	}
+	mode, err := hid.ParseMode(c.Mode)
+	if err != nil {
+		return 0, "", fmt.Errorf("listen: --mode: %w", err)
+	}
+	if _, err := hid.POSFormatByName(c.POSFormat); err != nil {
+		return 0, "", fmt.Errorf("listen: --pos-format: %w", err)
+	}
+	for flag, l := range map[string]string{"--layout": c.Layout, "--pass-layout": c.PassLayout} {
+		if _, err := hid.LayoutByName(l); err != nil {
+			return 0, "", fmt.Errorf("listen: %s: %w", flag, err)
+		}
+	}
+	return term, mode, nil
 }
 
 func (c *listenCmd) Run(g *globals) error {
 	if len(c.HID) == 0 && c.Serial == "" {
 		return errors.New("listen: give --hid VID:PID or --serial PATH (`tillscan devices` lists both)")
 	}
-	term, err := scanner.ParseTerminator(c.Terminator)
+	term, mode, err := c.check()
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	frame := scanner.FrameConfig{Terminator: term, IdleTimeout: c.Idle}
 	out := &lineWriter{w: g.Stdout}
@@ -92,7 +135,6 @@ func (c *listenCmd) Run(g *globals) error {
 		if err != nil {
 			return fmt.Errorf("listen: --hid: %w", err)
 		}
-		mode, _ := hid.ParseMode(c.Mode)
 		src, err := hid.New(hid.Config{
 			VID: vid, PID: pid, Serial: c.SerialNumber, Interface: c.Interface, Path: c.USBPath,
 			Layout: c.Layout, Mode: mode, POSFormat: c.POSFormat, Frame: frame,
@@ -121,7 +163,7 @@ func (c *listenCmd) Run(g *globals) error {
 		if pass, err = newPasser(c, term, out); err != nil {
 			return fmt.Errorf("listen: --passthrough: %w", err)
 		}
-		defer pass.kb.Close()
+		defer pass.typer.Close() // after every reader has returned (wg.Wait below)
 	}
 
 	ctx, cancel := context.WithCancelCause(g.Ctx)
@@ -130,11 +172,8 @@ func (c *listenCmd) Run(g *globals) error {
 	emit := func(s scanner.Scan) {
 		out.scan(s)
 		if pass != nil {
-			pass.enqueue(s)
+			pass.pass(s)
 		}
-	}
-	if pass != nil {
-		wg.Go(func() { pass.run(ctx) })
 	}
 	for _, r := range runners {
 		wg.Go(func() {
@@ -252,14 +291,14 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// passer re-types non-card scans on its own goroutine, so typing (a few ms
-// per key) never holds up a device goroutine, whose hidapi queue is short.
+// passer re-types non-card scans through a passthrough.Typer, whose own
+// goroutine types them, so typing (a few ms per key) never holds up a
+// device goroutine, whose hidapi queue is short.
 type passer struct {
-	kb    *passthrough.Keyboard
+	typer *passthrough.Typer
 	ext   *pos.Extractor
 	term  string
 	out   *lineWriter
-	queue chan scanner.Scan
 }
 
 func newPasser(c *listenCmd, term scanner.Terminator, out *lineWriter) (*passer, error) {
@@ -280,30 +319,32 @@ func newPasser(c *listenCmd, term scanner.Terminator, out *lineWriter) (*passer,
 		node = "unknown"
 	}
 	out.printf("passthrough ready layout=%s event=%s", layout, node)
-	return &passer{kb: kb, ext: ext, term: passthrough.Terminator(term), out: out, queue: make(chan scanner.Scan, 64)}, nil
+	p := &passer{ext: ext, term: passthrough.Terminator(term), out: out}
+	p.typer = passthrough.NewTyper(kb, passthrough.DefaultQueue, p.typed)
+	return p, nil
 }
 
-func (p *passer) enqueue(s scanner.Scan) {
-	select {
-	case p.queue <- s:
-	default:
-		p.out.printf("type failed scanner=%s text=%s err=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote("pass-through queue full"))
+// pass prints "kept" for a loyalty card and queues anything else to be
+// typed; a scan the typer cannot take is "type failed" at once.
+func (p *passer) pass(s scanner.Scan) {
+	if card, err := p.ext.Card(s.Text); err == nil {
+		p.out.printf("kept scanner=%s card=%s", s.Scanner, strconv.Quote(card))
+		return
+	}
+	if err := p.typer.Queue(passthrough.Typed{Scanner: s.Scanner, Text: s.Text, Terminator: p.term}); err != nil {
+		p.typeFailed(s.Scanner, s.Text, err)
 	}
 }
 
-func (p *passer) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case s := <-p.queue:
-			if card, err := p.ext.Card(s.Text); err == nil {
-				p.out.printf("kept scanner=%s card=%s", s.Scanner, strconv.Quote(card))
-			} else if err := p.kb.Type(s.Text, p.term); err != nil {
-				p.out.printf("type failed scanner=%s text=%s err=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote(err.Error()))
-			} else {
-				p.out.printf("typed scanner=%s text=%s", s.Scanner, strconv.Quote(s.Text))
-			}
-		}
+// typed is the typer's report: a scan's keys were typed, or not.
+func (p *passer) typed(r passthrough.Typed) {
+	if r.Err != nil {
+		p.typeFailed(r.Scanner, r.Text, r.Err)
+		return
 	}
+	p.out.printf("typed scanner=%s text=%s", r.Scanner, strconv.Quote(r.Text))
+}
+
+func (p *passer) typeFailed(scanner, text string, err error) {
+	p.out.printf("type failed scanner=%s text=%s err=%s", scanner, strconv.Quote(text), strconv.Quote(err.Error()))
 }

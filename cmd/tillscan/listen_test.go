@@ -107,7 +107,11 @@ func TestListen_badArguments(t *testing.T) {
 		{listenCmd{}, "give --hid VID:PID or --serial PATH"},
 		{listenCmd{HID: []string{"0627"}}, "not VID:PID"},
 		{listenCmd{HID: []string{"0627:zz"}}, "not VID:PID"},
-		{listenCmd{Serial: "/dev/x", Terminator: "semicolon"}, "terminator"},
+		{listenCmd{Serial: "/dev/x", Terminator: "semicolon"}, "--terminator: scanner: unknown terminator"},
+		{listenCmd{Serial: "/dev/x", Mode: "serial"}, "--mode: "},
+		{listenCmd{Serial: "/dev/x", POSFormat: "zebra"}, "--pos-format: hid: unknown HID POS format"},
+		{listenCmd{Serial: "/dev/x", Layout: "dvorak"}, "--layout: "},
+		{listenCmd{Serial: "/dev/x", PassLayout: "dvorak"}, "--pass-layout: "},
 	}
 	for _, tt := range tests {
 		err := tt.c.Run(&globals{Ctx: t.Context(), Stdout: io.Discard, Stderr: io.Discard})
@@ -117,14 +121,63 @@ func TestListen_badArguments(t *testing.T) {
 	}
 }
 
-func TestListen_passthroughWithoutUinput(t *testing.T) {
-	if _, err := os.Stat("/dev/uinput"); err == nil {
-		t.Skip("/dev/uinput exists here; the missing-uinput error cannot be provoked")
-	}
+// --passthrough opens /dev/uinput before any scanner: where it is missing
+// (this host's kernel has none) the error names the fix; where it exists,
+// the virtual keyboard is announced.
+func TestListen_passthroughOpensUinput(t *testing.T) {
 	c := &listenCmd{Serial: "/dev/nonexistent-scanner", Terminator: "any", Layout: "us", Passthrough: true}
-	err := c.Run(&globals{Ctx: t.Context(), Stdout: io.Discard, Stderr: io.Discard})
-	if err == nil || !strings.Contains(err.Error(), "modprobe uinput") {
-		t.Errorf("listen --passthrough without /dev/uinput = %v; want an error naming modprobe uinput", err)
+	if _, err := os.Stat("/dev/uinput"); err != nil {
+		err := c.Run(&globals{Ctx: t.Context(), Stdout: io.Discard, Stderr: io.Discard})
+		if err == nil || !strings.Contains(err.Error(), "modprobe uinput") {
+			t.Errorf("listen --passthrough without /dev/uinput = %v; want an error naming modprobe uinput", err)
+		}
+		return
+	}
+	lines, stop := listenLines(t, c)
+	wantLine(t, lines, "listening scanner=serial")
+	wantLine(t, lines, "passthrough ready layout=us event=")
+	if err := stop(); err != nil && !strings.Contains(err.Error(), "nonexistent-scanner") {
+		t.Errorf("Run() = %v", err)
+	}
+}
+
+// The flags' choices come from the packages' own lists.
+func TestListen_helpListsThePackagesChoices(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"listen", "--help"}, nil, &out, io.Discard, func(string) string { return "" }); err != nil {
+		t.Fatalf("listen --help: %v", err)
+	}
+	var want []string
+	for _, term := range scanner.Terminators() {
+		want = append(want, term.String())
+	}
+	for _, m := range hid.Modes() {
+		want = append(want, string(m))
+	}
+	want = append(append(want, hid.Layouts()...), hid.POSFormats()...)
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("listen --help does not list %q:\n%s", w, out.String())
+		}
+	}
+	// Every listed choice is accepted.
+	var cs []listenCmd
+	for _, term := range scanner.Terminators() {
+		cs = append(cs, listenCmd{Terminator: term.String()})
+	}
+	for _, m := range hid.Modes() {
+		cs = append(cs, listenCmd{Mode: string(m)})
+	}
+	for _, l := range hid.Layouts() {
+		cs = append(cs, listenCmd{Layout: l, PassLayout: l})
+	}
+	for _, f := range hid.POSFormats() {
+		cs = append(cs, listenCmd{POSFormat: f})
+	}
+	for _, c := range cs {
+		if _, _, err := c.check(); err != nil {
+			t.Errorf("listen %+v: %v", c, err)
+		}
 	}
 }
 
