@@ -28,8 +28,8 @@ var outcomeClasses = []error{ErrNotSent, ErrRateLimited, ErrRejected, ErrUnautho
 
 // leakedRun returns a window of min(8, len(key)) bytes of s that also occurs
 // in key (ignoring ASCII case) and does not touch a "[redacted]" the
-// redaction put there, or "" if there is none. It is written independently
-// of redactKey.
+// redaction put there, or "" if there is none. Apart from lowerASCII it is
+// written independently of redactKey.
 func leakedRun(s, key string) string {
 	n := min(minSharedRun, len(key))
 	if n == 0 {
@@ -46,10 +46,8 @@ func leakedRun(s, key string) string {
 		}
 		i += j + 1
 	}
-	ls, lk := strings.ToLower(s), strings.ToLower(key)
-	if len(ls) != len(s) || len(lk) != len(key) {
-		ls, lk = lowerASCII(s), lowerASCII(key) // non-ASCII case mapping changed lengths
-	}
+	// The promise is ASCII case-insensitivity (keys are ASCII; see CheckKey).
+	ls, lk := lowerASCII(s), lowerASCII(key)
 	for i := 0; i+n <= len(ls); i++ {
 		if !strings.Contains(lk, ls[i:i+n]) {
 			continue
