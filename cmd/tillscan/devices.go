@@ -22,6 +22,13 @@ import (
 //	Serial devices:
 //	* /dev/serial/by-id/usb-Honeywell_1900-if00 -> /dev/ttyACM0 0c2e:0b6a serial="17123B4567" product="Honeywell 1900"
 //	  /dev/ttyUSB0 0403:6001 serial="A10K1Z" product="FT232R USB UART"
+//	  /dev/ttyS0 built-in UART
+//	  /dev/ttyAMA0 built-in UART
+//
+// Serial devices are /dev/serial/by-id/* (USB adapters and scanners, under
+// a name that survives re-plugging), then /dev/ttyACM*, /dev/ttyUSB*, the
+// motherboard's RS-232 ports /dev/ttyS* and the Raspberry Pi's UARTs
+// /dev/ttyAMA* that no by-id link names.
 type devicesCmd struct {
 	All bool `help:"Also list HID mice."`
 }
@@ -75,9 +82,10 @@ func printHID(w io.Writer, devs []hid.Device, all bool) {
 	}
 }
 
-// serialPort is a serial device and what sysfs says about its USB parent.
+// serialPort is a serial device and what sysfs says about it.
 type serialPort struct {
 	link, dev              string // link is the /dev/serial/by-id name, if any
+	uart                   bool   // a built-in UART (ttyS, ttyAMA), not USB
 	vid, pid               string
 	serial, product, maker string
 }
@@ -95,16 +103,32 @@ func (p serialPort) line() string {
 		b.WriteString(p.link + " -> ")
 	}
 	b.WriteString(p.dev)
-	if p.vid != "" {
+	switch {
+	case p.vid != "":
 		fmt.Fprintf(&b, " %s:%s serial=%s product=%s", p.vid, p.pid, strconv.Quote(p.serial), strconv.Quote(p.product))
+	case p.uart:
+		b.WriteString(" built-in UART")
 	}
 	return b.String()
 }
 
+// serialNodes are the /dev name patterns of serial ports, each with whether
+// it is a built-in UART that may be a placeholder (Linux creates ttyS0 to
+// ttyS3, or up to 8250.nr_uarts, whether a UART is there or not).
+var serialNodes = []struct {
+	pattern     string
+	uart, maybe bool
+}{
+	{"ttyACM*", false, false}, // USB CDC-ACM: most serial-mode scanners
+	{"ttyUSB*", false, false}, // USB-serial adapters (FTDI, Prolific, CH340)
+	{"ttyS*", true, true},     // 8250/16550 UARTs: a POS PC's RS-232 port; the Pi's mini UART
+	{"ttyAMA*", true, false},  // ARM PL011 UARTs: the Raspberry Pi's GPIO serial port
+}
+
 // listSerial lists /dev/serial/by-id/* (with their targets), then the
-// /dev/ttyACM* and /dev/ttyUSB* nodes no link names. It reads sysfs only;
-// unlike go.bug.st/serial's enumerator it opens no port (that would reset
-// an RS-232 port in use).
+// serial nodes no link names, ttyS ports only where sysfs shows a UART. It
+// reads sysfs only; unlike go.bug.st/serial's enumerator it opens no port
+// (that would reset an RS-232 port in use).
 func listSerial(devRoot, sysTTY string) []serialPort {
 	var out []serialPort
 	seen := map[string]bool{}
@@ -118,18 +142,48 @@ func listSerial(devRoot, sysTTY string) []serialPort {
 		seen[target] = true
 		out = append(out, usbInfo(serialPort{link: l, dev: target}, sysTTY))
 	}
-	var nodes []string
-	for _, pat := range []string{"ttyACM*", "ttyUSB*"} {
-		m, _ := filepath.Glob(filepath.Join(devRoot, pat))
-		nodes = append(nodes, m...)
-	}
-	slices.Sort(nodes)
-	for _, n := range nodes {
-		if !seen[n] {
-			out = append(out, usbInfo(serialPort{dev: n}, sysTTY))
+	for _, n := range serialNodes {
+		nodes, _ := filepath.Glob(filepath.Join(devRoot, n.pattern))
+		slices.SortFunc(nodes, compareNodes)
+		for _, node := range nodes {
+			if seen[node] || n.maybe && !uartPresent(sysTTY, filepath.Base(node)) {
+				continue
+			}
+			out = append(out, usbInfo(serialPort{dev: node, uart: n.uart}, sysTTY))
 		}
 	}
 	return out
+}
+
+// uartPresent reports whether sysfs shows a UART behind the tty name: the
+// serial core's port type is 0 (PORT_UNKNOWN) for a placeholder port. A
+// kernel without the type attribute is asked whether a driver is bound.
+func uartPresent(sysTTY, name string) bool {
+	if b, err := os.ReadFile(filepath.Join(sysTTY, name, "type")); err == nil {
+		return strings.TrimSpace(string(b)) != "0"
+	}
+	_, err := os.Stat(filepath.Join(sysTTY, name, "device", "driver"))
+	return err == nil
+}
+
+// compareNodes orders device names by prefix, then number: ttyS2 before
+// ttyS10.
+func compareNodes(a, b string) int {
+	pa, na := splitNumber(a)
+	pb, nb := splitNumber(b)
+	if c := strings.Compare(pa, pb); c != 0 {
+		return c
+	}
+	return na - nb
+}
+
+func splitNumber(s string) (string, int) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	n, _ := strconv.Atoi(s[i:])
+	return s[:i], n
 }
 
 // usbInfo fills in VID, PID and strings from the USB device above the tty

@@ -248,6 +248,17 @@ func TestDevices_listSerial(t *testing.T) {
 	os.MkdirAll(filepath.Join(usbdev, "1-2:1.0"), 0o755)
 	ln(filepath.Join(usbdev, "1-2:1.0"), filepath.Join(sys, "class/tty/ttyACM0/device"))
 
+	// Built-in UARTs: Linux makes ttyS0-3 whether there is a UART or not.
+	for _, n := range []string{"ttyS0", "ttyS1", "ttyS2", "ttyS3", "ttyS10", "ttyAMA0"} {
+		mk(filepath.Join(dev, n), "")
+	}
+	mk(filepath.Join(sys, "class/tty/ttyS0/type"), "4\n")  // PORT_16550A: the PC's COM1
+	mk(filepath.Join(sys, "class/tty/ttyS1/type"), "0\n")  // PORT_UNKNOWN: a placeholder
+	mk(filepath.Join(sys, "class/tty/ttyS2/type"), "4\n")  // a second real port
+	mk(filepath.Join(sys, "class/tty/ttyS3/device/x"), "") // no type, no driver: not listed
+	mk(filepath.Join(sys, "class/tty/ttyS10/device/driver/x"), "")
+	mk(filepath.Join(sys, "class/tty/ttyAMA0/type"), "0\n") // ttyAMA nodes exist only for real PL011s
+
 	var got []string
 	for _, p := range listSerial(dev, filepath.Join(sys, "class/tty")) {
 		got = append(got, strings.ReplaceAll(p.line(), root, ""))
@@ -255,6 +266,10 @@ func TestDevices_listSerial(t *testing.T) {
 	want := []string{
 		`* /dev/serial/by-id/usb-Honeywell_1900-if00 -> /dev/ttyACM0 0c2e:0b6a serial="17123B4567" product="Honeywell 1900"`,
 		`  /dev/ttyUSB0`,
+		`  /dev/ttyS0 built-in UART`,
+		`  /dev/ttyS2 built-in UART`,
+		`  /dev/ttyS10 built-in UART`,
+		`  /dev/ttyAMA0 built-in UART`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("listSerial:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
