@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/tillscan/tillscan/configs/safeyaml"
 )
 
 // Seed is the initial data of an API, from DemoSeed or a YAML/JSON file
@@ -65,7 +67,8 @@ func LoadSeed(path string) (*Seed, error) {
 }
 
 func decodeYAML(path string, data []byte, s *Seed) error {
-	err := yaml.UnmarshalWithOptions(data, s, yaml.Strict(), yaml.DisallowUnknownField())
+	// Bounded: a small hostile seed must not run the sandbox out of memory.
+	err := safeyaml.Limits{MaxBytes: maxSeedFile}.Unmarshal(data, s, yaml.Strict(), yaml.DisallowUnknownField())
 	if err == nil {
 		return nil
 	}

@@ -18,10 +18,11 @@ func TestImportDirection(t *testing.T) {
 		"scanner/hid":          {"scanner"},
 		"scanner/passthrough":  {"scanner", "scanner/hid"},
 		"apiclient":            nil,
-		"apiclient/sandbox":    nil,
+		"apiclient/sandbox":    {"configs/safeyaml"},
 		"queue":                nil,
 		"pos":                  {"apiclient", "queue", "scanner"},
-		"cmd/tillscan/config":  {"apiclient"},
+		"cmd/tillscan/config":  {"apiclient", "configs/safeyaml", "pos", "scanner", "scanner/hid"},
+		"configs/safeyaml":     nil,
 		"cmd/tillscan/control": nil,
 	}
 	for pkg, ok := range allowed {

@@ -8,11 +8,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/tillscan/tillscan/configs/safeyaml"
 )
 
 // DefaultPath is where the packaged daemon looks for its config file.
@@ -152,9 +155,20 @@ type Worker struct {
 // Load reads, decodes and validates the file at path. Errors name the file
 // and, for syntax and unknown keys, the line and column.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	// Checked before opening: opening a FIFO blocks until a writer comes.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("config: %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, safeyaml.MaxBytes+1)) // bounded: Parse refuses more
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	return Parse(path, b)
 }
@@ -162,7 +176,10 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates a config file's text; name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
 	var c Config
-	if err := yaml.UnmarshalWithOptions(b, &c, yaml.Strict()); err != nil {
+	if err := safeyaml.Unmarshal(b, &c, yaml.Strict()); err != nil {
+		if errors.Is(err, safeyaml.ErrTooLarge) || errors.Is(err, safeyaml.ErrTooDeep) || errors.Is(err, safeyaml.ErrExpansion) {
+			return nil, fmt.Errorf("config: %s: %w", name, err)
+		}
 		return nil, &Error{File: name, Err: err}
 	}
 	c.applyDefaults()

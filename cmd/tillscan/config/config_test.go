@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,13 +73,39 @@ func TestExampleConfigIsValid(t *testing.T) {
 
 func TestAPIKey(t *testing.T) {
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "key")
-	os.WriteFile(keyFile, []byte("file-key\n"), 0o600)
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyFile := write("key", "file-key\n", 0o600)
 	credDir := filepath.Join(dir, "creds")
 	os.Mkdir(credDir, 0o700)
-	os.WriteFile(filepath.Join(credDir, "api-key"), []byte("cred-key"), 0o600)
-	multi := filepath.Join(dir, "multi")
-	os.WriteFile(multi, []byte("a b"), 0o600)
+	write("creds/api-key", "cred-key", 0o600)
+	multi := write("multi", "a\nb", 0o600)
+	nonASCII := write("non-ascii", "clé-secrète", 0o600)
+	readable := write("readable", "file-key", 0o644)
+	writable := write("writable", "file-key", 0o666)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(keyFile, link); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge")
+	if f, err := os.Create(huge); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Truncate(200 << 20) // a sparse 200 MB file
+		f.Close()
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	tests := []struct {
@@ -86,30 +113,85 @@ func TestAPIKey(t *testing.T) {
 		keyFile string
 		env     map[string]string
 		want    string
+		warn    string // in the one warning, if any
 		wantErr string
 	}{
-		{"env wins", keyFile, map[string]string{"TILLSCAN_API_KEY": "env-key", "CREDENTIALS_DIRECTORY": credDir}, "env-key", ""},
-		{"credential next", keyFile, map[string]string{"CREDENTIALS_DIRECTORY": credDir}, "cred-key", ""},
-		{"file last", keyFile, nil, "file-key", ""},
-		{"none", "", nil, "", "api.key_file"},
-		{"missing file", filepath.Join(dir, "nope"), nil, "", "no such file"},
-		{"two words", multi, nil, "", "only the key"},
+		{"env wins", keyFile, map[string]string{"TILLSCAN_API_KEY": "env-key", "CREDENTIALS_DIRECTORY": credDir}, "env-key", "", ""},
+		{"credential next", keyFile, map[string]string{"CREDENTIALS_DIRECTORY": credDir}, "cred-key", "", ""},
+		{"file last", keyFile, nil, "file-key", "", ""},
+		{"none", "", nil, "", "", "api.key_file"},
+		{"missing file", filepath.Join(dir, "nope"), nil, "", "", "no such file"},
+		{"two lines", multi, nil, "", "", "line break"},
+		{"non-ASCII key refused as run would", nonASCII, nil, "", "", "non-ASCII"},
+		{"readable by others warns", readable, nil, "file-key", "readable by others", ""},
+		{"world-writable refused", writable, nil, "", "", "changed by anyone"},
+		{"symlink warns", link, nil, "file-key", "symlink", ""},
+		{"device refused", "/dev/zero", nil, "", "", "not a regular file"},
+		{"fifo refused without blocking", fifo, nil, "", "", "not a regular file"},
+		{"huge file refused", huge, nil, "", "", "right file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Config{API: API{KeyFile: tt.keyFile}}
-			got, _, err := c.APIKey(env(tt.env))
+			got, err := c.APIKey(env(tt.env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrNoKey) {
 					t.Fatalf("APIKey() error = %v, want ErrNoKey mentioning %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), "a b") {
-					t.Fatalf("APIKey() error leaks the file's content: %v", err)
+				for _, secret := range []string{"a\nb", "clé"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Fatalf("APIKey() error leaks the file's content: %v", err)
+					}
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("APIKey() = %q, %v; want %q", got, err, tt.want)
+			if err != nil || got.Key != tt.want {
+				t.Fatalf("APIKey() = %q, %v; want %q", got.Key, err, tt.want)
+			}
+			switch {
+			case tt.warn == "" && len(got.Warnings) > 0:
+				t.Fatalf("unexpected warnings %q", got.Warnings)
+			case tt.warn != "" && (len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], tt.warn)):
+				t.Fatalf("warnings %q, want one about %q", got.Warnings, tt.warn)
+			}
+		})
+	}
+}
+
+// TestLoadHostile: small hostile config files are refused with a clear
+// error instead of running tillscan out of memory or blocking it.
+func TestLoadHostile(t *testing.T) {
+	dir := t.TempDir()
+	var bomb strings.Builder
+	bomb.WriteString("till_id: t\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i <= 9; i++ {
+		p := "*x" + string(rune('0'+i-1))
+		bomb.WriteString("x" + string(rune('0'+i)) + ": &x" + string(rune('0'+i)) + " [" + strings.TrimSuffix(strings.Repeat(p+", ", 9), ", ") + "]\n")
+	}
+	bomb.WriteString("comment: *x9\n")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, path, want string }{
+		{"billion laughs", write("bomb.yaml", bomb.String()), "aliases expand too far"},
+		{"nested brackets", write("nested.yaml", "till_id: t\ncomment: "+strings.Repeat("[", 200_000)), "nested too deeply"},
+		{"too large", write("large.yaml", "till_id: t\ncomment: "+strings.Repeat("x", 2<<20)), "too large"},
+		{"device", "/dev/zero", "not a regular file"},
+		{"fifo", fifo, "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
+				t.Fatalf("Load = %v, want an error naming the file and saying %q", err, tt.want)
 			}
 		})
 	}
