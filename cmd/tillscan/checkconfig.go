@@ -31,10 +31,13 @@ func (c *checkConfigCmd) Run(g *globals) error {
 	}
 	var problems []error
 	if !c.NoKeyCheck {
-		if _, src, err := cfg.APIKey(g.Env); err != nil {
+		if key, err := cfg.APIKey(g.Env); err != nil {
 			problems = append(problems, err)
 		} else {
-			fmt.Fprintf(g.Stdout, "api key: found (%s)\n", src)
+			fmt.Fprintf(g.Stdout, "api key: found (%s)\n", key.Source)
+			for _, w := range key.Warnings {
+				fmt.Fprintln(g.Stdout, "warning:", w)
+			}
 		}
 	}
 	for _, s := range cfg.Scanners {

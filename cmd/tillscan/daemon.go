@@ -39,16 +39,19 @@ func (c *runCmd) Run(g *globals) error {
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", c.Config, err)
 	}
-	key, keySource, err := cfg.APIKey(g.Env)
+	key, err := cfg.APIKey(g.Env)
 	if err != nil {
 		return err
 	}
-	log.Info().Str("config", c.Config).Str("key_from", keySource).Str("version", version).Msg("tillscan starting")
+	log.Info().Str("config", c.Config).Str("key_from", key.Source).Str("version", version).Msg("tillscan starting")
+	for _, w := range key.Warnings {
+		log.Warn().Msg(w)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // without this, SIGHUP (systemctl reload) would kill the daemon
 	defer signal.Stop(hup)
 	d, err := newDaemon(cfg, daemonOptions{
-		APIKey: key, Log: log, Stdin: g.Stdin, Notify: true,
+		APIKey: key.Key, Log: log, Stdin: g.Stdin, Notify: true,
 		ConfigPath: c.Config, Reload: hup, Env: g.Env,
 	})
 	if err != nil {

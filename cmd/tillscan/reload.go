@@ -44,7 +44,7 @@ func (d *daemon) reload() error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	key, keySource, err := cfg.APIKey(d.opt.Env)
+	key, err := cfg.APIKey(d.opt.Env)
 	if err != nil {
 		return err
 	}
@@ -54,10 +54,13 @@ func (d *daemon) reload() error {
 	}
 	d.rules.Store(&rules) // the worker reads it at its next job
 	wasRefused := d.api.Status().Refused != nil
-	d.api.SetAPIKey(key)
-	if key != d.apiKey {
-		d.apiKey = key
-		d.log.Info().Str("key_from", keySource).Msg("API key changed")
+	d.api.SetAPIKey(key.Key)
+	if key.Key != d.apiKey {
+		d.apiKey = key.Key
+		d.log.Info().Str("key_from", key.Source).Msg("API key changed")
+	}
+	for _, w := range key.Warnings {
+		d.log.Warn().Msg(w)
 	}
 	d.worker.Wake()
 	if wasRefused {
