@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Builds the amd64 .deb into a temporary directory and checks it:
+# Builds the amd64 .deb and .rpm into a temporary directory and checks them:
 #
 #   deploy/check-package.sh [VERSION]     (default VERSION: 0.0.0+check)
 #
 # - control fields, Depends on libc6 (cgo build)
 # - every packaged path with its mode and owner, and nothing else
+# - the copyright file names every Go module linked into the binary, the man
+#   page renders without a warning and covers every command, the changelog
+#   names this version
+# - the .rpm: the same paths (rpm -qlp), its %post/%preun/%postun are
+#   deploy/scripts/rpm's (rpm -qp --scripts), Requires glibc
+# - as root: deploy/check-install.sh installs the .deb into a throwaway
+#   Debian 12 root and runs the maintainer scripts
 # - packaged files identical to their sources in the repo
 # - conffiles lists exactly /etc/tillscan/tillscan.yaml
 # - postinst/prerm/postrm present, executable, identical to deploy/scripts,
@@ -40,7 +47,7 @@ group_done() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-ARCHES=amd64 DIST=$tmp/dist deploy/build-packages.sh "$version" >"$tmp/build.log" 2>&1 || {
+ARCHES=amd64 PACKAGERS="deb rpm" DIST=$tmp/dist deploy/build-packages.sh "$version" >"$tmp/build.log" 2>&1 || {
 	cat "$tmp/build.log" >&2
 	echo "check-package: build-packages.sh failed" >&2
 	exit 1
@@ -72,16 +79,19 @@ drwxr-x--- root/root ./etc/tillscan/
 -rw-r--r-- root/root ./usr/lib/systemd/system/tillscan.service
 -rw-r--r-- root/root ./usr/lib/udev/rules.d/70-tillscan.rules
 -rw-r--r-- root/root ./usr/share/doc/tillscan/README.md
+-rw-r--r-- 0/0 ./usr/share/doc/tillscan/changelog.Debian.gz
+-rw-r--r-- root/root ./usr/share/doc/tillscan/copyright
 -rw-r--r-- root/root ./usr/share/doc/tillscan/examples/sandbox-seed.yaml
 -rw-r--r-- root/root ./usr/share/doc/tillscan/examples/tillscan.yaml
 -rw-r--r-- root/root ./usr/share/doc/tillscan/udev.md
+-rw-r--r-- root/root ./usr/share/man/man1/tillscan.1.gz
 EOF
 )
 want=$(LC_ALL=C sort -k3 <<<"$want")
 # dpkg-deb -c: mode owner size date time path. Parent directories other than
 # the package's own (./etc/, ./usr/lib/…) are left out of the comparison.
 got=$(dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}' |
-	grep -Ev '^d[^ ]* [^ ]* \./(etc|usr|usr/bin|usr/lib|usr/lib/[^/]+|usr/lib/[^/]+/[^/]+|usr/share|usr/share/doc|usr/share/doc/tillscan|usr/share/doc/tillscan/examples)/$' |
+	grep -Ev '^d[^ ]* [^ ]* \./(etc|usr|usr/bin|usr/lib|usr/lib/[^/]+|usr/lib/[^/]+/[^/]+|usr/share|usr/share/doc|usr/share/doc/tillscan|usr/share/doc/tillscan/examples|usr/share/man|usr/share/man/man1)/$' |
 	LC_ALL=C sort -k3)
 if [[ $got != "$want" ]]; then
 	fail "package contents differ (- want, + got):"
@@ -142,6 +152,51 @@ header=$(readelf --file-header "$bin")
 grep -Eq '^ +Type: +DYN ' <<<"$header" || fail "binary is not position-independent (-buildmode=pie): $(grep -E '^ +Type:' <<<"$header")"
 group_done "binary: version, -trimpath, cgo, stripped, PIE"
 
+# --- copyright, man page, changelog ---------------------------------------------------
+copyright=$x/usr/share/doc/tillscan/copyright
+head -n1 "$copyright" | grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/$' ||
+	fail "copyright: not in Debian's machine-readable format"
+for mod in $(go version -m "$bin" | awk '$1 == "dep" { print $2 }'); do
+	grep -qx "Files: go-module/$mod" "$copyright" || fail "copyright: Go module $mod is linked in but not listed"
+done
+grep -q '^License: other$' "$copyright" && fail "copyright: a module's licence was not recognised (License: other)"
+man=$x/usr/share/man/man1/tillscan.1.gz
+if warnings=$(zcat "$man" | groff -K utf8 -man -ww -z 2>&1) && [[ -z $warnings ]]; then :; else
+	fail "man page: groff warns: $warnings"
+fi
+for cmd in $("$bin" --help | awk '/^Commands:/ { c = 1; next } c && /^  [a-z]/ { print $1 }' | sort -u); do
+	zcat "$man" | grep -q "^\.SS tillscan $cmd" || fail "man page: no section for 'tillscan $cmd'"
+done
+changelog=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/tillscan/changelog.Debian.gz | zcat)
+[[ $(head -n1 <<<"$changelog") == "tillscan ($version) "* ]] || fail "changelog: first entry is '$(head -n1 <<<"$changelog")', want version $version"
+group_done "copyright, man page, changelog"
+
+# --- the .rpm ---------------------------------------------------------------------------
+rpm_file=$tmp/dist/tillscan-${version}-1.x86_64.rpm
+if ! command -v rpm >/dev/null; then
+	fail "rpm is not installed (Debian package: rpm): cannot check $rpm_file"
+elif [[ ! -f $rpm_file ]]; then
+	fail "expected $rpm_file, build produced: $(ls "$tmp/dist")"
+else
+	want_rpm=$(awk '$1 !~ /^d/ { sub(/^\./, "", $3); print $3 } $1 ~ /^d/ && $3 == "./etc/tillscan/" { print "/etc/tillscan" }' <<<"$want" | LC_ALL=C sort)
+	got_rpm=$(rpm -qlp "$rpm_file" 2>/dev/null | grep -v '/changelog.Debian.gz$' | LC_ALL=C sort)
+	if [[ $got_rpm != "$(grep -v '/changelog.Debian.gz$' <<<"$want_rpm")" ]]; then
+		fail "rpm -qlp differs (- want, + got):"
+		diff <(grep -v '/changelog.Debian.gz$' <<<"$want_rpm") <(echo "$got_rpm") | grep '^[<>]' | sed 's/^</  -/; s/^>/  +/' >&2 || true
+	fi
+	scripts=$(rpm -qp --scripts "$rpm_file" 2>/dev/null)
+	for pair in "postinstall:postinst" "preuninstall:preun" "postuninstall:postun"; do
+		tag=${pair%%:*} src=deploy/scripts/rpm/${pair#*:}
+		body=$(awk -v tag="$tag" '$0 ~ "^" tag " scriptlet" { on = 1; next } /^[a-z]+ scriptlet/ { on = 0 } on' <<<"$scripts")
+		[[ $body == "$(cat "$src")" ]] || fail "rpm $tag scriptlet differs from $src"
+		sh -n "$src" || fail "$src: sh -n found a syntax error"
+	done
+	rpm -qp --requires "$rpm_file" 2>/dev/null | grep -Eq '^glibc >= 2\.[0-9]+$' || fail "rpm does not require glibc >= 2.N"
+	[[ $(rpm -qp --qf '%{ARCH}' "$rpm_file" 2>/dev/null) == x86_64 ]] || fail "rpm arch is not x86_64"
+	[[ $(rpm -qp --changelog "$rpm_file" 2>/dev/null | head -n1) == *" - $version" ]] || fail "rpm changelog does not start with version $version"
+fi
+group_done "rpm: files, scripts, requires, changelog"
+
 # --- the systemd unit ----------------------------------------------------------------
 if ! command -v systemd-analyze >/dev/null; then
 	echo "skip systemd-analyze verify: systemd-analyze is not installed (Debian package: systemd)"
@@ -157,6 +212,19 @@ else
 	group_done "systemd-analyze verify"
 	# For information only: the unit's sandboxing score.
 	systemd-analyze security --offline=yes "$tmp/unit/tillscan.service" 2>/dev/null | tail -n1 | sed 's/^/info /' || true
+fi
+
+# --- installed for real, in a throwaway root ------------------------------------------
+if [[ $(id -u) -eq 0 ]]; then
+	if deploy/check-install.sh "$deb"; then :; else
+		failed_groups+=("install into a Debian 12 root (deploy/check-install.sh)")
+	fi
+else
+	if [[ ${CI:-} == true ]]; then
+		failed_groups+=("install into a throwaway root: needs root, and CI=true")
+	else
+		echo "skip install into a throwaway root: needs root (CI runs as root)"
+	fi
 fi
 
 if ((${#failed_groups[@]} > 0)); then
