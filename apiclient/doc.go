@@ -20,7 +20,9 @@
 // requests share one golang.org/x/time/rate limiter (burst 1), paced a little
 // under the key's limit ([Config.Headroom]); a 429 pauses all of them, for
 // Retry-After if the server sends one (capped), else for a full-jitter
-// backoff.
+// backoff. With [Config.Adaptive] a 429 also lowers the Client's own rate,
+// which grows back along a cubic curve (see adaptive.go), for tills that
+// share a key without seeing each other.
 //
 // The Client alone owns the "key refused" stop: after a 401 or 403 it sends
 // nothing until [Client.SetAPIKey] is called, with any key (the same one

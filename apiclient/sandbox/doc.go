@@ -33,7 +33,8 @@
 //     1000; /operations is oldest first; date filters are UTC days.
 //   - quantities must be positive and at most 1e9 (else 422).
 //   - the rate limit is a sliding window of admitted requests per key
-//     (ratelimit.go); no Retry-After unless Faults.RetryAfter is set.
+//     (ratelimit.go); no Retry-After unless Faults.RetryAfter or
+//     RateLimitStorm asks for one.
 //   - visit limits count UTC days, ISO weeks, months and years.
 //   - a Membership tier with limits takes subtract-visit (and refuses
 //     add-visit), one without limits takes add-visit, as docs/api.md
