@@ -133,9 +133,10 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("fixed rate: pause %v, rate %v after a 429; want 2s and 10", d, fixed.Status().Rate)
 	}
 
+	before := time.Now()
 	c := newC(true)
-	if d := c.starts.delay(time.Now()); d < 900*time.Millisecond || d > time.Second {
-		t.Errorf("adaptive: first request waits %v; want about one window (1s)", d)
+	if d := c.starts.delay(before); d < time.Second {
+		t.Errorf("adaptive: first request may start %v after New; want one window (1s) or more", d)
 	}
 	c.starts = newWindow(10, 10) // a clean history on the fake clock
 	var seq uint64
