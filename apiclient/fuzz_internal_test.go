@@ -184,7 +184,8 @@ func fuzzClient(t *testing.T) *Client {
 }
 
 // FuzzAnswer feeds arbitrary answers (status, Retry-After, body) to the
-// decoder of each kind of call: nil or exactly one outcome class, never a
+// decoder of each kind of call (a card, a list with paging, a push, no
+// data): nil or exactly one outcome class, never a
 // panic, nothing of the key in the error, Retry-After within its cap.
 func FuzzAnswer(f *testing.F) {
 	card := `{"id":"544256-439-856","templateId":11,"companyId":3,"customerId":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","type":"stamp","status":"installed","balance":{"balance":null,"bonusBalance":null,"currentNumberOfUses":7,"numberStampsTotal":10,"stampsBeforeReward":3,"numberRewardsUnused":0},"availableRewardTiers":[],"couponRedeemed":false,"countVisits":null,"customFields":[],"expiresAt":null}`
@@ -215,8 +216,11 @@ func FuzzAnswer(f *testing.F) {
 		{503, "30", `<html>Service Unavailable</html>`},
 		{303, "", ``},
 		{100, "", ``},
+		{200, "", `{"code":200,"data":{"id":12,"templateId":11,"cardId":null,"message":"Double stamps today","status":"sent"}}`},
+		{200, "", `{"code":200,"data":{"id":"p-12","templateId":11}}`},
+		{200, "", `{"code":200,"data":{"id":1.5e300}}`},
 	} {
-		for kind := range byte(3) {
+		for kind := range byte(4) {
 			f.Add(uint16(s.status), s.retry, []byte(s.body), kind)
 		}
 	}
@@ -224,11 +228,13 @@ func FuzzAnswer(f *testing.F) {
 		code := 100 + int(status)%500 // 100..599
 		c := fuzzClient(t)
 		cl := &call{op: "fuzz", needData: true}
-		switch kind % 3 {
+		switch kind % 4 {
 		case 0:
 			cl.out = &Card{}
 		case 1:
 			cl.out, cl.meta, cl.needData = &[]Operation{}, &Meta{}, false
+		case 2:
+			cl.out = &Push{} // its id decodes from a string or a number
 		}
 		h := http.Header{}
 		if retryAfter != "" {
