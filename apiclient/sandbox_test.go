@@ -429,6 +429,28 @@ func TestSandbox_RevokedKeyAndStorm(t *testing.T) {
 	noKey(t, "log", logs.String())
 }
 
+// A till restarted right after sending a full second's worth of requests:
+// with Config.Adaptive the new Client waits out that second, so its first
+// request is not refused by the server's count of the previous process's.
+func TestSandbox_AdaptiveRestartCostsNo429(t *testing.T) {
+	srv := newSandbox(t, 10)
+	before, _ := newClient(t, srv.URL, func(cfg *apiclient.Config) { cfg.RateLimit = 0 }) // the default 10/s
+	for range 10 {
+		if _, err := before.GetCard(t.Context(), sandbox.DemoStampCard); err != nil {
+			t.Fatalf("GetCard() before the restart = %v", err)
+		}
+	}
+	after, _ := newClient(t, srv.URL, func(cfg *apiclient.Config) { cfg.RateLimit, cfg.Adaptive, cfg.Tries = 0, true, 1 })
+	for range 3 {
+		if _, err := after.GetCard(t.Context(), sandbox.DemoStampCard); err != nil {
+			t.Errorf("GetCard() after the restart = %v; want no 429", err)
+		}
+	}
+	if n := srv.API.Stats().RateLimited; n != 0 {
+		t.Errorf("sandbox answered %d 429s; want 0", n)
+	}
+}
+
 // One Client shared by many goroutines keeps under the sandbox's limit: no
 // 429 at all. The sandbox allows 100/s here and the client sends 80/s, so
 // the test is quick; the benchmark checks 10/s.
