@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -10,81 +11,71 @@ import (
 
 // eventLogger writes each till event to the journal once (pos publishes
 // events and does not log them) and hands it to onEvent. It is the audit
-// trail, so it never loses events silently: the feed drops a subscriber
-// that falls behind (it closes its channel), and the logger then
-// subscribes again, catches up from the feed's recent history and writes
-// one line saying how many events it could not recover. Events are told
-// apart by their sequence number, so none is written twice.
+// trail, so it never loses events silently: publishers wait briefly for
+// it when it falls behind (pos.FollowOptions.Wait), events it still missed
+// are read back from the feed's history by sequence number, and what is
+// gone from there too is reported in one line with the count. No event is
+// written twice.
 type eventLogger struct {
 	feed    *pos.Feed
 	log     zerolog.Logger
 	onEvent func(pos.Event) // nil: none
-	buf     int             // subscription buffer
+	sub     *pos.Subscription
 
-	// Owned by the goroutine that calls run.
-	ch   <-chan pos.Event
-	stop func()
-	last uint64 // Seq of the last event written (or skipped as before start)
+	last uint64 // Seq of the last event written (or before the logger existed); owned by run
 }
 
+// publishWait is how long a publisher (the till's scan path included)
+// waits for a stuck log sink before the logger misses an event.
+const publishWait = 50 * time.Millisecond
+
 // newEventLogger subscribes to feed at once, so that no event published
-// after it returns is missed even if run starts later.
+// after it returns is missed even if run starts later. buf is how many
+// events may wait unwritten.
 func newEventLogger(feed *pos.Feed, log zerolog.Logger, onEvent func(pos.Event), buf int) *eventLogger {
-	l := &eventLogger{feed: feed, log: log, onEvent: onEvent, buf: buf}
-	l.ch, l.stop = feed.Subscribe(buf)
-	// Events from before the logger existed are not its to write.
-	if recent := feed.Recent(); len(recent) > 0 {
-		l.last = recent[len(recent)-1].Seq
+	return &eventLogger{
+		feed: feed, log: log, onEvent: onEvent,
+		sub:  feed.Follow(pos.FollowOptions{Buffer: buf, Wait: publishWait}),
+		last: feed.LastSeq(), // earlier events are not the logger's to write
 	}
-	return l
 }
 
 // run writes events until ctx ends, then writes what was already
-// published and returns. The drain is bounded: it takes at most what the
-// subscription holds when ctx ends, plus the feed's history.
+// published and returns. The drain is bounded: what the subscription
+// holds when ctx ends, plus the feed's history.
 func (l *eventLogger) run(ctx context.Context) error {
-	defer func() { l.stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			l.drain()
+			l.sub.Close() // C keeps what it holds, then is closed
+			for ev := range l.sub.C {
+				l.catchUp(ev.Seq)
+				l.write(ev)
+			}
+			l.catchUp(l.feed.LastSeq() + 1) // the tail it missed, if any
 			return nil
-		case ev, ok := <-l.ch:
-			if !ok {
-				l.resubscribe()
+		case ev, ok := <-l.sub.C:
+			if !ok { // ended by the feed, which a Wait subscription never is
+				l.catchUp(l.feed.LastSeq() + 1)
+				l.sub = l.feed.Follow(pos.FollowOptions{Buffer: cap(l.sub.C), Wait: publishWait})
 				continue
 			}
+			l.catchUp(ev.Seq)
 			l.write(ev)
 		}
 	}
 }
 
-// drain writes what is already buffered, without waiting for more.
-func (l *eventLogger) drain() {
-	for range cap(l.ch) {
-		select {
-		case ev, ok := <-l.ch:
-			if !ok {
-				l.catchUp() // dropped just before shutdown: history is all there is
-				return
-			}
-			l.write(ev)
-		default:
+// catchUp writes the remembered events between the last written and
+// before.
+func (l *eventLogger) catchUp(before uint64) {
+	if before <= l.last+1 {
+		return
+	}
+	for _, ev := range l.feed.Since(l.last) {
+		if ev.Seq >= before {
 			return
 		}
-	}
-}
-
-// resubscribe replaces a subscription the feed ended because the logger
-// fell behind, and writes what the feed still remembers.
-func (l *eventLogger) resubscribe() {
-	l.ch, l.stop = l.feed.Subscribe(l.buf)
-	l.catchUp()
-}
-
-// catchUp writes the remembered events the logger has not written yet.
-func (l *eventLogger) catchUp() {
-	for _, ev := range l.feed.Recent() {
 		l.write(ev)
 	}
 }
@@ -102,13 +93,19 @@ func (l *eventLogger) write(ev pos.Event) {
 	l.last = ev.Seq
 	lvl := zerolog.InfoLevel
 	switch ev.Kind {
-	case pos.EventNotSaved, pos.EventUnauthorized, pos.EventDead:
+	case pos.EventNotSaved, pos.EventUnauthorized, pos.EventDead, pos.EventDuplicate:
 		lvl = zerolog.ErrorLevel
-	case pos.EventRejected, pos.EventNotCard:
+	case pos.EventRefused, pos.EventNotCard:
 		lvl = zerolog.WarnLevel
 	}
-	l.log.WithLevel(lvl).Str("event", string(ev.Kind)).Str("card", ev.Card).Str("job", ev.JobID).
-		Str("scanner", ev.Scanner).Str("mode", ev.Mode).Msg(ev.Message)
+	rec := l.log.WithLevel(lvl).Str("event", string(ev.Kind)).Str("card", ev.Card).Str("job", ev.JobID).
+		Str("scanner", ev.Scanner).Str("mode", ev.Mode)
+	for _, f := range [...]struct{ k, v string }{{"action", ev.Action}, {"balance", ev.Balance}, {"error", ev.Err}} {
+		if f.v != "" {
+			rec = rec.Str(f.k, f.v)
+		}
+	}
+	rec.Msg(ev.Message)
 	if l.onEvent != nil {
 		l.onEvent(ev)
 	}

@@ -66,33 +66,35 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 }
 
 func (b statusBackend) Subscribe() control.Subscription {
-	ch, stop := b.d.feed.Subscribe(64)
-	return feedSubscription{ch: ch, stop: stop}
+	// No Wait: a slow client is ended (and told), never waited for.
+	return feedSubscription{b.d.feed.Follow(pos.FollowOptions{Buffer: 64})}
 }
 
-// errFellBehind ends an event stream whose client did not keep up: the
-// feed dropped it rather than hold the till.
-var errFellBehind = errors.New("this stream fell behind and was ended: reconnect, and read /api/v1/status for what was missed")
+// The reasons an event stream ends, as its client reads them.
+var (
+	errFellBehind   = errors.New("this stream fell behind and was ended: reconnect, and read /api/v1/status for what was missed")
+	errStreamClosed = errors.New("the daemon closed this stream")
+)
 
 // feedSubscription is one client's subscription to the till's events.
-type feedSubscription struct {
-	ch   <-chan pos.Event
-	stop func()
-}
+type feedSubscription struct{ sub *pos.Subscription }
 
 func (s feedSubscription) Next(ctx context.Context) (control.Event, error) {
 	select {
 	case <-ctx.Done():
 		return control.Event{}, ctx.Err()
-	case ev, ok := <-s.ch:
+	case ev, ok := <-s.sub.C:
 		if !ok {
-			return control.Event{}, errFellBehind
+			if err := s.sub.Err(); errors.Is(err, pos.ErrFellBehind) {
+				return control.Event{}, errFellBehind
+			}
+			return control.Event{}, errStreamClosed
 		}
 		return eventDTO(ev), nil
 	}
 }
 
-func (s feedSubscription) Close() { s.stop() }
+func (s feedSubscription) Close() { s.sub.Close() }
 
 // eventDTO is ev as the control API shows it (without its internal error
 // text: Message says what the cashier needs).
