@@ -103,7 +103,7 @@ func lineCol(data []byte, off int64) (int, int) {
 	return line, int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
 }
 
-// cardNumber is the API's serial format (notes/api.md §1).
+// cardNumber is the API's serial format (docs/api.md, "Card actions").
 var cardNumber = regexp.MustCompile(`^\d{5,6}-\d{3}-\d{3}$`)
 
 // state is what a seed builds.

@@ -68,7 +68,7 @@ func (c *queueStatsCmd) Run(g *globals) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(g.Stdout, 2, 4, 2, ' ', 0)
-		for _, s := range []queue.State{queue.Pending, queue.Sending, queue.Ambiguous, queue.Dead, queue.Done, queue.Refused, queue.Dropped} {
+		for _, s := range queue.States() {
 			fmt.Fprintf(tw, "%s\t%d\n", s, st.Depth[string(s)])
 		}
 		fmt.Fprintf(tw, "oldest pending\t%s\n", st.OldestPending.Round(time.Second))

@@ -59,7 +59,8 @@ func buildSources(cfg *config.Config, stdin io.Reader, log zerolog.Logger) ([]*s
 			if layout == "" {
 				layout = "us"
 			}
-			kb, err := openPassthrough("tillscan pass-through "+sc.Name, layout)
+			// Types on its own goroutine: the scanner's reader never waits.
+			kb, err := openPassTyper("tillscan pass-through "+sc.Name, layout, log.With().Str("scanner", sc.Name).Logger())
 			if err != nil {
 				closeSources(out)
 				return nil, fmt.Errorf("config: %s: passthrough: %w", key, err)
