@@ -8,7 +8,6 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/journald"
 )
 
 // newLogger builds the one root logger. format is journald, console or
@@ -32,7 +31,9 @@ func newLogger(level, format string, stderr io.Writer, env func(string) string) 
 	var w io.Writer
 	switch format {
 	case "journald":
-		w = journald.NewJournalDWriter()
+		if w, err = journaldWriter(); err != nil {
+			return zerolog.Logger{}, fmt.Errorf("log.format journald: %w", err)
+		}
 	case "console":
 		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}
 	case "json":
