@@ -74,8 +74,8 @@ func (q *recQueue) Dead(id string, a queue.Attempt, reason string) error {
 	return q.record(q.Queue.Dead(id, a, reason), "dead "+reason)
 }
 
-func (q *recQueue) Drop(id, reason string, now time.Time) error {
-	return q.record(q.Queue.Drop(id, reason, now), "drop")
+func (q *recQueue) Refuse(id string, a queue.Attempt, reason string) error {
+	return q.record(q.Queue.Refuse(id, a, reason), "refused "+reason)
 }
 
 // fakeAPI is a scripted Loyalty. Each call takes the next scripted answer

@@ -139,13 +139,15 @@ func TestFeed_SinceAndLastSeq(t *testing.T) {
 // publishers neither panic (send on a closed channel) nor lose order.
 func TestFeed_CloseWhilePublishing(t *testing.T) {
 	f := NewFeed(10)
-	var wg sync.WaitGroup
+	var publishers, readers sync.WaitGroup
 	for range 4 {
-		wg.Go(func() { publishN(f, 200) })
+		publishers.Go(func() { publishN(f, 200) })
 	}
+	var subs []*Subscription
 	for i := range 20 {
 		sub := f.Follow(FollowOptions{Buffer: 4, Wait: time.Duration(i%2) * time.Millisecond})
-		wg.Go(func() {
+		subs = append(subs, sub)
+		readers.Go(func() {
 			last := uint64(0)
 			for e := range sub.C {
 				if e.Seq <= last {
@@ -154,12 +156,15 @@ func TestFeed_CloseWhilePublishing(t *testing.T) {
 				last = e.Seq
 				if e.Seq%7 == 0 {
 					sub.Close()
-					sub.Close()
 				}
 			}
 		})
 	}
-	wg.Wait()
+	publishers.Wait()
+	for _, sub := range subs { // those that saw no multiple of 7
+		sub.Close()
+	}
+	readers.Wait()
 	if f.LastSeq() != 800 {
 		t.Errorf("LastSeq() = %d, want 800", f.LastSeq())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +94,12 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 	s.worker = pos.NewWorker(pos.WorkerConfig{TillID: "t1", Settle: 50 * time.Millisecond, Looks: 2,
 		RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, Currency: "£"},
 		s.q, s.client, s.cache, o.rules, s.feed, log)
-	s.till = pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1}, s.q, s.feed, s.worker.Wake, log)
+	rules := o.rules
+	if rules == nil {
+		rules = pos.DefaultRules
+	}
+	// Wired as the daemon does: a known card that needs a sum is refused at once.
+	s.till = pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1, Rules: rules, Cards: s.cache}, s.q, s.feed, s.worker.Wake, log)
 	if !o.noStart {
 		s.start(tb)
 	}
@@ -378,5 +384,57 @@ func TestIntegration_NothingLost(t *testing.T) {
 	}
 	if slices.ContainsFunc(s.feed.Recent(), func(e pos.Event) bool { return e.Kind == pos.EventDuplicate }) {
 		t.Error("a duplicate was reported")
+	}
+}
+
+// TestIntegration_RefusedHoldsNothing is issue 10's reproduction: a
+// cashback card scanned without a sum is refused; the sum then the card is
+// applied. Before, the refused job was parked dead and held the card's
+// next scan forever. A refusal by the API (a redeem with no reward ready)
+// holds nothing either, and a known card without its sum is refused at the
+// till and recorded, never queued for sending.
+func TestIntegration_RefusedHoldsNothing(t *testing.T) {
+	s := newStack(t, stackOpts{})
+	first := s.scan(t, sandbox.DemoCashbackCard)
+	if ev := s.wait(t, first); ev.Kind != pos.EventRefused || !strings.Contains(ev.Message, "purchase sum") {
+		t.Fatalf("cashback card without a sum: %s %q; want refused asking for the sum", ev.Kind, ev.Message)
+	}
+	s.scan(t, "TILLSCAN:SUM:20")
+	second := s.scan(t, sandbox.DemoCashbackCard)
+	if ev := s.wait(t, second); ev.Kind != pos.EventApplied {
+		t.Fatalf("the sum, then the card: %s %q; want applied", ev.Kind, ev.Message)
+	}
+
+	atTill := s.till.Handle(scanner.Scan{Text: sandbox.DemoCashbackCard, Scanner: "test", At: time.Now()})
+	if atTill.Kind != pos.EventRefused || atTill.GoodRead() || atTill.JobID == "" {
+		t.Fatalf("known cashback card without a sum: %+v; want refused at the till, recorded, a bad read", atTill)
+	}
+
+	s.scan(t, "TILLSCAN:REDEEM")
+	redeem := s.scan(t, sandbox.DemoStampCard) // no reward ready: the API says no
+	if ev := s.wait(t, redeem); ev.Kind != pos.EventRefused {
+		t.Fatalf("redeem with no reward: %s %q; want refused", ev.Kind, ev.Message)
+	}
+	stamp := s.scan(t, sandbox.DemoStampCard)
+	if ev := s.wait(t, stamp); ev.Kind != pos.EventApplied {
+		t.Fatalf("a stamp after the refused redeem: %s %q; want applied", ev.Kind, ev.Message)
+	}
+
+	for id, want := range map[string]queue.State{first: queue.Refused, second: queue.Done, atTill.JobID: queue.Refused,
+		redeem: queue.Refused, stamp: queue.Done} {
+		j, err := s.q.Get(id)
+		if err != nil || j.State != want {
+			t.Errorf("job %s (%s): state %s, %v; want %s", id, j.Raw, j.State, err, want)
+		}
+		markersWant := 0
+		if want == queue.Done {
+			markersWant = 1
+		}
+		if n := markers(s.sb, pos.Marker("t1", id)); n != markersWant {
+			t.Errorf("job %s: marker on %d operations, want %d", id, n, markersWant)
+		}
+	}
+	if st, err := s.q.Stats(time.Now()); err != nil || st.Depth[queue.Dead] != 0 {
+		t.Errorf("Stats() = %+v, %v; want no job waiting for an operator", st, err)
 	}
 }

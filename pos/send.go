@@ -191,10 +191,48 @@ type refusal struct {
 	why    string // for the cashier and the job's reason
 }
 
-// refuse parks a job that cannot be applied as it is; a refused read in
-// reconciliation makes a "dead" event (its outcome cannot be checked), any
-// other refusal a "rejected" one.
+// needsOperator reports whether the till cannot settle the job by itself:
+// an uncertain send whose check the API refuses (it may have been
+// applied), or a request the client would not send because tillscan built
+// it wrong (a bug, or a card pattern that extracts what is not a card
+// number). Every other refusal is a definite no.
+func (r refusal) needsOperator() bool {
+	ownBug := r.phase != phaseDecide && errors.Is(r.err, apiclient.ErrRejected) && statusOf(r.err) == 0
+	return r.phase == phaseReconcile || ownBug
+}
+
+// refuse ends a job that cannot be applied as it is. A definite no (the
+// rules, an unknown card, the API's business refusal) is refused: final,
+// kept for audit, told to the cashier at once, and it holds none of the
+// card's later scans. What needs an operator is parked dead instead, and
+// so is every refusal with ParkRefusals.
 func (w *Worker) refuse(job queue.Job, now time.Time, r refusal) error {
+	at := attempt(r.phase.attemptKind(), now, r.err)
+	ev := jobEvent(job, EventRefused, now)
+	ev.Action, ev.Err = r.action, r.err.Error()
+	ev.Message = job.Card + ": NOT applied — " + r.why
+	switch {
+	case r.needsOperator() || w.cfg.ParkRefusals:
+		if err := w.park(job, now, at, r); err != nil {
+			return err
+		}
+		if r.needsOperator() {
+			ev.Kind = EventDead
+			if r.phase == phaseReconcile {
+				ev.Action = job.Action
+			}
+		}
+	default:
+		if err := w.q.Refuse(job.ID, at, r.why); err != nil {
+			return err
+		}
+	}
+	w.feed.publish(ev)
+	return nil
+}
+
+// park makes the job dead: it waits for an operator and holds its card.
+func (w *Worker) park(job queue.Job, now time.Time, at queue.Attempt, r refusal) error {
 	if (r.phase == phaseDecide || r.phase == phaseLookup) && job.State == queue.Pending {
 		// The queue parks only jobs being sent or reconciled; record the
 		// (empty) send first. A crash in between is reconciled: nothing
@@ -203,23 +241,7 @@ func (w *Worker) refuse(job queue.Job, now time.Time, r refusal) error {
 			return err
 		}
 	}
-	ev := jobEvent(job, EventRejected, now)
-	ev.Action = r.action
-	if r.phase == phaseReconcile {
-		ev.Kind, ev.Action = EventDead, job.Action
-	}
-	if err := w.q.Dead(job.ID, attempt(r.phase.attemptKind(), now, r.err), r.why); err != nil {
-		return err
-	}
-	ev.Err = r.err.Error()
-	ev.Message = job.Card + ": NOT applied — " + r.why
-	if w.cfg.DropRejected && r.phase != phaseReconcile {
-		if err := w.q.Drop(job.ID, "refused by the API, dropped (worker.on_rejected: drop): "+r.why, now); err != nil {
-			return err
-		}
-	}
-	w.feed.publish(ev)
-	return nil
+	return w.q.Dead(job.ID, at, r.why)
 }
 
 // learn remembers a template's mechanics.

@@ -15,9 +15,12 @@ import (
 	"github.com/tillscan/tillscan/scanner"
 )
 
-// Enqueuer stores a job durably; *queue.Queue satisfies it.
+// Enqueuer stores a job durably; *queue.Queue satisfies it. A scan the
+// till refuses at once is recorded with EnqueueRefused, for audit and the
+// day's report: it is never sent and holds nothing.
 type Enqueuer interface {
 	Enqueue(s queue.Scan, now time.Time) (queue.Job, error)
+	EnqueueRefused(s queue.Scan, reason string, now time.Time) (queue.Job, error)
 }
 
 // Command is what a command barcode does to the next card scan of the
@@ -203,15 +206,20 @@ func (t *Till) Handle(s scanner.Scan) Event {
 		ev.Message = fmt.Sprintf("%s: scanned again %s after the last scan — ignored", card, roundAge(at.Sub(prev)))
 		return t.feed.publish(ev)
 	}
+	sc := queue.Scan{Card: card, TillID: t.cfg.TillID, Scanner: s.Scanner, Raw: s.Text, ScannedAt: at,
+		Mode: ctx.mode, PurchaseSum: ctx.sum}
 	if msg := t.needsSumLocked(card, ctx); msg != "" {
 		ev.Kind, ev.Err = EventRefused, ErrNeedPurchaseSum.Error()
 		ev.Message = msg
+		if job, err := t.q.EnqueueRefused(sc, refusalText(ErrNeedPurchaseSum), at); err != nil {
+			// The cashier is told either way; only the audit record is missing.
+			t.log.Warn().Err(err).Str("card", card).Msg("a scan refused at the till could not be recorded for the day's report")
+		} else {
+			ev.JobID = job.ID
+		}
 		return t.feed.publish(ev) // the mode stays pending: scan the sum, then the card
 	}
-	job, err := t.q.Enqueue(queue.Scan{
-		Card: card, TillID: t.cfg.TillID, Scanner: s.Scanner, Raw: s.Text, ScannedAt: at,
-		Mode: ctx.mode, PurchaseSum: ctx.sum,
-	}, at)
+	job, err := t.q.Enqueue(sc, at)
 	if err != nil {
 		// The mode stays pending: the cashier scans the card again.
 		ev.Kind, ev.Err = EventNotSaved, err.Error()
@@ -248,7 +256,7 @@ func (t *Till) needsSumLocked(card string, ctx nextScan) string {
 	mech, _ := t.cfg.Cards.Mechanics(info.TemplateID)
 	c := apiclient.Card{ID: card, Type: info.Type, TemplateID: info.TemplateID, AvailableRewardTiers: info.RewardTiers}
 	if _, err := t.cfg.Rules().Decide(c, mech, ctx.mode, nil); errors.Is(err, ErrNeedPurchaseSum) {
-		return card + ": NOT saved — this " + info.Type.String() + " card needs the purchase sum: scan " +
+		return card + ": NOT applied — this " + info.Type.String() + " card needs the purchase sum: scan " +
 			sumHint + " (or enter it on the POS), then the card again"
 	}
 	return ""

@@ -16,9 +16,17 @@ import (
 
 // fakeEnqueuer records scans; fail makes the next Enqueue fail.
 type fakeEnqueuer struct {
-	mu    sync.Mutex
-	scans []queue.Scan
-	fail  error
+	mu      sync.Mutex
+	scans   []queue.Scan
+	refused []string // reasons of EnqueueRefused
+	fail    error
+}
+
+func (f *fakeEnqueuer) EnqueueRefused(s queue.Scan, reason string, now time.Time) (queue.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refused = append(f.refused, reason)
+	return queue.Job{ID: fmt.Sprintf("R%03d", len(f.refused)), Scan: s, State: queue.Refused, CreatedAt: now, Reason: reason}, nil
 }
 
 func (f *fakeEnqueuer) Enqueue(s queue.Scan, now time.Time) (queue.Job, error) {
@@ -257,8 +265,9 @@ func TestTillConfig_Validate(t *testing.T) {
 }
 
 // TestTill_KnownCardNeedsSum: a card the cache knows, whose rule takes the
-// purchase sum, is refused at the till without one (nothing queued, the
-// cashier is told what to scan), and saved once the sum comes first.
+// purchase sum, is refused at the till without one (recorded as refused,
+// nothing queued for sending, the cashier is told what to scan), and saved
+// once the sum comes first.
 func TestTill_KnownCardNeedsSum(t *testing.T) {
 	cache, err := OpenCache("", zerolog.Nop())
 	if err != nil {
@@ -288,6 +297,9 @@ func TestTill_KnownCardNeedsSum(t *testing.T) {
 	}
 	if len(q.scans) != 3 || q.scans[2].Card != cashback || q.scans[2].PurchaseSum == nil || *q.scans[2].PurchaseSum != 12.5 {
 		t.Fatalf("queued %+v; want the stamp, the unknown card and the cashback card with its sum", q.scans)
+	}
+	if len(q.refused) != 1 || !strings.Contains(q.refused[0], "purchase sum") {
+		t.Fatalf("recorded as refused: %q; want the first cashback scan, for the day's report", q.refused)
 	}
 }
 

@@ -33,7 +33,7 @@ type JobQueue interface {
 	Retry(id string, a queue.Attempt, next time.Time) error
 	Ambiguous(id string, a queue.Attempt, recheck time.Time, misses int) error
 	Dead(id string, a queue.Attempt, reason string) error
-	Drop(id, reason string, now time.Time) error
+	Refuse(id string, a queue.Attempt, reason string) error
 }
 
 // WorkerConfig configures a Worker. Zero fields mean the documented default.
@@ -60,11 +60,14 @@ type WorkerConfig struct {
 	Currency string
 	// PageSize is the itemsPerPage of GET /operations; 0 means 100.
 	PageSize int
-	// DropRejected drops (tombstones) a job the API refused for good,
-	// right after parking it, instead of leaving it dead. A dead job holds
-	// every later scan of its card until an operator acts, which is safe
-	// but means a "visit already registered today" refusal holds that
-	// member's visit tomorrow too. Uncertain jobs are never dropped.
+	// ParkRefusals parks every refused job for an operator (dead, holding
+	// its card's later scans until the operator acts) instead of ending it
+	// as refused, for shops that want someone to look at each refusal.
+	ParkRefusals bool
+	// DropRejected has no effect: a refused job no longer holds its card,
+	// so there is nothing to drop.
+	//
+	// Deprecated: refusals end as refused on their own.
 	DropRejected bool
 	// StartupCheck makes Run read one operation (GET /operations, today,
 	// one item) before anything else, so a refused key pauses sending and

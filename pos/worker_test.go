@@ -176,10 +176,10 @@ func TestWorker_step_Classes(t *testing.T) {
 		{"ambiguous timeout", fail(fmt.Errorf("apiclient: add-stamp: %w: %w", apiclient.ErrAmbiguous, context.DeadlineExceeded)),
 			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking", nil},
 		{"rejected not enough", fail(statusErr(400, "not enough stamps on the card", apiclient.ErrRejected)),
-			[]string{"sending add-stamp 1", "dead not enough balance (not enough stamps on the card)"}, queue.Dead, EventRejected,
+			[]string{"sending add-stamp 1", "refused not enough balance (not enough stamps on the card)"}, queue.Refused, EventRefused,
 			"NOT applied — not enough balance", nil},
 		{"rejected unknown card", fail(statusErr(404, "Card not found", apiclient.ErrRejected)),
-			[]string{"sending add-stamp 1", "dead unknown card (Card not found)"}, queue.Dead, EventRejected, "unknown card",
+			[]string{"sending add-stamp 1", "refused unknown card (Card not found)"}, queue.Refused, EventRefused, "unknown card",
 			func(t *testing.T, r *workerRig) {
 				if _, ok := r.w.cache.Get(stampCard); ok {
 					t.Error("a card the API does not know is still cached")
@@ -232,7 +232,7 @@ func TestWorker_step_Classes(t *testing.T) {
 			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != r.ids["J1"] || e.Card != stampCard || e.Scanner != "front") {
 				t.Errorf("event %+v does not name the job", e)
 			}
-			if e := evs[0]; (e.Kind == EventApplied || e.Kind == EventRejected) && e.Action != "add-stamp 1" {
+			if e := evs[0]; (e.Kind == EventApplied || e.Kind == EventRefused) && e.Action != "add-stamp 1" {
 				t.Errorf("event action %q, want add-stamp 1", e.Action)
 			}
 			if a := api.applied[0]; a.Comment != r.marker("J1") || a.Card != stampCard {
@@ -245,31 +245,48 @@ func TestWorker_step_Classes(t *testing.T) {
 	}
 }
 
-// TestWorker_DropRejected: with DropRejected a refusal is parked then
-// dropped, so the card's later scans go ahead; an uncertain job is not.
-func TestWorker_DropRejected(t *testing.T) {
+// TestWorker_RefusedOrParked: a definite no ends the job as refused and
+// holds nothing; what the till cannot decide (a request the client would
+// not send: tillscan's own bug) and, with ParkRefusals, every refusal is
+// parked dead for an operator. Applied and uncertain jobs are unaffected.
+func TestWorker_RefusedOrParked(t *testing.T) {
+	taken := fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected))
+	ownBug := fail(fmt.Errorf("apiclient: add-stamp: quantity 0 must be positive: %w", apiclient.ErrRejected))
 	tests := []struct {
 		name      string
+		park      bool
 		answer    func(apiclient.Action) (*apiclient.Card, error)
 		wantVerbs string
 		wantState queue.State
+		wantEvent EventKind
 	}{
-		{"refused is dropped", fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected)),
-			"sending add-stamp 1|dead already done (visit has already been registered)|drop", queue.Dropped},
-		{"applied is not", answer(stampAt(9)), "sending add-stamp 1|done stamp 9/10", queue.Done},
-		{"uncertain is not", fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
-			"sending add-stamp 1|ambiguous ambiguous misses=0", queue.Ambiguous},
+		{"refused", false, taken, "sending add-stamp 1|refused already done (visit has already been registered)", queue.Refused, EventRefused},
+		{"refused, parked on request", true, taken,
+			"sending add-stamp 1|dead already done (visit has already been registered)", queue.Dead, EventRefused},
+		{"malformed by tillscan: needs an operator", false, ownBug,
+			"sending add-stamp 1|dead apiclient: add-stamp: quantity 0 must be positive: apiclient: rejected", queue.Dead, EventDead},
+		{"applied is not parked", true, answer(stampAt(9)), "sending add-stamp 1|done stamp 9/10", queue.Done, EventApplied},
+		{"uncertain is not parked", true, fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
+			"sending add-stamp 1|ambiguous ambiguous misses=0", queue.Ambiguous, EventReconciling},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){tt.answer}}
-			r := newRig(t, WorkerConfig{DropRejected: true}, api, nil, pendingJob("J1", stampCard))
+			r := newRig(t, WorkerConfig{ParkRefusals: tt.park}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", stampCard))
 			r.step(t)
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
 			}
 			if j := r.get(t, "J1"); j.State != tt.wantState {
 				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
+			}
+			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
+				t.Errorf("events = %v, want [%s]", k, tt.wantEvent)
+			}
+			next, err := r.q.Next(r.now)
+			holds := errors.Is(err, queue.ErrEmpty)
+			if wantHold := tt.wantState == queue.Dead || tt.wantState == queue.Ambiguous; holds != wantHold || !holds && next.ID != r.ids["J2"] {
+				t.Errorf("after J1 %s: Next() = %s, %v; want J2 held %v", tt.wantState, next.ID, err, wantHold)
 			}
 		})
 	}
@@ -322,7 +339,7 @@ func TestWorker_LookupFailures(t *testing.T) {
 		{"not sent: job stays pending, worker backs off", fmt.Errorf("%w: dial", apiclient.ErrNotSent), "", queue.Pending, EventWaiting},
 		{"ambiguous GET is a failed read", fmt.Errorf("%w: reset", apiclient.ErrAmbiguous), "", queue.Pending, EventWaiting},
 		{"unknown card", statusErr(404, "Card not found", apiclient.ErrRejected),
-			"sending none: unknown card (Card not found)|dead unknown card (Card not found)", queue.Dead, EventRejected},
+			"refused unknown card (Card not found)", queue.Refused, EventRefused},
 		{"unauthorized", statusErr(403, "Forbidden", apiclient.ErrUnauthorized), "", queue.Pending, EventUnauthorized},
 	}
 	for _, tt := range tests {
@@ -354,8 +371,8 @@ func TestWorker_DecideErrorIsRejectedBeforeSending(t *testing.T) {
 		t.Fatalf("applied %v without a purchase sum", api.applied)
 	}
 	ev := r.feed.Recent()[0]
-	if r.get(t, "J1").State != queue.Dead || ev.Kind != EventRejected || !strings.Contains(ev.Message, "purchase sum") {
-		t.Fatalf("state %s, event %+v; want dead and a rejected event asking for the sum", r.get(t, "J1").State, ev)
+	if r.get(t, "J1").State != queue.Refused || ev.Kind != EventRefused || !strings.Contains(ev.Message, "purchase sum") {
+		t.Fatalf("state %s, event %+v; want refused, asking for the sum", r.get(t, "J1").State, ev)
 	}
 }
 
@@ -442,8 +459,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
 		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", spendCard.ID))
 		r.step(t)
-		if j := r.get(t, "J1"); j.State != queue.Dead || !strings.Contains(j.Reason, "purchase sum") {
-			t.Errorf("job %s %q, want dead asking for the purchase sum", j.State, j.Reason)
+		if j := r.get(t, "J1"); j.State != queue.Refused || !strings.Contains(j.Reason, "purchase sum") {
+			t.Errorf("job %s %q, want refused asking for the purchase sum", j.State, j.Reason)
 		}
 		if m, _ := r.w.cache.Mechanics(3); m != MechSpend {
 			t.Errorf("learned %q, want spend", m)
@@ -464,8 +481,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, taken}}
 		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
 		r.step(t)
-		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.get(t, "J1").State != queue.Dead {
-			t.Errorf("learned %q, state %s; want visits and dead", m, r.get(t, "J1").State)
+		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.get(t, "J1").State != queue.Refused {
+			t.Errorf("learned %q, state %s; want visits and refused", m, r.get(t, "J1").State)
 		}
 	})
 	t.Run("config wins: no probing", func(t *testing.T) {
@@ -474,8 +491,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		rules.Mechanics = map[int]Mechanics{2: MechStamps}
 		r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", visitsCard.ID))
 		r.step(t)
-		if len(api.applied) != 1 || r.get(t, "J1").State != queue.Dead || !strings.Contains(r.get(t, "J1").Reason, "mechanics in the config") {
-			t.Errorf("sent %d, job %+v; want one send and dead pointing at the config", len(api.applied), r.get(t, "J1"))
+		if len(api.applied) != 1 || r.get(t, "J1").State != queue.Refused || !strings.Contains(r.get(t, "J1").Reason, "mechanics in the config") {
+			t.Errorf("sent %d, job %+v; want one send and refused pointing at the config", len(api.applied), r.get(t, "J1"))
 		}
 		if _, ok := r.w.cache.Mechanics(2); ok {
 			t.Error("learned mechanics although the config declares them")
@@ -503,8 +520,8 @@ func TestWorker_LearnsMechanics(t *testing.T) {
 		j.sum = ptr(9.0)
 		r := newRig(t, WorkerConfig{}, api, nil, j)
 		r.step(t)
-		if len(api.applied) != 3 || r.get(t, "J1").State != queue.Dead {
-			t.Errorf("sent %d, state %s; want 3 probes then dead", len(api.applied), r.get(t, "J1").State)
+		if len(api.applied) != 3 || r.get(t, "J1").State != queue.Refused {
+			t.Errorf("sent %d, state %s; want 3 probes then refused", len(api.applied), r.get(t, "J1").State)
 		}
 	})
 }
