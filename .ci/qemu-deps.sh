@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what scanner/hid/qemutest needs to boot Debian's own kernel under
-# QEMU with an emulated USB keyboard, all from Debian's packages:
+# Installs what the QEMU tests need (deploy/vmtest boots Debian's own kernel
+# under QEMU for them: the USB-HID tests in scanner/hid/qemutest and the
+# queue's power-cut test in queue/powercut_test.go), all from Debian's
+# packages:
 #   - qemu-system-x86, gcc + libc6-dev for the static cgo build of
-#     tillscan, and e2fsprogs (mkfs.ext4 formats the power-cut test's disk
-#     image) (apt-get install, host-wide)
+#     tillscan, and e2fsprogs (mkfs.ext4 formats the power-cut tests' disk
+#     images) (apt-get install, host-wide)
 #   - the guest kernel and busybox-static, fetched with `apt-get download`
 #     and unpacked with `dpkg -x` into an assets dir, so the host's /boot and
 #     /lib/modules stay untouched.
@@ -38,7 +40,7 @@ have_cc() {
 	command -v gcc >/dev/null && [[ -e /usr/lib/x86_64-linux-gnu/libc.a ]]
 }
 
-# The power-cut test formats its disk image with mkfs.ext4 (in /usr/sbin,
+# The power-cut tests format their disk images with mkfs.ext4 (in /usr/sbin,
 # which a normal user's PATH may lack).
 have_mkfs() {
 	command -v mkfs.ext4 >/dev/null || [[ -x /usr/sbin/mkfs.ext4 || -x /sbin/mkfs.ext4 ]]

@@ -1,11 +1,14 @@
 package qemutest
 
-import "fmt"
+import (
+	"fmt"
 
-// keyStroke is one key press as QEMU qcodes held together, modifiers first.
-// QEMU's usb-kbd turns each qcode into the USB usage of that key position
-// (qcode "q" is usage 0x14, whatever the guest thinks the key means).
-type keyStroke []string
+	"github.com/tillscan/tillscan/deploy/vmtest"
+)
+
+// keyStroke is one key press as QEMU qcodes held together, modifiers first
+// (vmtest.KeyStroke).
+type keyStroke = vmtest.KeyStroke
 
 // strokesFor returns the key strokes a keyboard-wedge scanner set to the
 // given keyboard country ("us" or "fr") sends to type text, '\n' being the

@@ -1,17 +1,16 @@
-package qemutest
+package queue_test
 
 import (
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tillscan/tillscan/deploy/vmtest"
 )
 
 var (
@@ -32,7 +31,7 @@ var (
 	verdictRe  = regexp.MustCompile(`^(VERIFIED|VERIFY FAILED:|powercut: FAILED)(.*)$`)
 	drainedRe  = regexp.MustCompile(`^(DRAINED|VERIFY FAILED:)(.*)$`)
 	mountedRe  = regexp.MustCompile(`^powercut: mounted$`)
-	queueTests = guestProgram{pkg: "./queue", test: true}
+	queueTests = vmtest.Program{Pkg: "./queue", Test: true}
 )
 
 // powercutAcks is how many jobs a round's child must have acknowledged
@@ -69,13 +68,9 @@ const powercutAcks = 20
 // missing fsync (data left in the guest's page cache), not a disk or
 // kernel that ignores flushes.
 func TestQEMU_QueuePowerCut(t *testing.T) {
-	a := requireQEMU(t)
+	a := vmtest.Require(t)
 	if *powercutRounds < 1 {
 		t.Fatalf("-powercut.rounds=%d: want at least 1", *powercutRounds)
-	}
-	mkfs, err := findMkfs()
-	if err != nil {
-		missingAsset(t, fmt.Sprintf("the power-cut test needs mkfs.ext4 (Debian package e2fsprogs): %v", err))
 	}
 	seed := *powercutSeed
 	if seed == 0 {
@@ -83,18 +78,9 @@ func TestQEMU_QueuePowerCut(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with -powercut.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	bin := buildGuest(t, queueTests)
+	bin := vmtest.Build(t, queueTests)
 
-	img := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(mkfs, "-F", "-q", img).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", mkfs, img, err, out)
-	}
+	img := vmtest.NewDisk(t, 64<<20)
 
 	// Each boot is a subtest: its initramfs (~10 MB) goes with it, and a
 	// failure comes with that boot's console only.
@@ -148,21 +134,21 @@ type boot struct {
 // checker runs first on the history. Unless final, the crash child then
 // runs, and QEMU is SIGKILLed as b says. It returns the history lines the
 // guest printed.
-func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []string, b boot) []string {
+func powercutBoot(t *testing.T, a vmtest.Assets, bin []byte, img string, history []string, b boot) []string {
 	t.Helper()
 	round, final := b.round, b.final
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	files := []guestFile{
+	files := []vmtest.GuestFile{
 		{Path: "/bin/queue.test", Mode: 0o755, Data: bin},
 		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(b.seed, round > 0, final))},
 	}
 	if round > 0 {
-		files = append(files, guestFile{Path: "/history", Mode: 0o644, Data: []byte(strings.Join(history, "\n") + "\n")})
+		files = append(files, vmtest.GuestFile{Path: "/history", Mode: 0o644, Data: []byte(strings.Join(history, "\n") + "\n")})
 	}
-	v, err := startVM(t, ctx, vmConfig{
+	v, err := vmtest.Start(t, ctx, vmtest.Config{
 		Assets: a,
-		Accel:  accelerator(),
+		Accel:  vmtest.Accelerator(),
 		// crc32c: ext4's and jbd2's checksums (metadata_csum is mkfs's
 		// default), asked for through the crypto API, not a module
 		// dependency. The generic one: TCG's default CPU lacks SSE4.2.
@@ -191,7 +177,7 @@ func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []stri
 		}
 		t.Logf("power cut %d: during recovery, %d ms after mount, %s; %d acks seen this boot",
 			round+1, b.cutDelay.Milliseconds(), verdict, len(v.Lines(ackRe)))
-		return v.historyLines()
+		return historyLines(v)
 	}
 	if round > 0 {
 		m, err := v.Expect(ctx, verdictRe)
@@ -214,7 +200,7 @@ func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []stri
 		if err := v.Quit(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return v.historyLines()
+		return historyLines(v)
 	}
 	if err := v.WaitLines(ctx, ackRe, powercutAcks); err != nil {
 		t.Fatal(err)
@@ -227,26 +213,11 @@ func powercutBoot(t *testing.T, a assets, bin []byte, img string, history []stri
 	}
 	t.Logf("power cut %d: %.1fs after boot, %d ms after ack %d; %d acks seen this boot",
 		round+1, v.Elapsed().Seconds(), b.cutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
-	return v.historyLines()
-}
-
-// findMkfs finds mkfs.ext4 on $PATH, else in /usr/sbin or /sbin, which a
-// normal user's $PATH often lacks (running it needs no root on a file).
-func findMkfs() (string, error) {
-	p, err := exec.LookPath("mkfs.ext4")
-	if err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"} {
-		if _, serr := os.Stat(p); serr == nil {
-			return p, nil
-		}
-	}
-	return "", err
+	return historyLines(v)
 }
 
 // historyLines is every console line so far that the history keeps.
-func (v *vm) historyLines() []string {
+func historyLines(v *vmtest.VM) []string {
 	var out []string
 	for _, m := range v.Lines(historyRe) {
 		out = append(out, m[0])

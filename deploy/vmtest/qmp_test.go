@@ -1,4 +1,4 @@
-package qemutest
+package vmtest
 
 import (
 	"bufio"
@@ -52,13 +52,13 @@ func fakeQMP(t *testing.T, script func(cmd string) []string) (addr string, got <
 	return addr, lines
 }
 
-func dialFake(t *testing.T, ctx context.Context, addr string) *qmpClient {
+func dialFake(t *testing.T, ctx context.Context, addr string) *QMP {
 	t.Helper()
 	conn, err := net.Dial("unix", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := newQMPClient(ctx, conn)
+	q, err := newQMP(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,9 @@ func TestQMP_ExecuteAndEvents(t *testing.T) {
 	}
 
 	_, err = q.Execute(ctx, "nosuch", nil)
-	var qe *qmpError
+	var qe *QMPError
 	if !errors.As(err, &qe) || qe.Class != "CommandNotFound" || qe.Command != "nosuch" {
-		t.Errorf("got error %v, want a CommandNotFound *qmpError for nosuch", err)
+		t.Errorf("got error %v, want a CommandNotFound *QMPError for nosuch", err)
 	}
 }
 
@@ -133,7 +133,7 @@ func TestQMP_SendKeys(t *testing.T) {
 	<-got // qmp_capabilities
 	afters := 0
 	after := func(context.Context) error { afters++; return nil }
-	if err := q.SendKeys(ctx, []keyStroke{{"shift", "5"}, {"ret"}}, after); err != nil {
+	if err := q.SendKeys(ctx, []KeyStroke{{"shift", "5"}, {"ret"}}, after); err != nil {
 		t.Fatal(err)
 	}
 	ev := func(key string, down bool) string {
@@ -151,7 +151,7 @@ func TestQMP_SendKeys(t *testing.T) {
 	}
 
 	errStop := errors.New("stop")
-	err := q.SendKeys(ctx, []keyStroke{{"a"}}, func(context.Context) error { return errStop })
+	err := q.SendKeys(ctx, []KeyStroke{{"a"}}, func(context.Context) error { return errStop })
 	if !errors.Is(err, errStop) || !strings.Contains(err.Error(), "after key a down=true") {
 		t.Errorf("got %v, want the after error naming the key", err)
 	}

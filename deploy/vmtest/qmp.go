@@ -1,4 +1,4 @@
-package qemutest
+package vmtest
 
 import (
 	"bufio"
@@ -10,44 +10,44 @@ import (
 	"time"
 )
 
-// qmpClient speaks QEMU's Machine Protocol: one JSON object per line over a
+// QMP speaks QEMU's Machine Protocol: one JSON object per line over a
 // socket. A command's reply is {"return": …} or {"error": {…}}; asynchronous
 // {"event": …} lines may come at any time and are kept for waitEvent. It is
 // used by one goroutine at a time.
-type qmpClient struct {
+type QMP struct {
 	conn   net.Conn
 	r      *bufio.Reader
-	events []qmpEvent // read while waiting for something else
+	events []QMPEvent // read while waiting for something else
 }
 
-// qmpEvent is one asynchronous QMP event.
-type qmpEvent struct {
+// QMPEvent is one asynchronous QMP event.
+type QMPEvent struct {
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data"`
 }
 
-// qmpError is a command's {"error": …} reply.
-type qmpError struct {
+// QMPError is a command's {"error": …} reply.
+type QMPError struct {
 	Command string
 	Class   string `json:"class"`
 	Desc    string `json:"desc"`
 }
 
-func (e *qmpError) Error() string {
+func (e *QMPError) Error() string {
 	return fmt.Sprintf("qmp: %s: %s: %s", e.Command, e.Class, e.Desc)
 }
 
 type qmpMessage struct {
 	QMP    json.RawMessage `json:"QMP"`
 	Return json.RawMessage `json:"return"`
-	Error  *qmpError       `json:"error"`
-	qmpEvent
+	Error  *QMPError       `json:"error"`
+	QMPEvent
 }
 
-// newQMPClient reads the greeting on conn and enters command mode
+// newQMP reads the greeting on conn and enters command mode
 // (qmp_capabilities). The client owns conn from then on.
-func newQMPClient(ctx context.Context, conn net.Conn) (*qmpClient, error) {
-	q := &qmpClient{conn: conn, r: bufio.NewReader(conn)}
+func newQMP(ctx context.Context, conn net.Conn) (*QMP, error) {
+	q := &QMP{conn: conn, r: bufio.NewReader(conn)}
 	m, err := q.read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("qmp: greeting: %w", err)
@@ -62,10 +62,10 @@ func newQMPClient(ctx context.Context, conn net.Conn) (*qmpClient, error) {
 }
 
 // Close closes the connection.
-func (q *qmpClient) Close() error { return q.conn.Close() }
+func (q *QMP) Close() error { return q.conn.Close() }
 
 // Execute runs one command and returns its "return" value.
-func (q *qmpClient) Execute(ctx context.Context, command string, args any) (json.RawMessage, error) {
+func (q *QMP) Execute(ctx context.Context, command string, args any) (json.RawMessage, error) {
 	req := map[string]any{"execute": command}
 	if args != nil {
 		req["arguments"] = args
@@ -92,7 +92,7 @@ func (q *qmpClient) Execute(ctx context.Context, command string, args any) (json
 		case m.Return != nil:
 			return m.Return, nil
 		case m.Event != "":
-			q.events = append(q.events, m.qmpEvent)
+			q.events = append(q.events, m.QMPEvent)
 		}
 	}
 }
@@ -100,8 +100,8 @@ func (q *qmpClient) Execute(ctx context.Context, command string, args any) (json
 // WaitEvent returns the first event named name for which match returns
 // true (match may be nil), including events that arrived during earlier
 // commands. The event is consumed.
-func (q *qmpClient) WaitEvent(ctx context.Context, name string, match func(json.RawMessage) bool) (qmpEvent, error) {
-	ok := func(e qmpEvent) bool { return e.Event == name && (match == nil || match(e.Data)) }
+func (q *QMP) WaitEvent(ctx context.Context, name string, match func(json.RawMessage) bool) (QMPEvent, error) {
+	ok := func(e QMPEvent) bool { return e.Event == name && (match == nil || match(e.Data)) }
 	if i := slices.IndexFunc(q.events, ok); i >= 0 {
 		e := q.events[i]
 		q.events = slices.Delete(q.events, i, i+1)
@@ -110,24 +110,30 @@ func (q *qmpClient) WaitEvent(ctx context.Context, name string, match func(json.
 	for {
 		m, err := q.read(ctx)
 		if err != nil {
-			return qmpEvent{}, fmt.Errorf("qmp: waiting for event %s: %w", name, err)
+			return QMPEvent{}, fmt.Errorf("qmp: waiting for event %s: %w", name, err)
 		}
 		if m.Event == "" {
 			continue // a reply to no command of ours
 		}
-		if ok(m.qmpEvent) {
-			return m.qmpEvent, nil
+		if ok(m.QMPEvent) {
+			return m.QMPEvent, nil
 		}
-		q.events = append(q.events, m.qmpEvent)
+		q.events = append(q.events, m.QMPEvent)
 	}
 }
+
+// KeyStroke is one key press as QEMU qcodes held together, modifiers
+// first. QEMU's usb-kbd turns each qcode into the USB usage of that key
+// position (qcode "q" is usage 0x14, whatever the guest thinks the key
+// means).
+type KeyStroke []string
 
 // SendKeys types strokes: each stroke's keys pressed in order, then
 // released in reverse order, one key event per command, calling after once
 // each event was sent. QEMU's usb-kbd queues only 16 key events and turns
 // one into an input report per guest poll, so unpaced typing loses keys:
 // after should wait until the guest has seen the event (or at least pause).
-func (q *qmpClient) SendKeys(ctx context.Context, strokes []keyStroke, after func(context.Context) error) error {
+func (q *QMP) SendKeys(ctx context.Context, strokes []KeyStroke, after func(context.Context) error) error {
 	for _, s := range strokes {
 		for i := range 2 * len(s) {
 			down := i < len(s)
@@ -143,7 +149,7 @@ func (q *qmpClient) SendKeys(ctx context.Context, strokes []keyStroke, after fun
 	return nil
 }
 
-func (q *qmpClient) keyEvent(ctx context.Context, qcode string, down bool) error {
+func (q *QMP) keyEvent(ctx context.Context, qcode string, down bool) error {
 	type key struct {
 		Type string `json:"type"`
 		Data string `json:"data"`
@@ -162,7 +168,7 @@ func (q *qmpClient) keyEvent(ctx context.Context, qcode string, down bool) error
 	return err
 }
 
-func (q *qmpClient) read(ctx context.Context) (qmpMessage, error) {
+func (q *QMP) read(ctx context.Context) (qmpMessage, error) {
 	if err := q.deadline(ctx); err != nil {
 		return qmpMessage{}, err
 	}
@@ -185,7 +191,7 @@ func (q *qmpClient) read(ctx context.Context) (qmpMessage, error) {
 
 // deadline maps ctx's deadline onto the connection; a context without one
 // still ends reads through the test's overall timeout.
-func (q *qmpClient) deadline(ctx context.Context) error {
+func (q *QMP) deadline(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -1,160 +1,27 @@
-package qemutest
+package vmtest
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"text/template"
 	"time"
 )
 
-// assets are the guest kernel, its modules and busybox, as laid out by
-// .ci/qemu-deps.sh.
-type assets struct {
-	Dir     string
-	Vmlinux string
-	Busybox string
-	ModDir  string // lib/modules/<version>
-}
-
-// assetsDir is where .ci/qemu-deps.sh puts the assets: $TILLSCAN_QEMU_ASSETS,
-// else /var/cache/tillscan-qemu for root, else <user cache>/tillscan-qemu.
-func assetsDir() string {
-	if d := os.Getenv("TILLSCAN_QEMU_ASSETS"); d != "" {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/cache/tillscan-qemu"
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "tillscan-qemu")
-	}
-	return "/var/cache/tillscan-qemu"
-}
-
-// findAssets checks that QEMU and every asset are there.
-func findAssets() (assets, error) {
-	dir := assetsDir()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		return assets{}, fmt.Errorf("qemu-system-x86_64 not found: %w", err)
-	}
-	ver, err := os.ReadFile(filepath.Join(dir, "kernel-version"))
-	if err != nil {
-		return assets{}, fmt.Errorf("no guest kernel in %s: %w", dir, err)
-	}
-	a := assets{
-		Dir:     dir,
-		Vmlinux: filepath.Join(dir, "vmlinux"),
-		Busybox: filepath.Join(dir, "busybox"),
-		ModDir:  filepath.Join(dir, "lib", "modules", strings.TrimSpace(string(ver))),
-	}
-	for _, p := range []string{a.Vmlinux, a.Busybox, a.ModDir} {
-		if _, err := os.Stat(p); err != nil {
-			return assets{}, fmt.Errorf("incomplete assets in %s: %w", dir, err)
-		}
-	}
-	return a, nil
-}
-
-// guestFile is a file put into the initramfs at Path (absolute, guest side).
-type guestFile struct {
-	Path string
-	Mode uint32
-	Data []byte
-}
-
-// vmConfig is what one guest boots with.
-type vmConfig struct {
-	Assets   assets
-	Modules  []string    // module names; dependencies are added in front
-	Files    []guestFile // programs under test and their helpers
-	Commands []string    // shell command lines /init starts in the background
-	Devices  []string    // extra -device arguments (the USB devices)
-	Drives   []string    // -drive arguments (the power-cut test's disk)
-	Accel    string      // QEMU accelerator list, e.g. "tcg" or "kvm:tcg"
-}
-
-//go:embed init.sh.tmpl
-var initTemplate string
-
-var initTmpl = template.Must(template.New("init").Parse(initTemplate))
-
-// writeInitramfs writes an uncompressed newc initramfs with busybox, a
-// /dev/console node (without it early output never reaches the serial
-// console), the modules under /lib/modules in load order, cfg.Files and
-// the rendered /init. Uncompressed because under TCG the guest inflating
-// ~20 MB of gzip costs more than the host reading it.
-func writeInitramfs(w io.Writer, cfg vmConfig) error {
-	mods, err := moduleOrder(cfg.Assets.ModDir, cfg.Modules...)
-	if err != nil {
-		return err
-	}
-	bb, err := os.ReadFile(cfg.Assets.Busybox)
-	if err != nil {
-		return fmt.Errorf("initramfs: %w", err)
-	}
-	c := newCPIOWriter(w)
-	dirs := map[string]bool{}
-	var mkdirs func(dir string)
-	mkdirs = func(dir string) {
-		if dir == "." || dir == "/" || dirs[dir] {
-			return
-		}
-		mkdirs(path.Dir(dir))
-		dirs[dir] = true
-		c.Dir(strings.TrimPrefix(dir, "/"), 0o755)
-	}
-	for _, d := range []string{"/bin", "/sbin", "/dev", "/proc", "/sys", "/tmp", "/lib/modules"} {
-		mkdirs(d)
-	}
-	c.File("bin/busybox", 0o755, bb)
-	c.CharDev("dev/console", 0o600, 5, 1)
-	var guestMods []string
-	for i, m := range mods {
-		data, err := os.ReadFile(m)
-		if err != nil {
-			return fmt.Errorf("initramfs: %w", err)
-		}
-		// The index keeps the order visible in the guest's file names.
-		p := fmt.Sprintf("/lib/modules/%02d-%s", i, filepath.Base(m))
-		guestMods = append(guestMods, p)
-		c.File(strings.TrimPrefix(p, "/"), 0o644, data)
-	}
-	files := append([]guestFile(nil), cfg.Files...)
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	for _, f := range files {
-		if !path.IsAbs(f.Path) {
-			return fmt.Errorf("initramfs: guest path %q is not absolute", f.Path)
-		}
-		mkdirs(path.Dir(f.Path))
-		c.File(strings.TrimPrefix(f.Path, "/"), f.Mode, f.Data)
-	}
-	var init bytes.Buffer
-	if err := initTmpl.Execute(&init, struct{ Modules, Commands []string }{guestMods, cfg.Commands}); err != nil {
-		return fmt.Errorf("initramfs: render /init: %w", err)
-	}
-	c.File("init", 0o755, init.Bytes())
-	return c.Close()
-}
-
-// vm is one running QEMU guest: its serial console as lines and its QMP
+// VM is one running QEMU guest: its serial console as lines and its QMP
 // connection. Its goroutines and process end in the test's cleanup.
-type vm struct {
-	QMP *qmpClient
+type VM struct {
+	QMP *QMP
 
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer // guarded by mu
@@ -168,8 +35,8 @@ type vm struct {
 	start      time.Time
 }
 
-// startVM boots cfg. The console transcript is logged if the test fails.
-func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
+// Start boots cfg. The console transcript is logged if the test fails.
+func Start(t testing.TB, ctx context.Context, cfg Config) (*VM, error) {
 	dir := t.TempDir()
 	initrd := filepath.Join(dir, "initramfs.cpio")
 	f, err := os.Create(initrd)
@@ -202,9 +69,13 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 	if accel == "" {
 		accel = "tcg"
 	}
+	nic := cfg.NIC
+	if nic == "" {
+		nic = "none"
+	}
 	args := []string{
 		"-machine", "pc,accel=" + accel, "-m", "256", "-smp", "1",
-		"-display", "none", "-vga", "none", "-nic", "none", "-no-reboot",
+		"-display", "none", "-vga", "none", "-nic", nic, "-no-reboot",
 		"-serial", "stdio", "-monitor", "none", "-qmp", "unix:" + sock,
 		"-kernel", cfg.Assets.Vmlinux, "-initrd", initrd,
 		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet loglevel=3 " + os.Getenv("TILLSCAN_QEMU_APPEND")),
@@ -216,7 +87,8 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 	for _, d := range cfg.Drives {
 		args = append(args, "-drive", d)
 	}
-	v := &vm{
+	args = append(args, cfg.Args...)
+	v := &VM{
 		cmd:     exec.Command("qemu-system-x86_64", args...),
 		stderr:  &bytes.Buffer{},
 		lines:   make(chan string, 4096),
@@ -260,19 +132,11 @@ func startVM(t testingT, ctx context.Context, cfg vmConfig) (*vm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qmp: %w (qemu stderr: %s)", err, v.Stderr())
 	}
-	if v.QMP, err = newQMPClient(ctx, conn); err != nil {
+	if v.QMP, err = newQMP(ctx, conn); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return v, nil
-}
-
-// testingT is the part of testing.TB startVM uses.
-type testingT interface {
-	TempDir() string
-	Cleanup(func())
-	Failed() bool
-	Logf(string, ...any)
 }
 
 func acceptCtx(ctx context.Context, ln net.Listener, exited <-chan struct{}) (net.Conn, error) {
@@ -295,7 +159,7 @@ func acceptCtx(ctx context.Context, ln net.Listener, exited <-chan struct{}) (ne
 	}
 }
 
-func (v *vm) readConsole(r io.Reader) {
+func (v *VM) readConsole(r io.Reader) {
 	defer func() {
 		v.mu.Lock()
 		v.eof = true
@@ -321,7 +185,7 @@ func (v *vm) readConsole(r io.Reader) {
 
 // Expect consumes console lines until one matches re and returns its
 // submatches. It fails when ctx ends or QEMU exits first.
-func (v *vm) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
+func (v *VM) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
 	m, err := v.ExpectAll(ctx, re)
 	if err != nil {
 		return nil, err
@@ -332,7 +196,7 @@ func (v *vm) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
 // ExpectAll consumes console lines until each of res has matched a line,
 // in any order (two guest programs interleave their lines), and returns
 // each one's first match in the order of res.
-func (v *vm) ExpectAll(ctx context.Context, res ...*regexp.Regexp) ([][]string, error) {
+func (v *VM) ExpectAll(ctx context.Context, res ...*regexp.Regexp) ([][]string, error) {
 	got := make([][]string, len(res))
 	left := len(res)
 	for left > 0 {
@@ -370,7 +234,7 @@ func pending(res []*regexp.Regexp, got [][]string) string {
 
 // WaitLines waits until at least n console lines so far match re. Unlike
 // Expect it consumes nothing.
-func (v *vm) WaitLines(ctx context.Context, re *regexp.Regexp, n int) error {
+func (v *VM) WaitLines(ctx context.Context, re *regexp.Regexp, n int) error {
 	for {
 		v.mu.Lock()
 		count := 0
@@ -396,7 +260,7 @@ func (v *vm) WaitLines(ctx context.Context, re *regexp.Regexp, n int) error {
 }
 
 // Lines returns every console line so far that matches re, as submatches.
-func (v *vm) Lines(re *regexp.Regexp) [][]string {
+func (v *VM) Lines(re *regexp.Regexp) [][]string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out [][]string
@@ -409,7 +273,7 @@ func (v *vm) Lines(re *regexp.Regexp) [][]string {
 }
 
 // Transcript is the console so far, one timed line each.
-func (v *vm) Transcript() string {
+func (v *VM) Transcript() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var b strings.Builder
@@ -425,14 +289,14 @@ type consoleLine struct {
 }
 
 // Stderr is what QEMU printed on stderr so far.
-func (v *vm) Stderr() string {
+func (v *VM) Stderr() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.stderr.String()
 }
 
 // Quit asks QEMU to exit and waits until it has.
-func (v *vm) Quit(ctx context.Context) error {
+func (v *VM) Quit(ctx context.Context) error {
 	if _, err := v.QMP.Execute(ctx, "quit", nil); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
@@ -447,7 +311,7 @@ func (v *vm) Quit(ctx context.Context) error {
 // PowerCut SIGKILLs QEMU and waits until it has exited and its console is
 // read to the end. The guest gets no chance to flush anything: what it had
 // not yet written to its virtual disk is lost, as in a power cut.
-func (v *vm) PowerCut() error {
+func (v *VM) PowerCut() error {
 	if err := v.cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("kill qemu: %w", err)
 	}
@@ -456,7 +320,7 @@ func (v *vm) PowerCut() error {
 }
 
 // Elapsed is the time since QEMU started.
-func (v *vm) Elapsed() time.Duration { return time.Since(v.start) }
+func (v *VM) Elapsed() time.Duration { return time.Since(v.start) }
 
 type lockedWriter struct {
 	mu *sync.Mutex
