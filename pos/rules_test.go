@@ -183,6 +183,14 @@ func TestParseMechanics(t *testing.T) {
 	if _, err := ParseMechanics("stamp"); err == nil {
 		t.Error("ParseMechanics(stamp) = nil error, want one")
 	}
+	for _, m := range KnownMechanics() {
+		if got, err := ParseMechanics(string(m)); got != m || err != nil {
+			t.Errorf("ParseMechanics(%q) = %q, %v; every known mechanics must parse", m, got, err)
+		}
+	}
+	if n := len(KnownMechanics()); n != 5 {
+		t.Errorf("KnownMechanics() has %d, want 5 (stamps, points, visits, spend, limited)", n)
+	}
 }
 
 func TestBalanceText(t *testing.T) {
