@@ -1,20 +1,36 @@
 // Package pos is the till logic of tillscan: it turns a scan into a durable
-// job and a job into exactly one applied card action.
+// job and a job into exactly one applied card action, and tells the cashier
+// what happened.
 //
 // The front half, [Till], runs on the scanner's goroutine: it recognises
-// command barcodes (the next scan's mode or purchase sum), extracts the card
-// number ([Extractor]), drops repeats inside the dedupe window, enqueues the
-// job and tells the cashier what happened through the [Feed]. It never
-// touches the network.
+// command barcodes (the next scan's mode or purchase sum, see
+// [ParsePurchaseSum]), extracts the card number ([Extractor]), drops
+// repeats inside the dedupe window, enqueues the job and publishes what
+// happened on the [Feed]. A known card whose rule needs a purchase sum the
+// scan lacks is refused at once. It never touches the network.
 //
-// The back half, [Worker], drains the queue one job at a time: it looks the
-// card up (through the persisted [Cache], so a repeat customer costs one API
-// request), decides the action with the [Rules], records the job as sending,
-// applies it with the comment marker [Marker] and maps the client's outcome
-// class to a queue verb. An ambiguous outcome is reconciled against
-// GET /operations (look for the marker, several times, after a settle
-// delay) and re-sent with the same marker only when it is surely absent.
+// The back half, [Worker], drains the queue: process owns one job end to
+// end. It looks the card up (through the [Cache], so a repeat customer
+// costs one API request), decides the action with the [Rules], records the
+// job as sending, applies it with the comment marker [Marker] and maps the
+// client's outcome class to a queue verb. An ambiguous outcome is
+// reconciled against GET /operations (look for the marker, several times,
+// after a settle delay) and re-sent with the same marker only when it is
+// surely absent.
 //
-// pos does not read devices (package scanner), talk HTTP (package apiclient)
-// or store jobs (package queue); it only decides.
+// A job ends applied, or refused: a definite no from the rules or the
+// API's business rules, told to the cashier at once, kept for audit, and
+// never holding the card's later scans. Only an uncertain job holds them
+// (order matters while its outcome is unknown), and a job the till cannot
+// settle by itself is parked dead for an operator.
+//
+// pos owns the decisions: which scans are cards, what each card gets, which
+// outcome is final, when a scan deserves the good-read beep
+// ([Event.GoodRead]). It does not own the key-refused pause (the API
+// client does: the Worker reads [Loyalty].Status), read devices (package
+// scanner), talk HTTP (package apiclient) or store jobs (package queue).
+// It does keep one file of its own: the card cache ([OpenCache]).
+//
+// Every significant event is published once on the Feed, which is the
+// journal's source: pos does not also log it.
 package pos
