@@ -26,6 +26,7 @@ import (
 var (
 	damageRounds = flag.Int("damage.rounds", 20, "rounds of TestDamagedFile (thousands for the long run, with -timeout 0)")
 	damageSeed   = flag.Uint64("damage.seed", 0, "seed of TestDamagedFile; 0 picks one")
+	damageKeep   = flag.String("damage.keep", "", "directory where TestDamagedFile keeps the damaged file of a failing round")
 )
 
 // template is the known file and what is in it.
@@ -178,6 +179,12 @@ func TestDamagedFile(t *testing.T) {
 		}
 		res := openDamaged(t, path, bad, tp, pages)
 		if res.err != nil {
+			if *damageKeep != "" {
+				kept := filepath.Join(*damageKeep, fmt.Sprintf("damaged-%d-%d.db", seed, round))
+				if err := os.WriteFile(kept, bad, 0o600); err == nil {
+					t.Logf("damaged file kept as %s", kept)
+				}
+			}
 			t.Fatalf("round %d (%s): %v", round, what, res.err)
 		}
 		switch {

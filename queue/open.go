@@ -321,7 +321,7 @@ func inspect(path string, timeout time.Duration) (to string, bad error, err erro
 	if err := lock(f, path, timeout); err != nil {
 		return "", nil, err
 	}
-	if bad := checkHeader(f); bad != nil {
+	if bad := checkFile(f); bad != nil {
 		bad = fmt.Errorf("%w: %w", ErrCorrupt, bad)
 		to, err := rename(path)
 		if err != nil {

@@ -53,6 +53,42 @@ func queueFile(tb testing.TB, dir string, jobs int) string {
 	return path
 }
 
+// jobLeaves returns the bytes of a compacted queue file with n jobs, whose
+// records fill several leaf pages.
+func jobLeaves(t *testing.T, n int) []byte {
+	t.Helper()
+	src := queueFile(t, t.TempDir(), n)
+	tight := filepath.Join(t.TempDir(), "tight.db")
+	if err := queue.Compact(src, tight); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(tight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// jobLeaf returns the offset of the i-th leaf page of job records in b (a
+// leaf whose first key is 26 bytes long and whose value is a JSON object).
+func jobLeaf(t *testing.T, b []byte, i int) int {
+	t.Helper()
+	ps, ne := os.Getpagesize(), binary.NativeEndian
+	for off := 2 * ps; off+ps <= len(b); off += ps {
+		flags, count := ne.Uint16(b[off+8:]), ne.Uint16(b[off+10:])
+		pos, ksize := int(ne.Uint32(b[off+16+4:])), ne.Uint32(b[off+16+8:])
+		if flags != 2 || count == 0 || ksize != 26 || off+16+pos+26 >= len(b) || b[off+16+pos+26] != '{' {
+			continue
+		}
+		if i == 0 {
+			return off
+		}
+		i--
+	}
+	t.Fatal("no such leaf page of job records")
+	return 0
+}
+
 func TestOpen_InvalidFileMovedAside(t *testing.T) {
 	tests := []struct {
 		name string
@@ -98,6 +134,23 @@ func TestOpen_InvalidFileMovedAside(t *testing.T) {
 			}
 			os.WriteFile(path, b, 0o600)
 		}, ""},
+		// bbolt's own check reads keys on a goroutine of its own: an offset
+		// past the mapping killed the process there (found by TestDamagedFile).
+		{"element offset past the file", func(t *testing.T, path string) {
+			b := jobLeaves(t, 300)
+			binary.NativeEndian.PutUint32(b[jobLeaf(t, b, 0)+16+4:], 0x10000000) // element 0's key 256 MiB away
+			os.WriteFile(path, b, 0o600)
+		}, "points past the page"},
+		// A leaf's first key no longer equal to its branch key passes
+		// bbolt's check, but the next write into that page duplicated the
+		// page's reference and corrupted the file (TestDamagedFile).
+		{"first key of a page changed", func(t *testing.T, path string) {
+			b := jobLeaves(t, 300)
+			off := jobLeaf(t, b, 1)
+			pos := binary.NativeEndian.Uint32(b[off+16+4:])
+			b[off+16+int(pos)+25] ^= 0x01 // the key's last character
+			os.WriteFile(path, b, 0o600)
+		}, "is not the first key of page"},
 		{"foreign bbolt file", func(t *testing.T, path string) {
 			writeBolt(t, path, func(tx *bolt.Tx) error {
 				b, err := tx.CreateBucket([]byte("settings"))
