@@ -391,39 +391,66 @@ func TestE2E_EveryCardTypeGetsTheRightCall(t *testing.T) {
 	}
 }
 
+var killRounds = flag.Int("e2e.kills", 15, "how many times TestE2E_KillLoopWithDroppedAnswers kills the daemon; the long variant is -e2e.kills=200")
+
+// TestE2E_KillLoopWithDroppedAnswers pulls the plug on the daemon again and
+// again while scans keep arriving and the API drops the answer to 30 % of
+// the actions it applied. Every acknowledged scan must end up applied
+// exactly once, each card's in the order they were saved.
+//
+//	go test -run KillLoop -v ./cmd/tillscan/                                  # 15 kills
+//	go test -run KillLoop -v -timeout 60m ./cmd/tillscan/ -args -e2e.kills=200 # the long variant
 func TestE2E_KillLoopWithDroppedAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills the daemon many times")
 	}
-	const rounds, perRound = 12, 6
-	seed := manyStampCards(rounds * perRound)
+	t.Parallel()
+	const cards = 16 // fewer cards than scans: each card gets several, in order
+	seed := manyStampCards(cards)
 	h := newHarness(t, sandbox.Options{Seed: seed, RandSeed: 7}, `dedupe_window: -1s
 worker: {settle: 500ms, looks: 2, retry_base: 200ms, retry_cap: 1s}
 `)
 	h.sb.API.SetFaults(sandbox.Faults{ApplyThenDropRate: 0.3, Latency: 20 * time.Millisecond})
 	rnd := rand.New(rand.NewPCG(1, 2))
-	saved := map[string]bool{}
-	for r := range rounds {
+	written := 0
+	began := time.Now()
+	for range *killRounds {
 		h.start()
-		for i := range perRound {
-			card := seed.Cards[r*perRound+i].ID
-			h.scan(card)
-			l := h.waitEvent(10*time.Second, "saved "+card, func(l logLine) bool {
-				return l.Card == card && (l.Event == "saved" || l.Event == "not_saved")
-			})
-			if l.Event == "saved" {
-				saved[l.Job] = true
+		// Steady load: a scan every 40 ms until the plug is pulled, so the
+		// kill lands mid-scan, mid-send, mid-reconciliation or idle.
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(40 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				h.dev.Write([]byte(seed.Cards[written%cards].ID + "\r\n"))
+				written++
 			}
-		}
-		// Let it work for a random moment, then pull the plug: mid-send,
-		// mid-reconciliation or idle.
-		time.Sleep(time.Duration(rnd.IntN(400)) * time.Millisecond)
+		}()
+		time.Sleep(time.Duration(200+rnd.IntN(600)) * time.Millisecond)
 		h.kill()
+		close(stop)
+		<-done
 	}
 	h.sb.API.SetFaults(sandbox.Faults{})
 	h.start()
+	restarted := time.Now()
 	h.waitDrained(2 * time.Minute)
+	drain := time.Since(restarted)
+	saved := h.saved()
+	if len(saved) == 0 {
+		t.Fatal("no scan was acknowledged")
+	}
 	checkExactlyOnce(t, h, saved)
+	checkCardOrder(t, h)
+	t.Logf("FIGURE kills=%d scans-written=%d acknowledged=%d drain-after-last-restart=%v total=%v events=%s",
+		*killRounds, written, len(saved), drain.Round(100*time.Millisecond), time.Since(began).Round(time.Second), h.eventCounts())
 }
 
 // waitDrained polls the status API until the queue has nothing left to
