@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the QEMU tests need (deploy/vmtest boots Debian's own kernel
-# under QEMU for them: the USB-HID tests in scanner/hid/qemutest and the
-# queue's power-cut test in queue/powercut_test.go), all from Debian's
-# packages:
+# under QEMU for them: the USB-HID tests in scanner/hid/qemutest, the
+# queue's power-cut test in queue/powercut_test.go and the whole daemon's in
+# cmd/tillscan/powercut_qemu_test.go), all from Debian's packages:
 #   - qemu-system-x86, gcc + libc6-dev for the static cgo build of
 #     tillscan, and e2fsprogs (mkfs.ext4 formats the power-cut tests' disk
 #     images) (apt-get install, host-wide)

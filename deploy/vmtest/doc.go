@@ -7,8 +7,11 @@
 // that outlives it.
 //
 // It is test machinery shared by the tests that need a real kernel: the
-// USB-HID tests (scanner/hid/qemutest) and the queue's power-cut test
-// (queue/powercut_test.go). It owns no test of its own beyond its parts: a cpio newc
+// USB-HID tests (scanner/hid/qemutest), the queue's power-cut test
+// (queue/powercut_test.go) and the whole daemon's
+// (cmd/tillscan/powercut_qemu_test.go: a user network with restrict=on
+// and one guestfwd to the sandbox on the host, scans on a second UART; see
+// Config.NIC and Config.Args). It owns no test of its own beyond its parts: a cpio newc
 // writer for the initramfs, kernel-module dependency resolution from
 // .modinfo, a minimal QMP client, the asset discovery and the VM runner.
 //
