@@ -17,7 +17,9 @@ import (
 // lock, so it fails with ErrLocked while tillscan runs. The copy is written
 // under a temporary name, fsync'd, checked (Check) and only then renamed
 // into place, and the directory is fsync'd; on any error src is untouched.
-// The copy is upgraded and repaired as Open would (see prepare).
+// The copy is upgraded and repaired as Open would (see prepare), and gets
+// src's owner, group and permissions, so a compaction run as root leaves a
+// file the service's own user can still open.
 // bbolt files never shrink on their own (freed pages are reused), so this
 // is how an operator gives back the space of a past outage's backlog.
 func Compact(src, dst string) error {
@@ -28,7 +30,8 @@ func Compact(src, dst string) error {
 		return fmt.Errorf("queue: compact: %w", err)
 	}
 	inPlace := srcAbs == dstAbs
-	if _, err := os.Stat(src); err != nil {
+	srcInfo, err := os.Stat(src)
+	if err != nil {
 		return fmt.Errorf("queue: compact: %w", err)
 	}
 	if _, err := os.Lstat(dst); !inPlace && !errors.Is(err, fs.ErrNotExist) {
@@ -78,6 +81,9 @@ func Compact(src, dst string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("queue: compact %s: %w", src, err)
+	}
+	if err := keepOwner(tmp, srcInfo); err != nil {
+		return fmt.Errorf("queue: compact: %w", err)
 	}
 	if err := os.Rename(tmp, dstAbs); err != nil {
 		return fmt.Errorf("queue: compact: %w", err)
