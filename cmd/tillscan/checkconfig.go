@@ -20,11 +20,15 @@ func (c *checkConfigCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if _, err := buildRules(cfg); err != nil {
+	rules, err := buildRules(cfg)
+	if err != nil {
 		return fmt.Errorf("config: %s: %w", c.Config, err)
 	}
-	if _, err := pos.NewExtractor(cfg.CardPattern); err != nil {
-		return fmt.Errorf("config: %s: card_pattern: %w", c.Config, err)
+	if _, err := newTillConfig(cfg, func() pos.Rules { return rules }); err != nil {
+		return fmt.Errorf("%s: %w", c.Config, err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(g.Stdout, "warning:", w)
 	}
 	if _, err := newLogger(cfg.Log.Level, cfg.Log.Format, g.Stderr, g.Env); err != nil {
 		return fmt.Errorf("config: %s: %w", c.Config, err)

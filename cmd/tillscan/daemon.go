@@ -44,7 +44,7 @@ func (c *runCmd) Run(g *globals) error {
 		return err
 	}
 	log.Info().Str("config", c.Config).Str("key_from", key.Source).Str("version", version).Msg("tillscan starting")
-	for _, w := range key.Warnings {
+	for _, w := range append(cfg.Warnings(), key.Warnings...) {
 		log.Warn().Msg(w)
 	}
 	hup := make(chan os.Signal, 1)
@@ -156,10 +156,6 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	ex, err := pos.NewExtractor(cfg.CardPattern)
-	if err != nil {
-		return nil, fmt.Errorf("config: card_pattern: %w", err)
-	}
 	d.feed = pos.NewFeed(50)
 	// Subscribed before any component can publish, so the journal has
 	// every event.
@@ -168,33 +164,21 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	d.apiKey = opt.APIKey
 	rulesNow := func() pos.Rules { return *d.rules.Load() }
 	d.worker = pos.NewWorker(pos.WorkerConfig{
-		TillID:       cfg.TillID,
-		Settle:       cfg.Worker.Settle,
-		Looks:        cfg.Worker.Looks,
-		RetryBase:    cfg.Worker.RetryBase,
-		RetryCap:     cfg.Worker.RetryCap,
-		Currency:     cfg.Currency,
-		DropRejected: cfg.Worker.OnRejected == "drop",
+		TillID:    cfg.TillID,
+		Settle:    cfg.Worker.Settle,
+		Looks:     cfg.Worker.Looks,
+		RetryBase: cfg.Worker.RetryBase,
+		RetryCap:  cfg.Worker.RetryCap,
+		Currency:  cfg.Currency,
 		// One read at start, so the status page says "reachable" (or
 		// not) before the first scan.
 		StartupCheck: true,
 	}, d.q, d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
-	commands := pos.DefaultCommands() // TILLSCAN:REDEEM, TILLSCAN:SUM:<amount>, TILLSCAN:CANCEL
-	for name, m := range cfg.Modes {
-		commands[m.Barcode] = pos.Command{Mode: name}
+	tc, err := newTillConfig(cfg, rulesNow)
+	if err != nil {
+		return nil, err
 	}
-	tc := pos.TillConfig{
-		TillID:       cfg.TillID,
-		Extractor:    ex,
-		DedupeWindow: cfg.DedupeWindow,
-		Commands:     commands,
-		Rules:        rulesNow,
-		Currency:     cfg.Currency,
-		Cards:        d.cache, // a known card that needs a purchase sum is refused at once
-	}
-	if err := tc.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
+	tc.Cards = d.cache // a known card that needs a purchase sum is refused at once
 	d.till = pos.NewTill(tc, d.q, d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {

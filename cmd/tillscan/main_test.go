@@ -24,6 +24,13 @@ func TestCLI(t *testing.T) {
 	os.WriteFile(bad, []byte("till_id: t\nscanners:\n  - {type: serial, pth: /dev/x}\n"), 0o600)
 	key := filepath.Join(dir, "key")
 	os.WriteFile(key, []byte("k\n"), 0o600)
+	openKey := filepath.Join(dir, "open-key")
+	os.WriteFile(openKey, []byte("k\n"), 0o600)
+	os.Chmod(openKey, 0o644)
+	warnCfg := filepath.Join(dir, "warn.yaml")
+	os.WriteFile(warnCfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\napi: {key_file: "+openKey+", base_url: 'http://api.example.com/v2'}\n"), 0o600)
+	nanCfg := filepath.Join(dir, "nan.yaml")
+	os.WriteFile(nanCfg, []byte("till_id: t\napi: {rate_limit: .nan}\n"), 0o600)
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\napi: {key_file: "+key+"}\n"), 0o600)
 
@@ -38,6 +45,9 @@ func TestCLI(t *testing.T) {
 		{"example config needs a key", []string{"check-config", "--config", "../../configs/tillscan.yaml"}, "no API key", true},
 		{"misspelt key", []string{"check-config", "--config", bad}, `[3:20] unknown field "pth"`, true},
 		{"good config with key file", []string{"check-config", "--config", good}, "api key: found", false},
+		{"warnings printed", []string{"check-config", "--config", warnCfg}, "warning: api key file " + openKey + " is readable by others", false},
+		{"http warned", []string{"check-config", "--config", warnCfg}, "travels in clear", false},
+		{"rate not a number refused as run would", []string{"check-config", "--no-key-check", "--config", nanCfg}, "line 2: api.rate_limit", true},
 		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, "no such file", true},
 		{"unknown command", []string{"frobnicate"}, "unexpected argument", true},
 	}

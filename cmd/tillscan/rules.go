@@ -58,7 +58,7 @@ func addTypeRules(dst map[apiclient.CardType]pos.Rule, src map[string]config.Rul
 		if err != nil {
 			return err
 		}
-		r, err := posRule(cr)
+		r, err := cr.PosRule()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -79,7 +79,7 @@ func addTemplates(all *pos.Rules, dst map[int]pos.Rule, src map[int]config.Templ
 		if tr.Action == "" {
 			continue
 		}
-		r, err := posRule(tr.Rule)
+		r, err := tr.Rule.PosRule()
 		if err != nil {
 			return fmt.Errorf("%d: %w", id, err)
 		}
@@ -88,14 +88,28 @@ func addTemplates(all *pos.Rules, dst map[int]pos.Rule, src map[int]config.Templ
 	return nil
 }
 
-func posRule(cr config.Rule) (pos.Rule, error) {
-	m, err := apiclient.ParseMethod(cr.Action)
+// newTillConfig is the till's config as the daemon runs it (Cards left
+// for the caller), validated by pos: check-config builds it too, so both
+// refuse the same things.
+func newTillConfig(cfg *config.Config, rules func() pos.Rules) (pos.TillConfig, error) {
+	ex, err := pos.NewExtractor(cfg.CardPattern)
 	if err != nil {
-		return pos.Rule{}, err
+		return pos.TillConfig{}, fmt.Errorf("config: card_pattern: %w", err)
 	}
-	q := cr.Quantity
-	if q == 0 {
-		q = 1
+	commands := pos.DefaultCommands() // TILLSCAN:REDEEM, TILLSCAN:SUM:<amount>, TILLSCAN:CANCEL
+	for name, m := range cfg.Modes {
+		commands[m.Barcode] = pos.Command{Mode: name}
 	}
-	return pos.Rule{Method: m, Quantity: q, QuantityFromPurchase: cr.QuantityFrom == "purchase_sum", RewardTier: cr.RewardTier}, nil
+	tc := pos.TillConfig{
+		TillID:       cfg.TillID,
+		Extractor:    ex,
+		DedupeWindow: cfg.DedupeWindow,
+		Commands:     commands,
+		Rules:        rules,
+		Currency:     cfg.Currency,
+	}
+	if err := tc.Validate(); err != nil {
+		return pos.TillConfig{}, fmt.Errorf("config: %w", err)
+	}
+	return tc, nil
 }

@@ -16,33 +16,28 @@ func buildSources(cfg *config.Config, stdin io.Reader, log zerolog.Logger) ([]*s
 	var out []*source
 	for i, sc := range cfg.Scanners {
 		key := fmt.Sprintf("scanners[%d] (%s)", i, sc.Name)
-		term, err := scanner.ParseTerminator(sc.Terminator)
+		frame, err := sc.FrameConfig()
 		if err != nil {
 			return nil, fmt.Errorf("config: %s: %w", key, err)
 		}
-		frame := scanner.FrameConfig{Terminator: term, IdleTimeout: sc.IdleTimeout, Prefix: sc.Prefix, Suffix: sc.Suffix}
-		s := &source{typ: sc.Type, term: passTerminator(term)}
+		s := &source{typ: sc.Type, term: passTerminator(frame.Terminator)}
 		switch sc.Type {
-		case "stdin":
+		case config.TypeStdin:
 			if stdin == nil {
 				return nil, fmt.Errorf("config: %s: a stdin scanner needs the daemon's standard input (not available here)", key)
 			}
 			s.src = scanner.NewStdin(sc.Name, stdin, log.With().Str("scanner", sc.Name).Logger())
-		case "serial":
-			stop := 1.0
-			if sc.StopBits == "2" {
-				stop = 2
+		case config.TypeSerial:
+			scfg, err := sc.SerialConfig()
+			if err != nil {
+				return nil, fmt.Errorf("config: %s: %w", key, err)
 			}
-			src, err := scanner.NewSerial(scanner.SerialConfig{
-				Name: sc.Name, Path: sc.Path, Baud: sc.Baud, DataBits: sc.DataBits,
-				Parity: sc.Parity, StopBits: stop, Frame: frame,
-				GoodRead: sc.Feedback.Good, BadRead: sc.Feedback.Bad,
-			}, log.With().Str("scanner", sc.Name).Logger())
+			src, err := scanner.NewSerial(scfg, log.With().Str("scanner", sc.Name).Logger())
 			if err != nil {
 				return nil, fmt.Errorf("config: %s: %w", key, err)
 			}
 			s.src = src
-		case "hid":
+		case config.TypeHID:
 			src, err := newHIDSource(sc, frame, log)
 			if err != nil {
 				return nil, fmt.Errorf("config: %s: %w", key, err)

@@ -6,14 +6,18 @@
 package config
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tillscan/tillscan/configs/safeyaml"
 )
@@ -183,10 +187,44 @@ func Parse(name string, b []byte) (*Config, error) {
 		return nil, &Error{File: name, Err: err}
 	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+	if probs := c.problems(); len(probs) > 0 {
+		lines := lineFinder(b)
+		errs := make([]error, len(probs))
+		for _, p := range probs {
+			p.Line = lines(p.Key)
+		}
+		slices.SortStableFunc(probs, func(a, b *FieldError) int { return cmp.Compare(a.Line, b.Line) })
+		for i, p := range probs {
+			errs[i] = p
+		}
+		return nil, fmt.Errorf("config: %s: %w", name, errors.Join(errs...))
 	}
 	return &c, nil
+}
+
+// lineFinder returns a function giving the line of a key ("scanners[0].
+// terminator") in the file b, or of its nearest parent present in the
+// file (a setting left out is reported where its section is), 0 if none.
+func lineFinder(b []byte) func(key string) int {
+	f, err := parser.ParseBytes(bytes.TrimPrefix(b, []byte("\uFEFF")), 0)
+	return func(key string) int {
+		if err != nil {
+			return 0
+		}
+		for key != "" {
+			if p, err := yaml.PathString("$." + key); err == nil {
+				if n, err := p.FilterFile(f); err == nil && n != nil && n.GetToken() != nil {
+					return n.GetToken().Position.Line
+				}
+			}
+			i := strings.LastIndexAny(key, ".[")
+			if i < 0 {
+				break
+			}
+			key = key[:i]
+		}
+		return 0
+	}
 }
 
 // Error is a decoding error with its position in the file.

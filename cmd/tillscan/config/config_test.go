@@ -35,15 +35,22 @@ func TestParseErrors(t *testing.T) {
 		{"unknown scanner type", "till_id: t\nscanners:\n  - {type: bluetooth}\n", []string{"scanners[0].type", "bluetooth"}},
 		{"serial needs path", "till_id: t\nscanners:\n  - {type: serial}\n", []string{"scanners[0].path", "by-id"}},
 		{"hid needs ids and layout", "till_id: t\nscanners:\n  - {type: hid, layout: se}\n", []string{"vid and pid", `"se"`}},
-		{"none needs idle", "till_id: t\nscanners:\n  - {type: stdin, terminator: none}\n", []string{"idle_timeout"}},
+		{"none needs a positive idle", "till_id: t\nscanners:\n  - {type: stdin, terminator: none, idle_timeout: -1s}\n", []string{"scanners[0]", "idle timeout"}},
 		{"duplicate scanner", "till_id: t\nscanners:\n  - {name: a, type: stdin}\n  - {name: a, type: stdin}\n", []string{"used twice"}},
 		{"unknown card type", "till_id: t\nrules:\n  loyalty: {action: add-stamp}\n", []string{"rules.loyalty", "unknown card type"}},
-		{"wrong action for type", "till_id: t\nrules:\n  coupon: {action: add-stamp}\n", []string{"add-stamp does not apply to coupon"}},
+		{"wrong action for type", "till_id: t\nrules:\n  coupon: {action: add-stamp}\n", []string{"rules.coupon", "add-stamp is not an action for coupon cards"}},
 		{"fractional stamps", "till_id: t\nrules:\n  stamp: {action: add-stamp, quantity: 1.5}\n", []string{"whole number"}},
 		{"bad mechanics", "till_id: t\ntemplates:\n  12: {mechanics: magic}\n", []string{"templates.12.mechanics"}},
 		{"mode without barcode", "till_id: t\nmodes:\n  redeem: {}\n", []string{"modes.redeem.barcode"}},
 		{"status not loopback", "till_id: t\nstatus: {listen: '0.0.0.0:8765'}\n", []string{"not a loopback"}},
 		{"rate over limit", "till_id: t\napi: {rate_limit: 20}\n", []string{"api.rate_limit"}},
+		{"line of a bad value", "till_id: t\nscanners:\n  - type: stdin\n    terminator: crlff\n", []string{"line 4: scanners[0].terminator", `unknown terminator "crlff"`}},
+		{"rate not a number", "till_id: t\napi: {rate_limit: .nan}\n", []string{"line 2: api.rate_limit", "0.1 to 10"}},
+		{"rate absurdly small", "till_id: t\napi: {rate_limit: 1e-300}\n", []string{"api.rate_limit", "0.1 to 10"}},
+		{"rate infinite", "till_id: t\napi: {rate_limit: .inf}\n", []string{"api.rate_limit"}},
+		{"credentials in base_url", "till_id: t\napi: {base_url: 'https://me:pw@api.example.com/v2'}\n", []string{"api.base_url", "user name or password"}},
+		{"query in base_url", "till_id: t\napi: {base_url: 'https://api.example.com/v2?key=1'}\n", []string{"api.base_url", "query or fragment"}},
+		{"fragment in base_url", "till_id: t\napi: {base_url: 'https://api.example.com/v2#x'}\n", []string{"api.base_url", "query or fragment"}},
 		{"bad hex", "till_id: t\nscanners:\n  - {type: stdin, feedback: {good: 'zz'}}\n", []string{"not hex"}},
 	}
 	for _, tt := range tests {
@@ -194,5 +201,35 @@ func TestLoadHostile(t *testing.T) {
 				t.Fatalf("Load = %v, want an error naming the file and saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"plain http", "api: {base_url: 'http://api.example.com/v2'}", "travels in clear"},
+		{"pattern matches anything", "card_pattern: '.*'", "matches almost any text"},
+		{"pattern matches one letter", "card_pattern: '[a-z]+'", "matches almost any text"},
+		{"pattern group not named card", `card_pattern: 'card=(\d{6}-\d{3}-\d{3})'`, "(?P<card>"},
+		{"obsolete on_rejected", "worker: {on_rejected: park}", "no effect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("t.yaml", []byte("till_id: t\n"+tt.src+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], tt.want) {
+				t.Fatalf("Warnings = %q, want one saying %q", w, tt.want)
+			}
+		})
+	}
+	for _, ok := range []string{"api: {base_url: 'http://127.0.0.1:8080/api/v2'}", `card_pattern: '(?P<card>\d{6}-\d{3}-\d{3})'`, ""} {
+		c, err := Parse("t.yaml", []byte("till_id: t\n"+ok+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := c.Warnings(); len(w) != 0 {
+			t.Errorf("%q: unexpected warnings %q", ok, w)
+		}
 	}
 }

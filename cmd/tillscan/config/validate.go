@@ -7,168 +7,224 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/pos"
+	"github.com/tillscan/tillscan/scanner/hid"
 )
 
-var (
-	tillIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
-	terminators = []string{"", "cr", "lf", "crlf", "any", "tab", "none"}
-	layouts     = []string{"us", "uk", "de", "fr"}
-	mechanics   = []string{"stamps", "visits", "spend", "points"}
+// The accepted range of api.rate_limit, in requests per second. The API
+// allows 10 per key; below the floor a backlog would take hours to drain,
+// which is a typo, not a plan.
+const (
+	MinRateLimit = 0.1
+	MaxRateLimit = 10
 )
+
+// FieldError is a problem with one setting: its key, and its line in the
+// file when known.
+type FieldError struct {
+	Key  string // e.g. scanners[0].terminator
+	Line int    // 0 if unknown
+	Err  error
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %v", e.Line, e.Key, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Validate checks the whole config and reports every problem it finds, one
-// per line, each naming the key.
+// per line, each naming the key. The rules belong to the packages that use
+// the values (pos, scanner, scanner/hid, apiclient): Validate asks their
+// parsers and constructors, so check-config and run agree.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	for _, p := range c.problems() {
+		errs = append(errs, p)
 	}
-	if !tillIDRE.MatchString(c.TillID) {
-		bad("till_id", "%q must be 1-32 letters, digits, '.', '_' or '-' (it is written into every action's comment to recognise this till's operations)", c.TillID)
-	}
-	if u, err := url.Parse(c.API.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("api.base_url", "%q is not an http(s) URL", c.API.BaseURL)
-	}
-	if c.API.RateLimit < 0 || c.API.RateLimit > 10 {
-		bad("api.rate_limit", "%v must be between 0 and 10 requests/second (the API allows 10 per key; tills sharing a key split it)", c.API.RateLimit)
-	}
-	if c.API.Timeout < 0 {
-		bad("api.timeout", "must be positive")
+	return errors.Join(errs...)
+}
+
+// Warnings returns what is allowed but probably wrong, each naming its
+// key: check-config prints them and run logs them.
+func (c *Config) Warnings() []string {
+	var w []string
+	if u, err := url.Parse(c.API.BaseURL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		w = append(w, fmt.Sprintf("api.base_url %q is plain http: the API key travels in clear; use https", c.API.BaseURL))
 	}
 	if c.CardPattern != "" {
-		if _, err := regexp.Compile(c.CardPattern); err != nil {
-			bad("card_pattern", "%v", err)
+		if re, err := regexp.Compile(c.CardPattern); err == nil {
+			switch {
+			case re.MatchString("") || re.MatchString("x"):
+				w = append(w, fmt.Sprintf("card_pattern %q matches almost any text (it matches %q): every scan would be taken for a card", c.CardPattern, map[bool]string{true: "", false: "x"}[re.MatchString("")]))
+			case re.NumSubexp() > 0 && re.SubexpIndex("card") < 0:
+				w = append(w, fmt.Sprintf("card_pattern %q has groups but none named card: the whole match is taken as the card number; name the number's group (?P<card>…)", c.CardPattern))
+			}
 		}
+	}
+	if c.Worker.OnRejected != "" {
+		w = append(w, "worker.on_rejected has no effect any more: a refused scan never holds its card's later scans (remove the setting)")
+	}
+	return w
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// problems returns every problem, keys in file order where it matters.
+func (c *Config) problems() []*FieldError {
+	var errs []*FieldError
+	bad := func(key string, err error) { errs = append(errs, &FieldError{Key: key, Err: err}) }
+	badf := func(key, format string, args ...any) { bad(key, fmt.Errorf(format, args...)) }
+
+	if err := pos.ValidTillID(c.TillID); err != nil {
+		bad("till_id", fmt.Errorf("%w (it is written into every action's comment to recognise this till's operations)", err))
+	}
+	if err := checkBaseURL(c.API.BaseURL); err != nil {
+		bad("api.base_url", err)
+	}
+	if r := c.API.RateLimit; math.IsNaN(r) || r < MinRateLimit || r > MaxRateLimit {
+		badf("api.rate_limit", "%v: want %v to %v requests per second (the API allows 10 per key; tills sharing a key split it)", r, MinRateLimit, MaxRateLimit)
+	}
+	if c.API.Timeout < 0 {
+		badf("api.timeout", "must be positive, like 10s")
+	}
+	if _, err := pos.NewExtractor(c.CardPattern); err != nil {
+		bad("card_pattern", err)
 	}
 	if c.Status.Listen != "off" {
 		host, _, err := net.SplitHostPort(c.Status.Listen)
 		if err != nil {
-			bad("status.listen", "%q: %v (want host:port, e.g. 127.0.0.1:8765, or \"off\")", c.Status.Listen, err)
-		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			bad("status.listen", "%q is not a loopback address: the status API can change the queue and must stay on this machine", c.Status.Listen)
+			badf("status.listen", "%q: %v (want host:port, e.g. 127.0.0.1:8765, or \"off\")", c.Status.Listen, err)
+		} else if !isLoopback(host) {
+			badf("status.listen", "%q is not a loopback address: the status API can change the queue and must stay on this machine", c.Status.Listen)
 		}
 	}
 	names := map[string]bool{}
 	for i, s := range c.Scanners {
 		key := fmt.Sprintf("scanners[%d]", i)
 		if names[s.Name] {
-			bad(key+".name", "%q is used twice", s.Name)
+			badf(key+".name", "%q is used twice", s.Name)
 		}
 		names[s.Name] = true
-		switch s.Type {
-		case "serial":
-			if s.Path == "" {
-				bad(key+".path", "a serial scanner needs a port path, e.g. /dev/serial/by-id/usb-…-if00 (see `tillscan devices`)")
-			}
-			if s.Baud <= 0 {
-				bad(key+".baud", "must be positive")
-			}
-			if !slices.Contains([]string{"", "none", "odd", "even", "mark", "space"}, s.Parity) {
-				bad(key+".parity", "%q: want none, odd, even, mark or space", s.Parity)
-			}
-			if !slices.Contains([]string{"", "1", "2"}, s.StopBits) {
-				bad(key+".stop_bits", "%q: want 1 or 2 (Linux cannot set 1.5)", s.StopBits)
-			}
-			if s.DataBits != 0 && (s.DataBits < 5 || s.DataBits > 8) {
-				bad(key+".data_bits", "%d: want 5 to 8", s.DataBits)
-			}
-		case "hid":
-			if s.VID == 0 || s.PID == 0 {
-				bad(key, "a hid scanner needs vid and pid, e.g. vid: 0x0c2e, pid: 0x0b61 (see `tillscan devices`)")
-			}
-			if !slices.Contains(layouts, s.Layout) {
-				bad(key+".layout", "%q: want one of %s", s.Layout, strings.Join(layouts, ", "))
-			}
-			if !slices.Contains([]string{"", "keyboard", "pos", "auto"}, s.HIDMode) {
-				bad(key+".hid_mode", "%q: want keyboard, pos or auto", s.HIDMode)
-			}
-		case "stdin":
-		default:
-			bad(key+".type", "%q: want serial, hid or stdin", s.Type)
-		}
-		if !slices.Contains(terminators, s.Terminator) {
-			bad(key+".terminator", "%q: want one of cr, lf, crlf, any, tab, none", s.Terminator)
-		}
-		if s.Terminator == "none" && s.IdleTimeout <= 0 {
-			bad(key+".idle_timeout", "terminator none needs an idle_timeout (e.g. 50ms) to know where a scan ends")
-		}
-		if s.PassLayout != "" && !slices.Contains(layouts, s.PassLayout) {
-			bad(key+".pass_layout", "%q: want one of %s", s.PassLayout, strings.Join(layouts, ", "))
-		}
-	}
-	validRules := func(key string, rules map[string]Rule) {
-		for name, r := range rules {
-			t, err := apiclient.ParseCardType(name)
-			if err != nil {
-				bad(key+"."+name, "unknown card type: want stamp, cashback, multipass, coupon, discount, gift, membership or reward")
-				continue
-			}
-			checkRule(bad, key+"."+name, r, &t)
-		}
-	}
-	validRules("rules", c.Rules)
-	validTemplates := func(key string, ts map[int]TemplateRule) {
-		for id, tr := range ts {
-			k := fmt.Sprintf("%s.%d", key, id)
-			if id <= 0 {
-				bad(k, "template ids are positive numbers (see GET /templates)")
-			}
-			if tr.Mechanics != "" && !slices.Contains(mechanics, tr.Mechanics) {
-				bad(k+".mechanics", "%q: want stamps, visits, spend or points", tr.Mechanics)
-			}
-			if tr.Action != "" {
-				checkRule(bad, k, tr.Rule, nil)
+		s.check(func(sub string, err error) { bad(key+sub, err) })
+		if s.PassLayout != "" {
+			if _, err := hid.LayoutByName(s.PassLayout); err != nil {
+				bad(key+".pass_layout", err)
 			}
 		}
 	}
-	validTemplates("templates", c.Templates)
+	c.ruleProblems(bad)
 	barcodes := map[string]string{}
 	for name, m := range c.Modes {
 		key := "modes." + name
 		if name == "" || name == "default" {
-			bad(key, "mode names must be non-empty and not \"default\"")
+			badf(key, "mode names must be non-empty and not \"default\"")
 		}
 		if m.Barcode == "" {
-			bad(key+".barcode", "a mode needs the command barcode text that selects it")
+			badf(key+".barcode", "a mode needs the command barcode text that selects it")
 		} else if other, dup := barcodes[m.Barcode]; dup {
-			bad(key+".barcode", "%q also selects mode %q", m.Barcode, other)
+			badf(key+".barcode", "%q also selects mode %q", m.Barcode, other)
 		}
 		barcodes[m.Barcode] = name
-		validRules(key+".rules", m.Rules)
-		validTemplates(key+".templates", m.Templates)
 	}
-	if !slices.Contains([]string{"", "park", "drop"}, c.Worker.OnRejected) {
-		bad("worker.on_rejected", "%q: want park or drop", c.Worker.OnRejected)
+	if c.Worker.OnRejected != "" && c.Worker.OnRejected != "park" && c.Worker.OnRejected != "drop" {
+		badf("worker.on_rejected", "%q: want park or drop (or leave it out: it has no effect any more)", c.Worker.OnRejected)
 	}
 	if c.Worker.Looks < 0 || c.Worker.Settle < 0 || c.Worker.RetryBase < 0 || c.Worker.RetryCap < 0 {
-		bad("worker", "durations and counts must not be negative")
+		badf("worker", "durations and counts must not be negative")
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
-func checkRule(bad func(key, format string, args ...any), key string, r Rule, t *apiclient.CardType) {
+// checkBaseURL refuses what would leak the key or be sent somewhere else
+// than meant: credentials, a query or a fragment in the URL.
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return fmt.Errorf("%q is not an http(s) URL, like %s", s, DefaultBaseURL)
+	case u.User != nil:
+		return fmt.Errorf("the URL holds a user name or password: the key goes in api.key_file, never in the URL")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return fmt.Errorf("%q has a query or fragment: give the API's base address only, like %s", s, DefaultBaseURL)
+	}
+	return nil
+}
+
+// ruleProblems checks rules, templates and modes' rules through pos: each
+// rule is converted as the daemon does and validated by pos.Rules.
+func (c *Config) ruleProblems(bad func(key string, err error)) {
+	typeRules := func(key string, rules map[string]Rule) {
+		for name, r := range rules {
+			t, err := apiclient.ParseCardType(name)
+			if err != nil {
+				bad(key+"."+name, err)
+				continue
+			}
+			pr, err := r.PosRule()
+			if err == nil {
+				err = pos.Rules{ByType: map[apiclient.CardType]pos.Rule{t: pr}}.Validate()
+			}
+			if err != nil {
+				bad(key+"."+name, err)
+			}
+		}
+	}
+	templates := func(key string, ts map[int]TemplateRule) {
+		for id, tr := range ts {
+			k := fmt.Sprintf("%s.%d", key, id)
+			if id <= 0 {
+				bad(k, errors.New("template ids are positive numbers (see GET /templates)"))
+			}
+			if tr.Mechanics != "" {
+				if _, err := pos.ParseMechanics(tr.Mechanics); err != nil {
+					bad(k+".mechanics", err)
+				}
+			}
+			if tr.Action == "" {
+				continue
+			}
+			pr, err := tr.Rule.PosRule()
+			if err == nil {
+				err = pos.Rules{ByTemplate: map[int]pos.Rule{id: pr}}.Validate()
+			}
+			if err != nil {
+				bad(k, err)
+			}
+		}
+	}
+	typeRules("rules", c.Rules)
+	templates("templates", c.Templates)
+	for name, m := range c.Modes {
+		typeRules("modes."+name+".rules", m.Rules)
+		templates("modes."+name+".templates", m.Templates)
+	}
+}
+
+// PosRule converts a configured rule to the rule pos applies: quantity
+// 1 when none is given, the quantity from the purchase sum on request.
+func (r Rule) PosRule() (pos.Rule, error) {
 	m, err := apiclient.ParseMethod(r.Action)
 	if err != nil {
-		bad(key+".action", "%v", err)
-		return
-	}
-	if t != nil && !m.AppliesTo(*t) {
-		bad(key+".action", "%s does not apply to %s cards", m, t)
+		return pos.Rule{}, err
 	}
 	if r.QuantityFrom != "" && r.QuantityFrom != "purchase_sum" {
-		bad(key+".quantity_from", "%q: the only source is purchase_sum", r.QuantityFrom)
+		return pos.Rule{}, fmt.Errorf("quantity_from %q: the only source is purchase_sum", r.QuantityFrom)
 	}
-	if r.Quantity < 0 || math.IsNaN(r.Quantity) {
-		bad(key+".quantity", "must be positive")
+	q := r.Quantity
+	if q == 0 {
+		q = 1
 	}
-	if m.IntegerQuantity() && r.Quantity != math.Trunc(r.Quantity) {
-		bad(key+".quantity", "%s takes a whole number, not %v", m, r.Quantity)
-	}
-	if r.RewardTier != 0 && m != apiclient.ReceiveReward {
-		bad(key+".reward_tier", "only receive-reward takes a reward tier")
-	}
+	return pos.Rule{Method: m, Quantity: q, QuantityFromPurchase: r.QuantityFrom == "purchase_sum", RewardTier: r.RewardTier}, nil
 }
