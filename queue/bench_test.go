@@ -119,3 +119,49 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCardHistory is the per-card cap's query on the scan path: one
+// card's jobs of the last day among a large backlog. It is a range scan of
+// the history index, so it must not grow with the backlog.
+func BenchmarkCardHistory(b *testing.B) {
+	for _, n := range backlogs {
+		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
+			q := backlog(b, n)
+			const card = "544256-439-856"
+			scans := make([]queue.Scan, 20) // a regular: 20 scans kept, 5 of them today
+			for i := range scans {
+				scans[i] = scan(card)
+			}
+			// After the backlog's times: ids never go back in time.
+			if err := q.EnqueueBatch(scans[:15], t0.Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			if err := q.EnqueueBatch(scans[15:], t0.Add(48*time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				jobs, err := q.CardHistory(card, t0.Add(24*time.Hour))
+				if err != nil || len(jobs) != 5 {
+					b.Fatalf("CardHistory() = %d jobs, %v; want 5", len(jobs), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCreated is the day's report: the jobs created in a time range,
+// here 2000 of a larger backlog.
+func BenchmarkCreated(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
+			q := backlog(b, n) // batch i of 2000 is created at t0-1h+i ms
+			from := t0.Add(-time.Hour + 2000*time.Millisecond)
+			for b.Loop() {
+				jobs, err := q.Created(from, from.Add(time.Millisecond))
+				if err != nil || len(jobs) != 2000 {
+					b.Fatalf("Created() = %d jobs, %v; want 2000", len(jobs), err)
+				}
+			}
+		})
+	}
+}
