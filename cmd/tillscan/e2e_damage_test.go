@@ -1,0 +1,374 @@
+//go:build linux
+
+package main
+
+// The daemon-level damaged-file campaign: the real daemon writes a queue
+// file with known content (scans applied, then scans saved while the API is
+// out), is stopped, and then, round after round, starts on a randomly
+// damaged copy of that file with the API back. Whatever the damage, the
+// daemon starts (it never crash-loops), says what it found (a log line and
+// a problem on the status API), applies every acknowledged job whose bytes
+// the damage did not touch exactly once, and never re-sends a job that was
+// already applied.
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/queue"
+)
+
+var (
+	damageRounds = flag.Int("e2e.damage.rounds", 8, "rounds of TestE2E_DamagedQueueFile (one random corruption each); the long variant is -e2e.damage.rounds=200")
+	damageSeed   = flag.Uint64("e2e.damage.seed", 0, "seed of TestE2E_DamagedQueueFile's corruptions; 0 picks one (it is logged)")
+	// The daemon does not report the queue's repairs and quarantined
+	// records yet (REQUESTS.md, H6 → H4): until it does, that check runs
+	// only on demand. Turn it on by default once it passes.
+	damageReport = flag.Bool("e2e.damage.report", false, "TestE2E_DamagedQueueFile also checks that repairs and quarantined records are logged and shown on the status API")
+)
+
+// queueTemplate is the known queue file and what is in it.
+type queueTemplate struct {
+	data     []byte
+	pageSize int
+	state    map[string][]byte // the other files of the state directory (the card cache)
+	applied  map[string]bool   // jobs applied before the file was damaged
+	waiting  map[string]bool   // jobs saved while the API was out
+	page     map[string]int    // job id → page holding its record
+	card     map[string]string // job id → card number
+}
+
+// TestE2E_DamagedQueueFile runs the campaign.
+//
+//	go test -run DamagedQueueFile -v ./cmd/tillscan/                                        # 8 rounds
+//	go test -run DamagedQueueFile -v -timeout 60m ./cmd/tillscan/ -args -e2e.damage.rounds=200
+func TestE2E_DamagedQueueFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the daemon once per corruption")
+	}
+	t.Parallel()
+	seed := *damageSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (rerun with -args -e2e.damage.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	h := newHarness(t, sandbox.Options{Seed: manyStampCards(6)}, faultWorker)
+	tp := buildQueueTemplate(t, h)
+	stateDir := filepath.Join(h.dir, "state")
+	outcomes := map[string]int{}
+	var damagedSent, wrongCard int
+	for round := range *damageRounds {
+		bad, what, pages := damageQueue(rng, tp)
+		// What the queue itself makes of this file, on a copy: the daemon
+		// must say the same.
+		expect := queueVerdict(t, bad)
+		if err := os.RemoveAll(stateDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range tp.state {
+			if err := os.WriteFile(filepath.Join(stateDir, name), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(stateDir, "queue.db"), bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opsBefore := len(h.sb.API.Operations())
+		linesBefore := h.lineCount()
+		h.start() // fails the test if the daemon exits before it is ready
+		h.waitDrained(time.Minute)
+		h.checkAlive()
+		problems := h.problems()
+		ops := h.sb.API.Operations()[opsBefore:]
+		h.stop()
+
+		fail := func(format string, args ...any) {
+			t.Errorf("round %d (%s; queue: %s): %s", round, what, expect, fmt.Sprintf(format, args...))
+		}
+		moved, _ := filepath.Glob(filepath.Join(stateDir, "queue.db.corrupt-*"))
+		switch {
+		case len(moved) == 1:
+			outcomes["moved aside"]++
+			if b, err := os.ReadFile(moved[0]); err != nil || !bytes.Equal(b, bad) {
+				fail("the file moved aside is not the damaged file byte for byte (%v)", err)
+			}
+		case len(moved) > 1:
+			fail("%d files moved aside, want at most one", len(moved))
+		case expect.String() == "clean":
+			outcomes["accepted unchanged"]++
+		default:
+			outcomes["repaired or quarantined"]++
+		}
+		if expect.String() != "clean" && (*damageReport || len(moved) > 0) {
+			if len(problems) == 0 {
+				fail("the status API shows no problem")
+			}
+			if !h.loggedSince(linesBefore, func(l logLine) bool { return l.Level == "error" || l.Level == "warn" }) {
+				fail("no warning or error in the log")
+			}
+		}
+		sent := map[string]int{} // job id → actions with its marker this round
+		for _, op := range ops {
+			if op.Comment == nil {
+				continue
+			}
+			for _, w := range strings.Fields(*op.Comment) {
+				if job, ok := strings.CutPrefix(w, "tillscan:e2e:"); ok {
+					sent[job]++
+					if c, known := tp.card[job]; known && c != op.CardID {
+						wrongCard++
+						t.Logf("round %d (%s): job %s of card %s applied to card %s", round, what, job, c, op.CardID)
+					}
+				}
+			}
+		}
+		for job, n := range sent {
+			if n > 1 {
+				fail("job %s applied %d times", job, n)
+			}
+		}
+		for job := range tp.applied {
+			if sent[job] > 0 {
+				if pages[tp.page[job]] {
+					damagedSent++
+					t.Logf("round %d (%s): already applied job %s, whose page was damaged, was sent again", round, what, job)
+				} else {
+					fail("already applied job %s (undamaged) sent again", job)
+				}
+			}
+		}
+		if len(moved) == 0 {
+			for job := range tp.waiting {
+				if !pages[tp.page[job]] && sent[job] != 1 {
+					fail("undamaged waiting job %s applied %d times, want exactly once", job, sent[job])
+				}
+			}
+		}
+	}
+	t.Logf("FIGURE damage rounds=%d outcomes=%v damaged-applied-job-resent=%d applied-to-another-card=%d seed=%d",
+		*damageRounds, outcomes, damagedSent, wrongCard, seed)
+}
+
+// buildQueueTemplate has the real daemon write the known file: a scan of
+// every card applied, then two scans of every card saved while the API is
+// out. It returns the file compacted (each record once, no stale copies in
+// free pages), so a record's bytes locate its page.
+func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
+	t.Helper()
+	h.start()
+	for _, c := range h.sb.API.Cards() {
+		h.scanSaved(c.ID)
+	}
+	h.waitCount(time.Minute, "applied", len(h.sb.API.Cards()))
+	tp := queueTemplate{applied: h.saved(), waiting: map[string]bool{}, state: map[string][]byte{},
+		page: map[string]int{}, card: map[string]string{}, pageSize: os.Getpagesize()}
+	h.sb.Outage(time.Hour)
+	for range 2 {
+		for _, c := range h.sb.API.Cards() {
+			h.scanSaved(c.ID)
+		}
+	}
+	h.stop()
+	if err := h.sb.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	for j := range h.saved() {
+		if !tp.applied[j] {
+			tp.waiting[j] = true
+		}
+	}
+	stateDir := filepath.Join(h.dir, "state")
+	tight := filepath.Join(t.TempDir(), "queue.db")
+	if err := queue.Compact(filepath.Join(stateDir, "queue.db"), tight); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if tp.data, err = os.ReadFile(tight); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), "queue.db") {
+			if tp.state[e.Name()], err = os.ReadFile(filepath.Join(stateDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Locate every job record in the file.
+	db, err := bolt.Open(tight, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("jobs"))
+		if b == nil {
+			return fmt.Errorf("no jobs bucket in the queue file")
+		}
+		return b.ForEach(func(k, v []byte) error {
+			off := bytes.Index(tp.data, v)
+			if off < 0 || bytes.Contains(tp.data[off+1:], v) {
+				return fmt.Errorf("record of %s not found exactly once in the file", k)
+			}
+			tp.page[string(k)] = off / tp.pageSize
+			var rec struct {
+				Scan struct{ Card string } `json:"scan"`
+				Card string                `json:"card"`
+			}
+			_ = json.Unmarshal(v, &rec)
+			tp.card[string(k)] = rec.Card + rec.Scan.Card
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range h.saved() {
+		if _, ok := tp.page[j]; !ok {
+			t.Fatalf("acknowledged job %s is not in the queue file", j)
+		}
+	}
+	return tp
+}
+
+// damageQueue returns a damaged copy of the template, what was done, and
+// the pages it touched (a truncation touches every page past the cut).
+func damageQueue(rng *rand.Rand, tp queueTemplate) ([]byte, string, map[int]bool) {
+	b := bytes.Clone(tp.data)
+	pages := map[int]bool{}
+	switch rng.IntN(4) {
+	case 0: // 8 random bytes at a random place, as in issue 8's audit
+		off := rng.IntN(len(b) - 8)
+		for i := range 8 {
+			b[off+i] = byte(rng.UintN(256))
+			pages[(off+i)/tp.pageSize] = true
+		}
+		return b, fmt.Sprintf("8 random bytes at %d", off), pages
+	case 1: // bit flips in the page of a job still waiting to be sent
+		var ids []string
+		for id := range tp.waiting {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		id := ids[rng.IntN(len(ids))]
+		base := tp.page[id] * tp.pageSize
+		n := 1 + rng.IntN(3)
+		for range n {
+			off := base + rng.IntN(tp.pageSize)
+			b[off] ^= 1 << rng.IntN(8)
+			pages[off/tp.pageSize] = true
+		}
+		return b, fmt.Sprintf("%d bit flips in the page of waiting job %s", n, id), pages
+	case 2: // bit flips anywhere
+		n := 1 + rng.IntN(4)
+		for range n {
+			off := rng.IntN(len(b))
+			b[off] ^= 1 << rng.IntN(8)
+			pages[off/tp.pageSize] = true
+		}
+		return b, fmt.Sprintf("%d bit flips anywhere", n), pages
+	default: // truncated, as by a full disk or a bad copy
+		n := rng.IntN(len(b))
+		for p := n / tp.pageSize; p <= len(b)/tp.pageSize; p++ {
+			pages[p] = true
+		}
+		return b[:n], fmt.Sprintf("truncated to %d of %d bytes", n, len(b)), pages
+	}
+}
+
+// verdict is what the queue package itself finds in a damaged file.
+type verdict struct {
+	moved       bool
+	repaired    int
+	quarantined int
+	openErr     error
+}
+
+func (v verdict) String() string {
+	switch {
+	case v.openErr != nil:
+		return "open failed: " + v.openErr.Error()
+	case v.moved:
+		return "moved aside"
+	case v.repaired > 0 || v.quarantined > 0:
+		return fmt.Sprintf("%d repairs, %d quarantined", v.repaired, v.quarantined)
+	}
+	return "clean"
+}
+
+// queueVerdict opens a copy of the damaged file with the queue package, as
+// the daemon will, and says what it found.
+func queueVerdict(t *testing.T, bad []byte) verdict {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "queue.db")
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(path, queue.Options{})
+	if err != nil {
+		return verdict{openErr: err}
+	}
+	defer q.Close()
+	moved, _ := q.Recovered()
+	st, err := q.Stats(time.Now())
+	if err != nil {
+		return verdict{openErr: err}
+	}
+	return verdict{moved: moved != "", repaired: len(q.Repaired()), quarantined: st.Quarantined}
+}
+
+// problems returns the status API's list of problems.
+func (h *harness) problems() []string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.status + "/api/v1/status")
+	if err != nil {
+		h.t.Fatalf("status API: %v", err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Problems []string `json:"problems"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		h.t.Fatalf("status API: %v", err)
+	}
+	return st.Problems
+}
+
+// lineCount is how many log lines the daemon wrote so far, over every run.
+func (h *harness) lineCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.all)
+}
+
+// loggedSince reports whether a log line after the first n matches.
+func (h *harness) loggedSince(n int, match func(logLine) bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.all[n:] {
+		if match(l) {
+			return true
+		}
+	}
+	return false
+}
