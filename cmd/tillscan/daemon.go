@@ -99,10 +99,12 @@ type daemon struct {
 	ln      net.Listener
 	started time.Time
 
-	accepting atomic.Bool
-	queueNote string                    // set at open: the queue file was moved aside
-	rules     atomic.Pointer[pos.Rules] // swapped by reload
-	apiKey    string                    // owned by the reload goroutine after start
+	accepting  atomic.Bool
+	queueNotes []string                  // set at open: what was wrong with the queue file (moved aside, repaired, quarantined)
+	saves      saveHealth                // whether the last scans could be saved
+	sender     senderHealth              // whether the worker had to be restarted
+	rules      atomic.Pointer[pos.Rules] // swapped by reload
+	apiKey     string                    // owned by the reload goroutine after start
 }
 
 // source is one configured scanner with its state for the status page.
@@ -135,7 +137,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		return nil, fmt.Errorf("state_dir: %w (create it, or let systemd's StateDirectory= do so)", err)
 	}
 	var err error
-	d.q, err = openQueue(filepath.Join(cfg.StateDir, "queue.db"), queue.Options{Retention: cfg.Queue.Retention}, d.log, &d.queueNote)
+	d.q, d.queueNotes, err = openQueue(filepath.Join(cfg.StateDir, "queue.db"), queue.Options{Retention: cfg.Queue.Retention}, d.log)
 	if err != nil {
 		return nil, err
 	}
@@ -204,19 +206,6 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	return d, nil
 }
 
-// openQueue opens the queue and reports a file moved aside as corrupt.
-func openQueue(path string, opts queue.Options, log zerolog.Logger, note *string) (*queue.Queue, error) {
-	q, err := queue.Open(path, opts)
-	if err != nil {
-		return nil, err
-	}
-	if moved, why := q.Recovered(); moved != "" {
-		*note = fmt.Sprintf("the queue file was not a valid queue (%v) and was moved aside to %s; a new one was started. Scans in the old file were not sent: keep it for support.", why, moved)
-		log.Error().Err(why).Str("moved_to", moved).Str("path", path).Msg("queue file was not a valid queue: moved aside, started a new queue")
-	}
-	return q, nil
-}
-
 func (d *daemon) close() {
 	for _, s := range d.sources {
 		if s.pass != nil {
@@ -252,7 +241,7 @@ func (d *daemon) run(ctx context.Context) error {
 		start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
 		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
 	}
-	start("worker", d.worker.Run)
+	start("worker", d.runWorker)
 	start("events", d.events.run)
 	start("pruner", d.prune)
 	if d.opt.Reload != nil {

@@ -15,6 +15,7 @@ type feedbacker interface{ Feedback(good bool) error }
 // tillscan, owns that scan's beep).
 func (d *daemon) handle(s *source, sc scanner.Scan) {
 	ev := d.till.Handle(sc)
+	d.saves.record(ev)
 	passOn := ev.Kind == pos.EventNotCard && s.pass != nil
 	if fb, ok := s.src.(feedbacker); ok && !passOn {
 		if err := fb.Feedback(ev.GoodRead()); err != nil {

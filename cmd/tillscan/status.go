@@ -26,8 +26,9 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 		Problems:  []string{}, // [] rather than null for JSON clients
 		Recent:    []control.Event{},
 	}
-	if d.queueNote != "" {
-		st.Problems = append(st.Problems, d.queueNote)
+	st.Problems = append(st.Problems, d.queueNotes...)
+	if p := d.saves.problem(); p != "" {
+		st.Problems = append(st.Problems, p)
 	}
 	if qs, err := d.q.Stats(now); err != nil {
 		st.Queue.Error = err.Error()
@@ -38,11 +39,17 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 		}
 		st.Queue.OldestPendingAge = qs.OldestPending.Seconds()
 		st.Queue.FileBytes = qs.FileSize
+		if qs.Quarantined > 0 {
+			st.Problems = append(st.Problems, fmt.Sprintf("%d damaged record(s) in the queue file were set aside (kept byte for byte, never sent, holding no card): keep `tillscan queue export` for support", qs.Quarantined))
+		}
 		if n := qs.Depth[queue.Dead]; n > 0 {
 			st.Problems = append(st.Problems, fmt.Sprintf("%d scan(s) could not be applied and need a decision: tillscan queue list --state dead", n))
 		}
 	}
 	ws := d.worker.Status()
+	if p := d.sender.problem(ws.LastSuccess); p != "" {
+		st.Problems = append(st.Problems, p)
+	}
 	st.API = control.APIStatus{Reachable: ws.APIReachable, LastSuccess: ws.LastSuccess, LastError: ws.LastErr, Paused: ws.Paused, PauseReason: ws.PauseReason}
 	if ws.Paused {
 		st.Problems = append(st.Problems, "sending is paused: "+ws.PauseReason)
