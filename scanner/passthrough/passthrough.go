@@ -14,13 +14,11 @@ package passthrough
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/bendahl/uinput"
 	"github.com/tillscan/tillscan/scanner"
 	"github.com/tillscan/tillscan/scanner/hid"
 )
@@ -36,6 +34,9 @@ var (
 	// ErrPermission is returned by Open when /dev/uinput cannot be written.
 	ErrPermission = errors.New("passthrough: no permission to write " + DevicePath + ": install deploy/udev/70-tillscan.rules " +
 		"(it gives the tillscan group /dev/uinput), run `udevadm control --reload && udevadm trigger`, or run as root")
+	// ErrUnsupported is returned by Open on a system without uinput
+	// (anything but Linux).
+	ErrUnsupported = errors.New("passthrough: virtual keyboards need Linux's uinput; pass-through is not available on this system")
 	// ErrClosed is returned by Type after Close.
 	ErrClosed = errors.New("passthrough: keyboard closed")
 )
@@ -59,39 +60,6 @@ type Keyboard struct {
 
 	mu sync.Mutex // serialises Type and Close
 	kb keyer      // nil after Close
-}
-
-// Open creates a virtual keyboard named name (shown by the OS, at most 80
-// bytes) that types on layout (us, uk, de, fr; the POS PC's layout).
-func Open(name, layout string) (*Keyboard, error) {
-	return openAt(DevicePath, name, layout)
-}
-
-func openAt(path, name, layout string) (*Keyboard, error) {
-	l, err := hid.LayoutByName(layout)
-	if err != nil {
-		return nil, fmt.Errorf("passthrough: %w", err)
-	}
-	// bendahl/uinput hides why opening failed ("could not open device
-	// file"), so look first to name the fix.
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, ErrNoUinput
-	case errors.Is(err, os.ErrPermission):
-		return nil, fmt.Errorf("%w (%v)", ErrPermission, err)
-	case err != nil:
-		return nil, fmt.Errorf("passthrough: open %s: %w", path, err)
-	}
-	f.Close()
-	if name == "" {
-		name = "tillscan passthrough"
-	}
-	kb, err := uinput.CreateKeyboard(path, []byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("passthrough: create virtual keyboard %q: %w", name, err)
-	}
-	return &Keyboard{layout: l, Delay: 2 * time.Millisecond, kb: kb}, nil
 }
 
 // EventNode returns the virtual keyboard's evdev node, such as
