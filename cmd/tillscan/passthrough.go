@@ -24,12 +24,6 @@ func openPassTyper(name, layout string, log zerolog.Logger) (typer, error) {
 	}), nil
 }
 
-// openPassthrough opens the virtual keyboard that re-types non-card scans,
-// typing on the caller's goroutine.
-//
-// Deprecated: use openPassTyper, which types on a goroutine of its own.
-func openPassthrough(name, layout string) (typer, error) { return passthrough.Open(name, layout) }
-
 // passTerminator is what pass-through types after a scan framed with t: the
 // key the scanner itself sent (Enter or Tab), nothing for none.
 func passTerminator(t scanner.Terminator) string { return passthrough.Terminator(t) }
