@@ -24,7 +24,7 @@
 # built with cgo when its Debian cross compiler is installed
 # (apt-get install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf), otherwise
 # with CGO_ENABLED=0: serial and stdin scanners only, said in the package
-# description. nfpm runs as a Go tool from tools/go.mod, outside the
+# description. nfpm runs as a Go tool from tools/nfpm/go.mod, outside the
 # daemon's module.
 #
 # Every package carries the binary, the systemd unit, udev rules, the example
@@ -173,6 +173,6 @@ for arch in $arches; do
 			out=$dist/tillscan-${version}-1.${rpm_arch[$arch]}.rpm
 		fi
 		echo "== $arch: nfpm $p -> $out"
-		go tool -modfile=tools/go.mod nfpm package --config "$work/nfpm.yaml" --packager "$p" --target "$out"
+		go tool -modfile=tools/nfpm/go.mod nfpm package --config "$work/nfpm.yaml" --packager "$p" --target "$out"
 	done
 done

@@ -1,6 +1,6 @@
 // Build tools, kept out of the daemon's go.mod (nfpm pulls in many modules).
-// Run from the repo root: go tool -modfile=tools/go.mod nfpm …
-module github.com/tillscan/tillscan/tools
+// Run from the repo root: go tool -modfile=tools/nfpm/go.mod nfpm …
+module github.com/tillscan/tillscan/tools/nfpm
 
 go 1.26.0
 
