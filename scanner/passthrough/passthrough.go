@@ -1,9 +1,11 @@
 // Package passthrough re-types scans on a virtual keyboard through Linux
 // uinput, so that a till's POS software still receives the product barcodes
 // from a scanner that tillscan has taken from the OS. It types the keys that
-// produce the text on the POS's keyboard layout, terminator included. It
-// does not decide what to re-type (package pos says what is a loyalty card;
-// cmd/tillscan calls Type for the rest).
+// produce the text on the POS's keyboard layout, terminator included, one
+// scan at a time from a Typer's own goroutine, so that the goroutine
+// reading a scanner never waits for the keys. It does not decide what to
+// re-type (package pos says what is a loyalty card; cmd/tillscan queues
+// the rest on a Typer).
 //
 // It needs /dev/uinput: the kernel module uinput (CONFIG_INPUT_UINPUT) and
 // write access for the service user (deploy/udev/70-tillscan.rules). The
