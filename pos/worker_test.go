@@ -3,7 +3,7 @@ package pos
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -11,192 +11,64 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/queue"
 )
 
-const stampCard = "544256-439-856"
-
-func stampAt(n float64) apiclient.Card {
-	return apiclient.Card{ID: stampCard, Type: apiclient.Stamp, TemplateID: 1, Balance: apiclient.Balance{
-		CurrentNumberOfUses: ptr(n), NumberStampsTotal: ptr(10.0), StampsBeforeReward: ptr(10 - n)}}
-}
-
-// jobSpec is a job a test starts with, named for the test ("J1"); the
-// queue gives it its real id.
-type jobSpec struct {
-	name, card string
-	sum        *float64
-	mode       string
-	ambiguous  bool          // sent a minute before t0, outcome unknown, due at t0
-	misses     int           // of an ambiguous job
-	due        time.Duration // > 0: tried once (not sent) and due this much later
-}
-
-func pendingJob(name, card string) jobSpec { return jobSpec{name: name, card: card} }
-
-// ambiguousJob is a job whose send may have been applied.
-func ambiguousJob(name string, misses int) jobSpec {
-	return jobSpec{name: name, card: stampCard, ambiguous: true, misses: misses}
-}
-
-type workerRig struct {
-	w    *Worker
-	q    *recQueue
-	api  *fakeAPI
-	feed *Feed
-	now  time.Time
-	ids  map[string]string // jobSpec name → job id
-}
-
-func newRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, rules func() Rules, jobs ...jobSpec) *workerRig {
-	t.Helper()
-	if cfg.TillID == "" {
-		cfg.TillID = "till-1"
-	}
-	if api.cards == nil {
-		api.cards = map[string]apiclient.Card{stampCard: stampAt(8)}
-	}
-	r := &workerRig{q: openRecQueue(t), api: api, feed: NewFeed(100), now: t0, ids: map[string]string{}}
-	cache, err := OpenCache("", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.w = NewWorker(cfg, r.q, api, cache, rules, r.feed, zerolog.New(zerolog.NewTestWriter(t)))
-	r.w.now = func() time.Time { return r.now }
-	for _, j := range jobs {
-		r.add(t, j)
-	}
-	r.q.forget() // the verbs of the set-up are not the worker's
-	return r
-}
-
-// newRunRig is a rig for Run in a synctest bubble: the worker reads the
-// bubble's clock.
-func newRunRig(t *testing.T, cfg WorkerConfig, api *fakeAPI, jobs ...jobSpec) *workerRig {
-	t.Helper()
-	r := newRig(t, cfg, api, nil)
-	r.w.now = time.Now
-	for _, j := range jobs {
-		r.add(t, j)
-	}
-	r.q.forget()
-	return r
-}
-
-// add saves job in the queue, due at the worker's now, in its starting state.
-func (r *workerRig) add(t testing.TB, j jobSpec) string {
-	t.Helper()
-	now := r.w.now()
-	at := now
-	if j.ambiguous {
-		at = now.Add(-time.Minute)
-	}
-	job, err := r.q.Enqueue(queue.Scan{Card: j.card, TillID: "till-1", Scanner: "front", Raw: j.card, ScannedAt: at,
-		PurchaseSum: j.sum, Mode: j.mode}, at)
-	if err != nil {
-		t.Fatalf("Enqueue: %v", err)
-	}
-	if j.ambiguous {
-		if err := r.q.Queue.Sending(job.ID, "add-stamp 1", at); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.q.Queue.Ambiguous(job.ID, queue.Attempt{At: at, Kind: "send", Outcome: "ambiguous"}, now, j.misses); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if j.due > 0 {
-		if err := r.q.Queue.Sending(job.ID, "add-stamp 1", at); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.q.Queue.Retry(job.ID, queue.Attempt{At: at, Kind: "send", Outcome: "not_sent"}, now.Add(j.due)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.ids[j.name] = job.ID
-	return job.ID
-}
-
-// get returns the job the test calls name.
-func (r *workerRig) get(t testing.TB, name string) queue.Job {
-	t.Helper()
-	j, err := r.q.Get(r.ids[name])
-	if err != nil {
-		t.Fatalf("Get(%s): %v", name, err)
-	}
-	return j
-}
-
-// marker is the marker of the job the test calls name.
-func (r *workerRig) marker(name string) string { return Marker("till-1", r.ids[name]) }
-
-// step runs one worker step on the job Next hands out.
-func (r *workerRig) step(t *testing.T) {
-	t.Helper()
-	job, err := r.q.Next(r.now)
-	if err != nil {
-		t.Fatalf("Next() = %v", err)
-	}
-	if err := r.w.process(t.Context(), job); err != nil {
-		t.Fatalf("process(%s) = %v", job.ID, err)
-	}
-}
-
-func (r *workerRig) kinds() []EventKind {
-	var out []EventKind
-	for _, e := range r.feed.Recent() {
-		out = append(out, e.Kind)
-	}
-	return out
-}
-
-func TestWorker_step_Classes(t *testing.T) {
+func TestWorker_process_Classes(t *testing.T) {
 	tests := []struct {
-		name      string
-		answer    func(apiclient.Action) (*apiclient.Card, error)
-		wantVerbs []string
-		wantState queue.State
-		wantEvent EventKind
-		wantText  string // in the event's message
-		check     func(t *testing.T, r *workerRig)
+		name       string
+		card       string
+		mode       string
+		fault      func(r *workerRig)
+		wantVerbs  []string
+		wantState  queue.State
+		wantEvent  EventKind
+		wantText   string // in the event's message
+		wantAction string // the event's action, for applied and refused events
+		check      func(t *testing.T, r *workerRig)
 	}{
-		{"applied", answer(stampAt(9)),
-			[]string{"sending add-stamp 1", "done stamp 9/10"}, queue.Done, EventApplied, "1 stamp added — 9/10, 1 to go",
+		{"applied", stampCard, "", nil,
+			[]string{"sending add-stamp 1", "done stamp 8/10"}, queue.Done, EventApplied, "1 stamp added — 8/10, 2 to go", "add-stamp 1",
 			func(t *testing.T, r *workerRig) {
 				if s := r.w.Status(); !s.APIReachable || !s.LastSuccess.Equal(r.now) {
 					t.Errorf("Status() = %+v, want reachable with LastSuccess", s)
 				}
+				if n := r.markers("J1"); n != 1 {
+					t.Errorf("marker on %d operations, want 1", n)
+				}
 			}},
-		{"ambiguous 502", fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
-			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking",
+		{"ambiguous 502", stampCard, "", func(r *workerRig) { r.sb.FailNext(http.StatusBadGateway) },
+			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking", "",
 			func(t *testing.T, r *workerRig) {
 				if j := r.get(t, "J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
 					t.Errorf("recheck at %v, want now+Settle", j.NextAttempt)
 				}
 			}},
-		{"ambiguous timeout", fail(fmt.Errorf("apiclient: add-stamp: %w: %w", apiclient.ErrAmbiguous, context.DeadlineExceeded)),
-			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking", nil},
-		{"rejected not enough", fail(statusErr(400, "not enough stamps on the card", apiclient.ErrRejected)),
-			[]string{"sending add-stamp 1", "refused not enough balance (not enough stamps on the card)"}, queue.Refused, EventRefused,
-			"NOT applied — not enough balance", nil},
-		{"rejected unknown card", fail(statusErr(404, "Card not found", apiclient.ErrRejected)),
-			[]string{"sending add-stamp 1", "refused unknown card (Card not found)"}, queue.Refused, EventRefused, "unknown card",
+		{"ambiguous timeout", stampCard, "", func(r *workerRig) { r.sb.SetFaults(sandbox.Faults{Latency: time.Hour}) },
+			[]string{"sending add-stamp 1", "ambiguous ambiguous misses=0"}, queue.Ambiguous, EventReconciling, "checking", "", nil},
+		{"refused: not enough", stampCard, ModeRedeem, nil,
+			[]string{"sending subtract-reward 1", "refused not enough balance (not enough rewards on the card)"}, queue.Refused,
+			EventRefused, "NOT applied — not enough balance", "subtract-reward 1", nil},
+		{"refused: unknown card", unknownCard, "", nil,
+			[]string{"sending add-stamp 1", "refused unknown card (Card not found)"}, queue.Refused, EventRefused, "unknown card", "add-stamp 1",
 			func(t *testing.T, r *workerRig) {
-				if _, ok := r.w.cache.Get(stampCard); ok {
+				if _, ok := r.w.cache.Get(unknownCard); ok {
 					t.Error("a card the API does not know is still cached")
 				}
 			}},
-		{"unauthorized", fail(statusErr(401, "Invalid API key", apiclient.ErrUnauthorized)),
-			[]string{"sending add-stamp 1", "retry unauthorized"}, queue.Pending, EventUnauthorized, "key refused",
+		{"unauthorized", stampCard, "", func(r *workerRig) { r.sb.FailNext(http.StatusUnauthorized) },
+			[]string{"sending add-stamp 1", "retry unauthorized"}, queue.Pending, EventUnauthorized, "key refused", "",
 			func(t *testing.T, r *workerRig) {
 				if s := r.w.Status(); !s.Paused || !strings.Contains(s.PauseReason, "key") {
 					t.Errorf("Status() = %+v, want paused", s)
 				}
 				if j := r.get(t, "J1"); j.NextAttempt.After(r.now) {
-					t.Errorf("job due at %v, want now (sent again on resume)", j.NextAttempt)
+					t.Errorf("job due at %v, want now (sent again once the key works)", j.NextAttempt)
 				}
 			}},
-		{"not sent", fail(fmt.Errorf("apiclient: add-stamp: %w: dial tcp: connection refused", apiclient.ErrNotSent)),
-			[]string{"sending add-stamp 1", "retry not_sent"}, queue.Pending, EventWaiting, "no connection",
+		{"not sent", stampCard, "", func(r *workerRig) { r.net.down.Store(true) },
+			[]string{"sending add-stamp 1", "retry not_sent"}, queue.Pending, EventWaiting, "no connection", "",
 			func(t *testing.T, r *workerRig) {
 				j, s := r.get(t, "J1"), r.w.Status()
 				if d := j.NextAttempt.Sub(r.now); d < time.Second || d > 2*time.Second {
@@ -206,8 +78,11 @@ func TestWorker_step_Classes(t *testing.T) {
 					t.Errorf("Status() = %+v, want unreachable until %v", s, j.NextAttempt)
 				}
 			}},
-		{"rate limited with Retry-After", fail(fmt.Errorf("apiclient: %w", &apiclient.StatusError{Status: 429, RetryAfter: 40 * time.Second, Class: apiclient.ErrRateLimited})),
-			[]string{"sending add-stamp 1", "retry rate_limited"}, queue.Pending, EventWaiting, "slow down",
+		{"rate limited with Retry-After", stampCard, "", func(r *workerRig) {
+			r.sb.SetFaults(sandbox.Faults{RetryAfter: "40"})
+			r.sb.FailNext(http.StatusTooManyRequests)
+		},
+			[]string{"sending add-stamp 1", "retry rate_limited"}, queue.Pending, EventWaiting, "slow down", "",
 			func(t *testing.T, r *workerRig) {
 				if j := r.get(t, "J1"); j.NextAttempt.Sub(r.now) < 40*time.Second {
 					t.Errorf("retry at %v, want after Retry-After (40s)", j.NextAttempt)
@@ -216,8 +91,11 @@ func TestWorker_step_Classes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){tt.answer}}
-			r := newRig(t, WorkerConfig{Currency: "£"}, api, nil, pendingJob("J1", stampCard))
+			r := newRig(t, rigOpts{cfg: WorkerConfig{Currency: "£"}}, jobSpec{name: "J1", card: tt.card, mode: tt.mode})
+			r.know(t, tt.card, apiclient.Stamp, 1) // the fault hits the action, not a GET
+			if tt.fault != nil {
+				tt.fault(r)
+			}
 			r.step(t)
 			if got := r.q.log(); strings.Join(got, "|") != strings.Join(tt.wantVerbs, "|") {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
@@ -229,14 +107,11 @@ func TestWorker_step_Classes(t *testing.T) {
 			if len(evs) != 1 || evs[0].Kind != tt.wantEvent || !strings.Contains(evs[0].Message, tt.wantText) {
 				t.Fatalf("events = %+v, want one %s containing %q", evs, tt.wantEvent, tt.wantText)
 			}
-			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != r.ids["J1"] || e.Card != stampCard || e.Scanner != "front") {
+			if e := evs[0]; e.Kind != EventUnauthorized && (e.JobID != r.ids["J1"] || e.Card != tt.card || e.Scanner != "front") {
 				t.Errorf("event %+v does not name the job", e)
 			}
-			if e := evs[0]; (e.Kind == EventApplied || e.Kind == EventRefused) && e.Action != "add-stamp 1" {
-				t.Errorf("event action %q, want add-stamp 1", e.Action)
-			}
-			if a := api.applied[0]; a.Comment != r.marker("J1") || a.Card != stampCard {
-				t.Errorf("applied %+v, want the marker as comment", a)
+			if e := evs[0]; tt.wantAction != "" && e.Action != tt.wantAction {
+				t.Errorf("event action %q, want %q", e.Action, tt.wantAction)
 			}
 			if tt.check != nil {
 				tt.check(t, r)
@@ -250,29 +125,38 @@ func TestWorker_step_Classes(t *testing.T) {
 // not send: tillscan's own bug) and, with ParkRefusals, every refusal is
 // parked dead for an operator. Applied and uncertain jobs are unaffected.
 func TestWorker_RefusedOrParked(t *testing.T) {
-	taken := fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected))
-	ownBug := fail(fmt.Errorf("apiclient: add-stamp: quantity 0 must be positive: %w", apiclient.ErrRejected))
+	const badNumber = "LOY_12" // what a wrong card_pattern could extract; no card number
 	tests := []struct {
 		name      string
 		park      bool
-		answer    func(apiclient.Action) (*apiclient.Card, error)
+		card      string
+		mode      string
+		fault     func(r *workerRig)
 		wantVerbs string
 		wantState queue.State
 		wantEvent EventKind
 	}{
-		{"refused", false, taken, "sending add-stamp 1|refused already done (visit has already been registered)", queue.Refused, EventRefused},
-		{"refused, parked on request", true, taken,
-			"sending add-stamp 1|dead already done (visit has already been registered)", queue.Dead, EventRefused},
-		{"malformed by tillscan: needs an operator", false, ownBug,
-			"sending add-stamp 1|dead apiclient: add-stamp: quantity 0 must be positive: apiclient: rejected", queue.Dead, EventDead},
-		{"applied is not parked", true, answer(stampAt(9)), "sending add-stamp 1|done stamp 9/10", queue.Done, EventApplied},
-		{"uncertain is not parked", true, fail(statusErr(502, "Bad Gateway", apiclient.ErrAmbiguous)),
+		{"refused", false, stampCard, ModeRedeem, nil,
+			"sending subtract-reward 1|refused not enough balance (not enough rewards on the card)", queue.Refused, EventRefused},
+		{"refused, parked on request", true, stampCard, ModeRedeem, nil,
+			"sending subtract-reward 1|dead not enough balance (not enough rewards on the card)", queue.Dead, EventRefused},
+		{"malformed by tillscan: needs an operator", false, badNumber, "", nil,
+			`sending none: apiclient: "LOY_12" is not a card number: apiclient: rejected|dead apiclient: "LOY_12" is not a card number: apiclient: rejected`,
+			queue.Dead, EventDead},
+		{"applied is not parked", true, stampCard, "", nil, "sending add-stamp 1|done stamp 8/10", queue.Done, EventApplied},
+		{"uncertain is not parked", true, stampCard, "", func(r *workerRig) { r.sb.FailNext(http.StatusBadGateway) },
 			"sending add-stamp 1|ambiguous ambiguous misses=0", queue.Ambiguous, EventReconciling},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){tt.answer}}
-			r := newRig(t, WorkerConfig{ParkRefusals: tt.park}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", stampCard))
+			r := newRig(t, rigOpts{cfg: WorkerConfig{ParkRefusals: tt.park}},
+				jobSpec{name: "J1", card: tt.card, mode: tt.mode}, pendingJob("J2", tt.card))
+			if tt.card == stampCard {
+				r.know(t, stampCard, apiclient.Stamp, 1)
+			}
+			if tt.fault != nil {
+				tt.fault(r)
+			}
 			r.step(t)
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
@@ -293,59 +177,55 @@ func TestWorker_RefusedOrParked(t *testing.T) {
 }
 
 func TestWorker_Comment(t *testing.T) {
-	api := &fakeAPI{}
 	rules := DefaultRules()
 	rules.Comment = "front till"
-	r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", stampCard))
+	r := newRig(t, rigOpts{rules: func() Rules { return rules }}, pendingJob("J1", stampCard))
 	r.step(t)
-	if got := api.applied[0].Comment; got != r.marker("J1")+" front till" {
-		t.Errorf("comment = %q", got)
+	ops := r.sb.Operations()
+	if len(ops) != 1 || ops[0].Comment == nil || *ops[0].Comment != r.marker("J1")+" front till" {
+		t.Errorf("operations %+v, want one whose comment is the marker then the configured text", ops)
 	}
 }
 
 func TestWorker_LookupCostsOneGetPerCard(t *testing.T) {
-	api := &fakeAPI{}
-	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard), pendingJob("J2", stampCard))
+	r := newRig(t, rigOpts{}, pendingJob("J1", stampCard), pendingJob("J2", stampCard))
 	r.step(t)
 	r.step(t)
-	if api.gets != 1 || len(api.applied) != 2 {
-		t.Fatalf("two scans of one card: %d GETs, %d actions; want 1 and 2", api.gets, len(api.applied))
+	if gets, posts := len(r.net.requests("GET /cards/")), len(r.net.actions()); gets != 1 || posts != 2 {
+		t.Fatalf("two scans of one card: %d GETs, %d actions; want 1 and 2", gets, posts)
 	}
 }
 
 func TestWorker_RedeemRewardReadsTheBalance(t *testing.T) {
-	card := rewardCard(260)
-	api := &fakeAPI{cards: map[string]apiclient.Card{card.ID: card}}
-	j := pendingJob("J1", card.ID)
-	j.mode = ModeRedeem
-	r := newRig(t, WorkerConfig{}, api, nil, j)
-	if err := r.w.cache.Put(card.ID, CardInfo{Type: apiclient.Reward, TemplateID: 7}); err != nil {
-		t.Fatal(err)
-	}
+	r := newRig(t, rigOpts{}, jobSpec{name: "J1", card: pointsCard, mode: ModeRedeem})
+	r.know(t, pointsCard, apiclient.Reward, 9) // known, but the tier depends on today's balance
 	r.step(t)
-	if api.gets != 1 || len(api.applied) != 1 || api.applied[0].Quantity != 12 {
-		t.Fatalf("%d GETs, sent %+v; want a fresh GET and receive-reward of tier 12", api.gets, api.applied)
+	if gets := len(r.net.requests("GET /cards/")); gets != 1 || r.get(t, "J1").Action != "receive-reward 901" {
+		t.Fatalf("%d GETs, sent %q; want a fresh GET and receive-reward of the tier the balance affords (901)",
+			gets, r.get(t, "J1").Action)
 	}
 }
 
 func TestWorker_LookupFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		err       error
+		card      string
+		fault     func(r *workerRig)
 		wantVerbs string
 		wantState queue.State
 		wantEvent EventKind
 	}{
-		{"not sent: job stays pending, worker backs off", fmt.Errorf("%w: dial", apiclient.ErrNotSent), "", queue.Pending, EventWaiting},
-		{"ambiguous GET is a failed read", fmt.Errorf("%w: reset", apiclient.ErrAmbiguous), "", queue.Pending, EventWaiting},
-		{"unknown card", statusErr(404, "Card not found", apiclient.ErrRejected),
-			"refused unknown card (Card not found)", queue.Refused, EventRefused},
-		{"unauthorized", statusErr(403, "Forbidden", apiclient.ErrUnauthorized), "", queue.Pending, EventUnauthorized},
+		{"not sent: job stays pending, worker backs off", stampCard, func(r *workerRig) { r.net.down.Store(true) }, "", queue.Pending, EventWaiting},
+		{"ambiguous GET is a failed read", stampCard, func(r *workerRig) { r.sb.FailNext(http.StatusBadGateway) }, "", queue.Pending, EventWaiting},
+		{"unknown card", unknownCard, nil, "refused unknown card (Card not found)", queue.Refused, EventRefused},
+		{"unauthorized", stampCard, func(r *workerRig) { r.sb.FailNext(http.StatusForbidden) }, "", queue.Pending, EventUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeAPI{getErrs: []error{tt.err}}
-			r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard))
+			r := newRig(t, rigOpts{}, pendingJob("J1", tt.card))
+			if tt.fault != nil {
+				tt.fault(r)
+			}
 			r.step(t)
 			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
 				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
@@ -356,19 +236,18 @@ func TestWorker_LookupFailures(t *testing.T) {
 			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
 				t.Errorf("events = %v, want [%s]", k, tt.wantEvent)
 			}
-			if len(api.applied) != 0 {
-				t.Errorf("applied %v after a failed lookup", api.applied)
+			if a := r.net.actions(); len(a) != 0 {
+				t.Errorf("sent %v after a failed lookup", a)
 			}
 		})
 	}
 }
 
-func TestWorker_DecideErrorIsRejectedBeforeSending(t *testing.T) {
-	api := &fakeAPI{cards: map[string]apiclient.Card{"612001-100-201": {ID: "612001-100-201", Type: apiclient.Cashback, TemplateID: 2}}}
-	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", "612001-100-201"))
+func TestWorker_DecideErrorIsRefusedBeforeSending(t *testing.T) {
+	r := newRig(t, rigOpts{}, pendingJob("J1", cashCard))
 	r.step(t)
-	if len(api.applied) != 0 {
-		t.Fatalf("applied %v without a purchase sum", api.applied)
+	if a := r.net.actions(); len(a) != 0 {
+		t.Fatalf("sent %v without a purchase sum", a)
 	}
 	ev := r.feed.Recent()[0]
 	if r.get(t, "J1").State != queue.Refused || ev.Kind != EventRefused || !strings.Contains(ev.Message, "purchase sum") {
@@ -377,21 +256,23 @@ func TestWorker_DecideErrorIsRejectedBeforeSending(t *testing.T) {
 }
 
 func TestWorker_WaitingOnlyOncePerStreak(t *testing.T) {
-	notSent := fail(fmt.Errorf("%w: dial", apiclient.ErrNotSent))
-	api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent, answer(stampAt(9)), notSent}}
-	r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", stampCard))
-	delay := func(id string) time.Duration {
-		j := r.get(t, id)
+	r := newRig(t, rigOpts{}, pendingJob("J1", stampCard))
+	r.know(t, stampCard, apiclient.Stamp, 1)
+	delay := func(name string) time.Duration {
+		j := r.get(t, name)
 		d := j.NextAttempt.Sub(r.now)
 		r.now = j.NextAttempt
 		return d
 	}
+	r.net.down.Store(true)
 	r.step(t) // J1 fails: streak 1
 	d1 := delay("J1")
 	r.step(t) // J1 fails again: streak 2, no second event
 	d2 := delay("J1")
+	r.net.down.Store(false)
 	r.step(t) // J1 applied: streak over
 	r.add(t, pendingJob("J2", stampCard))
+	r.net.down.Store(true)
 	r.step(t) // J2 fails: a new streak
 	d3 := delay("J2")
 	var waiting int
@@ -429,370 +310,211 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestWorker_LearnsMechanics: the API does not say a template's mechanics;
+// the worker learns them from its "Irrelevant accrual type" answers.
 func TestWorker_LearnsMechanics(t *testing.T) {
-	irrelevant := fail(statusErr(400, "Irrelevant accrual type", apiclient.ErrRejected))
-	visitsCard := apiclient.Card{ID: "544256-439-857", Type: apiclient.Stamp, TemplateID: 2,
-		Balance: apiclient.Balance{CurrentNumberOfUses: ptr(3.0), NumberStampsTotal: ptr(8.0)}}
-	spendCard := apiclient.Card{ID: "544256-439-858", Type: apiclient.Stamp, TemplateID: 3}
-	cards := map[string]apiclient.Card{visitsCard.ID: visitsCard, spendCard.ID: spendCard}
-
+	const visitsTemplate, spendTemplate = 2, 10
 	t.Run("visits, learned once, remembered", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
-		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID), pendingJob("J2", visitsCard.ID))
+		r := newRig(t, rigOpts{}, pendingJob("J1", visitsCard), pendingJob("J2", visitsCard))
 		r.step(t)
 		want := "sending add-stamp 1|retry rejected|sending add-visit 1|done stamp 3/8"
 		if got := strings.Join(r.q.log(), "|"); got != want {
 			t.Errorf("verbs = %q, want %q", got, want)
 		}
-		if a := api.applied; a[0].Comment != a[1].Comment {
-			t.Errorf("probe comments %q, %q: every send of a job carries the same marker", a[0].Comment, a[1].Comment)
-		}
-		if m, _ := r.w.cache.Mechanics(2); m != MechVisits {
+		if m, _ := r.w.cache.Mechanics(visitsTemplate); m != MechVisits {
 			t.Errorf("learned %q, want visits", m)
 		}
-		r.step(t) // J2: straight to add-visit
-		if n := len(api.applied); n != 3 || api.applied[2].Method != apiclient.AddVisit {
-			t.Errorf("second scan sent %v, want one add-visit", api.applied[2:])
+		if n := r.markers("J1"); n != 1 {
+			t.Errorf("marker on %d operations, want 1 (the probe that fitted)", n)
+		}
+		r.now = r.now.Add(24 * time.Hour) // one visit a day
+		r.step(t)                         // J2: straight to add-visit
+		if got := r.net.actions(); strings.Join(got, ",") != "add-stamp,add-visit,add-visit" {
+			t.Errorf("actions %v, want the second scan to go straight to add-visit", got)
 		}
 	})
 	t.Run("spend without a sum: learned by elimination, then refused", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
-		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", spendCard.ID))
+		r := newRig(t, rigOpts{}, pendingJob("J1", spendCard))
 		r.step(t)
 		if j := r.get(t, "J1"); j.State != queue.Refused || !strings.Contains(j.Reason, "purchase sum") {
 			t.Errorf("job %s %q, want refused asking for the purchase sum", j.State, j.Reason)
 		}
-		if m, _ := r.w.cache.Mechanics(3); m != MechSpend {
+		if m, _ := r.w.cache.Mechanics(spendTemplate); m != MechSpend {
 			t.Errorf("learned %q, want spend", m)
 		}
 	})
 	t.Run("spend with a sum", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant}}
-		j := pendingJob("J1", spendCard.ID)
-		j.sum = ptr(25.0)
-		r := newRig(t, WorkerConfig{}, api, nil, j)
+		r := newRig(t, rigOpts{}, jobSpec{name: "J1", card: spendCard, sum: ptr(25.0)})
 		r.step(t)
-		if got := api.applied[2]; got.Method != apiclient.AddPurchase || got.Quantity != 25 || r.get(t, "J1").State != queue.Done {
-			t.Errorf("third probe %s %v, state %s; want add-purchase 25, done", got.Method, got.Quantity, r.get(t, "J1").State)
+		if got, j := r.net.actions(), r.get(t, "J1"); strings.Join(got, ",") != "add-scores,add-visit,add-purchase" ||
+			j.State != queue.Done || j.Action != "add-purchase 25" {
+			t.Errorf("actions %v, job %s %q; want add-purchase 25 on the third probe, done", got, j.State, j.Action)
 		}
 	})
 	t.Run("a different refusal proves the accrual type", func(t *testing.T) {
-		taken := fail(statusErr(400, "visit has already been registered", apiclient.ErrRejected))
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, taken}}
-		r := newRig(t, WorkerConfig{}, api, nil, pendingJob("J1", visitsCard.ID))
+		r := newRig(t, rigOpts{}, pendingJob("J1", visitsCard))
+		r.apply(t, visitsCard, apiclient.AddVisit, "another till") // today's visit is taken
 		r.step(t)
-		if m, _ := r.w.cache.Mechanics(2); m != MechVisits || r.get(t, "J1").State != queue.Refused {
+		if m, _ := r.w.cache.Mechanics(visitsTemplate); m != MechVisits || r.get(t, "J1").State != queue.Refused {
 			t.Errorf("learned %q, state %s; want visits and refused", m, r.get(t, "J1").State)
 		}
 	})
 	t.Run("config wins: no probing", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
 		rules := DefaultRules()
-		rules.Mechanics = map[int]Mechanics{2: MechStamps}
-		r := newRig(t, WorkerConfig{}, api, func() Rules { return rules }, pendingJob("J1", visitsCard.ID))
+		rules.Mechanics = map[int]Mechanics{visitsTemplate: MechStamps}
+		r := newRig(t, rigOpts{rules: func() Rules { return rules }}, pendingJob("J1", visitsCard))
 		r.step(t)
-		if len(api.applied) != 1 || r.get(t, "J1").State != queue.Refused || !strings.Contains(r.get(t, "J1").Reason, "mechanics in the config") {
-			t.Errorf("sent %d, job %+v; want one send and refused pointing at the config", len(api.applied), r.get(t, "J1"))
+		if j := r.get(t, "J1"); len(r.net.actions()) != 1 || j.State != queue.Refused || !strings.Contains(j.Reason, "mechanics in the config") {
+			t.Errorf("sent %v, job %s %q; want one send and refused pointing at the config", r.net.actions(), j.State, j.Reason)
 		}
-		if _, ok := r.w.cache.Mechanics(2); ok {
+		if _, ok := r.w.cache.Mechanics(visitsTemplate); ok {
 			t.Error("learned mechanics although the config declares them")
 		}
 	})
 	t.Run("a wrong learned guess is corrected", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant}}
-		j := pendingJob("J1", visitsCard.ID)
-		j.sum = ptr(9.0)
-		r := newRig(t, WorkerConfig{}, api, nil, j)
-		if err := r.w.cache.LearnMechanics(2, MechSpend); err != nil {
+		r := newRig(t, rigOpts{}, jobSpec{name: "J1", card: visitsCard, sum: ptr(9.0)})
+		if err := r.w.cache.LearnMechanics(visitsTemplate, MechSpend); err != nil {
 			t.Fatal(err)
 		}
 		r.step(t)
-		if got := api.applied[1].Method; got != apiclient.AddStamp {
-			t.Errorf("after spend was refused, probed %s, want add-stamp (first untried)", got)
+		if got := r.net.actions(); strings.Join(got, ",") != "add-purchase,add-stamp,add-visit" {
+			t.Errorf("actions %v: after spend was refused, want the untried ones in order", got)
 		}
-		if m, _ := r.w.cache.Mechanics(2); m != MechStamps {
-			t.Errorf("learned %q, want stamps", m)
-		}
-	})
-	t.Run("all refused", func(t *testing.T) {
-		api := &fakeAPI{cards: cards, apply: []func(apiclient.Action) (*apiclient.Card, error){irrelevant, irrelevant, irrelevant}}
-		j := pendingJob("J1", visitsCard.ID)
-		j.sum = ptr(9.0)
-		r := newRig(t, WorkerConfig{}, api, nil, j)
-		r.step(t)
-		if len(api.applied) != 3 || r.get(t, "J1").State != queue.Refused {
-			t.Errorf("sent %d, state %s; want 3 probes then refused", len(api.applied), r.get(t, "J1").State)
+		if m, _ := r.w.cache.Mechanics(visitsTemplate); m != MechVisits {
+			t.Errorf("learned %q, want visits", m)
 		}
 	})
-}
-
-func op(id int64, card string, template int, comment string) apiclient.Operation {
-	return apiclient.Operation{ID: id, CardID: card, TemplateID: template, Comment: &comment}
-}
-
-func TestWorker_Reconcile(t *testing.T) {
-	noise := func(n int) []apiclient.Operation {
-		var ops []apiclient.Operation
-		for i := range n {
-			ops = append(ops, op(int64(100+i), stampCard, 1, fmt.Sprintf("tillscan:till-1:J%d", 10+i)))
-		}
-		return ops
-	}
-	tests := []struct {
-		name      string
-		misses    int
-		api       *fakeAPI
-		ops       func(marker string) []apiclient.Operation // what GET /operations holds, given J1's marker
-		wantVerbs string
-		wantKinds string
-		check     func(t *testing.T, r *workerRig)
-	}{
-		{"found", 0, &fakeAPI{}, func(m string) []apiclient.Operation { return []apiclient.Operation{op(1, stampCard, 1, m)} },
-			"done stamp 8/10", "applied", nil},
-		{"found with configured text after it", 0, &fakeAPI{},
-			func(m string) []apiclient.Operation {
-				return []apiclient.Operation{op(1, stampCard, 1, m+" front till")}
-			},
-			"done stamp 8/10", "applied", nil},
-		{"prefix trap is not a match", 0, &fakeAPI{}, func(m string) []apiclient.Operation { return []apiclient.Operation{op(1, stampCard, 1, m+"2")} },
-			"ambiguous absent misses=1", "", nil},
-		{"found on a later page behind a server page cap", 0,
-			&fakeAPI{perPage: 7}, func(m string) []apiclient.Operation { return append(noise(20), op(1, stampCard, 1, m)) },
-			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
-				if n := len(r.api.lists); n != 3 {
-					t.Errorf("read %d pages, want 3 (21 items, 7 per page)", n)
-				}
-			}},
-		{"absent, not yet sure", 1, &fakeAPI{ops: noise(3)}, nil,
-			"ambiguous absent misses=2", "", func(t *testing.T, r *workerRig) {
-				if j := r.get(t, "J1"); !j.NextAttempt.Equal(r.now.Add(30 * time.Second)) {
-					t.Errorf("next look at %v, want now+Settle", j.NextAttempt)
-				}
-				if len(r.api.applied) != 0 {
-					t.Error("re-sent before being sure")
-				}
-			}},
-		{"absent on every look: back to pending, due now", 2, &fakeAPI{ops: noise(3)}, nil,
-			"retry absent", "", func(t *testing.T, r *workerRig) {
-				if j := r.get(t, "J1"); j.State != queue.Pending || j.NextAttempt.After(r.now) {
-					t.Errorf("job %s due %v, want pending due now", j.State, j.NextAttempt)
-				}
-			}},
-		{"read failed: look later, same count", 1, &fakeAPI{opsErrs: []error{fmt.Errorf("%w: dial", apiclient.ErrNotSent)}}, nil,
-			"ambiguous not_sent misses=1", "waiting", func(t *testing.T, r *workerRig) {
-				if j := r.get(t, "J1"); j.NextAttempt.Sub(r.now) < 30*time.Second {
-					t.Errorf("next look in %v, want at least Settle", j.NextAttempt.Sub(r.now))
-				}
-			}},
-		{"read got 503", 1, &fakeAPI{opsErrs: []error{statusErr(503, "", apiclient.ErrAmbiguous)}}, nil,
-			"ambiguous ambiguous misses=1", "waiting", nil},
-		{"read unauthorized: pause, keep it ambiguous", 0, &fakeAPI{opsErrs: []error{statusErr(401, "", apiclient.ErrUnauthorized)}}, nil,
-			"ambiguous unauthorized misses=0", "unauthorized", nil},
-		{"read refused for good: park, never re-send", 0, &fakeAPI{opsErrs: []error{statusErr(400, "bad date", apiclient.ErrRejected)}}, nil,
-			"dead cannot check whether it was applied: refused: bad date; look at the card's operations and resolve the job", "dead", nil},
-		{"duplicate marker", 0, &fakeAPI{},
-			func(m string) []apiclient.Operation {
-				return []apiclient.Operation{op(1, stampCard, 1, m), op(2, stampCard, 1, "x "+m)}
-			},
-			"done stamp 8/10", "applied,duplicate", nil},
-		{"card filter empty: template fallback finds it", 0,
-			&fakeAPI{noCard: true}, func(m string) []apiclient.Operation {
-				return []apiclient.Operation{op(5, "other", 1, "x"), op(6, stampCard, 1, m)}
-			},
-			"done stamp 8/10", "applied", func(t *testing.T, r *workerRig) {
-				if n := len(r.api.lists); n < 2 || r.api.lists[1].TemplateID != 1 || r.api.lists[1].CardID != "" {
-					t.Errorf("queries %+v, want a template query after the empty card query", r.api.lists)
-				}
-			}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, WorkerConfig{}, tt.api, nil, ambiguousJob("J1", tt.misses))
-			if tt.ops != nil {
-				tt.api.ops = tt.ops(r.marker("J1"))
-			}
-			r.step(t)
-			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
-				t.Errorf("verbs = %q, want %q", got, tt.wantVerbs)
-			}
-			var kinds []string
-			for _, k := range r.kinds() {
-				kinds = append(kinds, string(k))
-			}
-			if got := strings.Join(kinds, ","); got != tt.wantKinds {
-				t.Errorf("events = %q, want %q", got, tt.wantKinds)
-			}
-			if len(tt.api.applied) != 0 {
-				t.Errorf("a reconciliation step sent %v", tt.api.applied)
-			}
-			q := tt.api.lists[0]
-			if q.CardID != stampCard || !q.StartDate.Equal(day(t0).AddDate(0, 0, -1)) || !q.EndDate.Equal(day(t0).AddDate(0, 0, 1)) {
-				t.Errorf("first query %+v, want the card from the day before the send to tomorrow", q)
-			}
-			if tt.check != nil {
-				tt.check(t, r)
-			}
-		})
-	}
-}
-
-func TestWorker_ReconcileThenResend(t *testing.T) {
-	api := &fakeAPI{}
-	r := newRig(t, WorkerConfig{Looks: 2}, api, nil, ambiguousJob("J1", 0))
-	r.step(t) // miss 1
-	r.now = r.now.Add(30 * time.Second)
-	r.step(t) // miss 2: surely absent
-	r.step(t) // re-send
-	want := "ambiguous absent misses=1|retry absent|sending add-stamp 1|done stamp 8/10"
-	if got := strings.Join(r.q.log(), "|"); got != want {
-		t.Fatalf("verbs = %q, want %q", got, want)
-	}
-	if c := api.applied[0].Comment; c != r.marker("J1") {
-		t.Errorf("re-send comment %q, want the same marker", c)
-	}
 }
 
 // TestWorker_Run drives Run's idle, wake, backoff and pause logic on the
 // synctest fake clock.
 func TestWorker_Run(t *testing.T) {
+	run := func(t *testing.T, r *workerRig) (stop func() error) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.w.Run(ctx) }()
+		return func() error { cancel(); return <-done }
+	}
+	bubble := rigOpts{cfg: WorkerConfig{Idle: time.Hour}, clock: time.Now}
 	t.Run("idle until woken, then sends; nil on cancel", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			api := &fakeAPI{}
-			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api)
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- r.w.Run(ctx) }()
+			r := newRig(t, bubble)
+			stop := run(t, r)
 			synctest.Wait() // Run is idle: nothing queued
-			if api.nApplied() != 0 {
-				t.Fatal("sent with an empty queue")
+			if len(r.net.all()) != 0 {
+				t.Fatalf("requests %v with an empty queue", r.net.all())
 			}
-			start := time.Now()
 			r.add(t, pendingJob("J1", stampCard))
 			r.w.Wake()
+			time.Sleep(100 * time.Millisecond) // the client paces its two requests (a GET, the action) 1ms apart
 			synctest.Wait()
-			if api.nApplied() != 1 || time.Since(start) != 0 {
-				t.Fatalf("after Wake: %d sent after %v, want 1 at once", api.nApplied(), time.Since(start))
+			if r.get(t, "J1").State != queue.Done {
+				t.Fatalf("100ms after Wake: job %s, want done (the worker idles for an hour unless woken)", r.get(t, "J1").State)
 			}
-			cancel()
-			if err := <-done; err != nil {
+			if err := stop(); err != nil {
 				t.Fatalf("Run() = %v, want nil after cancel", err)
 			}
 		})
 	})
 	t.Run("sleeps until the next job is due", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			api := &fakeAPI{}
-			j := pendingJob("J1", stampCard)
-			j.due = 90 * time.Second
-			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api, j)
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- r.w.Run(ctx) }()
-			defer func() { cancel(); <-done }() // no log line after the test returns
+			r := newRig(t, bubble, jobSpec{name: "J1", card: stampCard, due: 90 * time.Second})
+			stop := run(t, r)
+			defer stop() // no log line after the test returns
 			time.Sleep(89 * time.Second)
 			synctest.Wait()
-			if api.nApplied() != 0 {
+			if len(r.net.all()) != 0 {
 				t.Fatal("sent before the job was due")
 			}
-			time.Sleep(time.Second)
+			time.Sleep(time.Second + 100*time.Millisecond) // the client paces its two requests 1ms apart
 			synctest.Wait()
-			if api.nApplied() != 1 {
+			if r.get(t, "J1").State != queue.Done {
 				t.Fatal("not sent when due")
 			}
 		})
 	})
 	t.Run("backs off while unreachable; a new scan does not end it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			notSent := fail(fmt.Errorf("%w: dial", apiclient.ErrNotSent))
-			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){notSent, notSent},
-				cards: map[string]apiclient.Card{stampCard: stampAt(8), "544256-439-999": stampAt(1)}}
-			r := newRunRig(t, WorkerConfig{RetryBase: 10 * time.Second, RetryCap: time.Minute, Idle: time.Hour}, api,
+			r := newRig(t, rigOpts{cfg: WorkerConfig{RetryBase: 10 * time.Second, RetryCap: time.Minute, Idle: time.Hour}, clock: time.Now},
 				pendingJob("J1", stampCard))
-			api.calls = make(chan string, 100)
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- r.w.Run(ctx) }()
-			defer func() { cancel(); <-done }() // no log line after the test returns
-			nextApply := func() time.Time {
-				for c := range api.calls {
-					if c == string(apiclient.AddStamp) {
+			r.know(t, stampCard, apiclient.Stamp, 1)
+			r.know(t, visitsCard, apiclient.Stamp, 2) // a known card: no GET, whose success would end the streak
+			r.net.calls = make(chan string, 100)
+			r.net.down.Store(true)
+			stop := run(t, r)
+			defer stop() // no log line after the test returns
+			nextTry := func() time.Time {
+				for c := range r.net.calls {
+					if strings.HasPrefix(c, "POST ") {
 						return time.Now()
 					}
 				}
 				return time.Time{}
 			}
-			sentAt := []time.Time{nextApply()}
-			// A known card: no GET, whose success would end the streak.
-			if err := r.w.cache.Put("544256-439-999", CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
-				t.Fatal(err)
-			}
-			r.add(t, pendingJob("J2", "544256-439-999"))
+			triedAt := []time.Time{nextTry()}
+			r.add(t, pendingJob("J2", visitsCard))
 			r.w.Wake() // a new scan must not cut the backoff short
-			sentAt = append(sentAt, nextApply(), nextApply())
-			if d := sentAt[1].Sub(sentAt[0]); d < 5*time.Second || d > 10*time.Second {
+			triedAt = append(triedAt, nextTry(), nextTry())
+			if d := triedAt[1].Sub(triedAt[0]); d < 5*time.Second || d > 10*time.Second {
 				t.Errorf("second try %v after the first, want within the first backoff step [5s, 10s]", d)
 			}
-			if d := sentAt[2].Sub(sentAt[1]); d < 10*time.Second || d > 20*time.Second {
+			if d := triedAt[2].Sub(triedAt[1]); d < 10*time.Second || d > 20*time.Second {
 				t.Errorf("third try %v after the second, want within [10s, 20s]", d)
 			}
+			r.net.down.Store(false)
 		})
 	})
-	t.Run("unauthorized pauses until the client accepts a key and Wake", func(t *testing.T) {
+	t.Run("a refused key pauses until the client takes a key (the same one) and Wake", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			api := &fakeAPI{apply: []func(apiclient.Action) (*apiclient.Card, error){fail(statusErr(401, "", apiclient.ErrUnauthorized))}}
-			r := newRunRig(t, WorkerConfig{Idle: time.Minute}, api, pendingJob("J1", stampCard))
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- r.w.Run(ctx) }()
+			r := newRig(t, rigOpts{cfg: WorkerConfig{Idle: time.Minute}, clock: time.Now}, pendingJob("J1", stampCard))
+			r.know(t, stampCard, apiclient.Stamp, 1)
+			r.sb.FailNext(http.StatusUnauthorized)
+			stop := run(t, r)
 			time.Sleep(time.Hour)
 			synctest.Wait()
-			if api.nApplied() != 1 || !r.w.Status().Paused {
-				t.Fatalf("sent %d times in an hour of pause (paused=%v), want 1", api.nApplied(), r.w.Status().Paused)
+			if n := len(r.net.all()); n != 1 || !r.w.Status().Paused {
+				t.Fatalf("%d requests in an hour of pause (paused=%v), want 1", n, r.w.Status().Paused)
 			}
-			api.acceptKey() // the client's SetAPIKey
+			r.client.SetAPIKey(sandbox.DemoAPIKey) // a reload: the vendor re-enabled the key
 			r.w.Wake()
 			synctest.Wait()
-			if api.nApplied() != 2 || r.w.Status().Paused || r.get(t, "J1").State != queue.Done {
-				t.Fatalf("after the key was accepted: sent %d, status %+v, job %s; want sent again and done", api.nApplied(), r.w.Status(), r.get(t, "J1").State)
+			if st := r.w.Status(); len(r.net.all()) != 2 || st.Paused || r.get(t, "J1").State != queue.Done {
+				t.Fatalf("after the key was given again: %d requests, status %+v, job %s; want sent again and done",
+					len(r.net.all()), st, r.get(t, "J1").State)
 			}
-			if n := strings.Count(strings.Join(func() []string {
-				var s []string
-				for _, k := range r.kinds() {
-					s = append(s, string(k))
+			n := 0
+			for _, k := range r.kinds() {
+				if k == EventUnauthorized {
+					n++
 				}
-				return s
-			}(), ","), "unauthorized"); n != 1 {
+			}
+			if n != 1 {
 				t.Errorf("%d unauthorized events, want 1", n)
 			}
-			cancel()
-			if err := <-done; err != nil {
+			if err := stop(); err != nil {
 				t.Fatalf("Run() = %v", err)
 			}
 		})
 	})
 	t.Run("a job an operator changed mid-send does not stop Run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			api := &fakeAPI{cards: map[string]apiclient.Card{stampCard: stampAt(8), "544256-439-999": stampAt(1)}}
-			r := newRunRig(t, WorkerConfig{Idle: time.Hour}, api, pendingJob("J1", stampCard), pendingJob("J2", "544256-439-999"))
+			r := newRig(t, bubble, pendingJob("J1", stampCard), pendingJob("J2", visitsCard))
 			dropped := false
-			api.onGet = func() { // the operator drops J1 while the worker looks its card up
-				if !dropped {
+			r.net.hook = func(req *http.Request) { // the operator drops J1 while the worker looks its card up
+				if !dropped && strings.HasSuffix(req.URL.Path, "/cards/"+stampCard) {
 					dropped = true
 					if err := r.q.Queue.Drop(r.ids["J1"], "operator", time.Now()); err != nil {
 						t.Errorf("Drop: %v", err)
 					}
 				}
 			}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- r.w.Run(ctx) }()
+			stop := run(t, r)
 			time.Sleep(time.Minute)
 			synctest.Wait()
-			if j := r.get(t, "J2"); j.State != queue.Done {
-				t.Errorf("J2 is %s, want done: Run must go on after the conflict", j.State)
+			if j1, j2 := r.get(t, "J1"), r.get(t, "J2"); j1.State != queue.Dropped || j2.State != queue.Done {
+				t.Errorf("J1 %s, J2 %s; want dropped and done: Run must go on after the conflict", j1.State, j2.State)
 			}
-			cancel()
-			if err := <-done; err != nil {
+			if err := stop(); err != nil {
 				t.Fatalf("Run() = %v, want nil", err)
 			}
 		})
@@ -800,43 +522,39 @@ func TestWorker_Run(t *testing.T) {
 	t.Run("startup check", func(t *testing.T) {
 		for _, tc := range []struct {
 			name       string
-			err        error
+			fault      func(r *workerRig)
 			reachable  bool
 			paused     bool
 			wantEvents int
 		}{
 			{"answers", nil, true, false, 0},
-			{"key refused", statusErr(401, "", apiclient.ErrUnauthorized), true, true, 1},
-			{"unreachable", fmt.Errorf("%w: dial", apiclient.ErrNotSent), false, false, 0},
+			{"key refused", func(r *workerRig) { r.sb.FailNext(http.StatusUnauthorized) }, true, true, 1},
+			{"unreachable", func(r *workerRig) { r.net.down.Store(true) }, false, false, 0},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					api := &fakeAPI{}
-					if tc.err != nil {
-						api.opsErrs = []error{tc.err}
+					r := newRig(t, rigOpts{cfg: WorkerConfig{StartupCheck: true}, clock: time.Now})
+					if tc.fault != nil {
+						tc.fault(r)
 					}
-					r := newRunRig(t, WorkerConfig{StartupCheck: true}, api)
-					ctx, cancel := context.WithCancel(t.Context())
-					done := make(chan error, 1)
-					go func() { done <- r.w.Run(ctx) }()
+					stop := run(t, r)
 					synctest.Wait()
 					st := r.w.Status()
 					if st.APIReachable != tc.reachable || st.Paused != tc.paused || len(r.feed.Recent()) != tc.wantEvents {
 						t.Errorf("Status() = %+v, events %v; want reachable %v, paused %v, %d events", st, r.kinds(), tc.reachable, tc.paused, tc.wantEvents)
 					}
-					if len(api.lists) != 1 || api.lists[0].ItemsPerPage != 1 {
-						t.Errorf("queries %+v, want one of one item", api.lists)
+					if q := r.net.requests("GET /operations"); len(q) != 1 || !strings.Contains(q[0], "itemsPerPage=1&") {
+						t.Errorf("requests %v, want one read of one operation", r.net.all())
 					}
-					cancel()
-					<-done
+					stop()
 				})
 			})
 		}
 	})
 	t.Run("queue failure ends Run with an error", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRunRig(t, WorkerConfig{}, &fakeAPI{})
-			w := NewWorker(WorkerConfig{}, brokenQueue{r.q}, r.api, nil, nil, nil, zerolog.Nop())
+			r := newRig(t, rigOpts{clock: time.Now})
+			w := NewWorker(WorkerConfig{}, brokenQueue{r.q}, r.client, nil, nil, nil, zerolog.Nop())
 			if err := w.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 				t.Fatalf("Run() = %v, want the queue's error", err)
 			}
