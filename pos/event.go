@@ -24,7 +24,7 @@ const (
 	EventUnauthorized EventKind = "unauthorized" // the API key was refused: sending stopped
 	EventReconciling  EventKind = "reconciling"  // the outcome is unknown: checking GET /operations before any re-send
 	EventDead         EventKind = "dead"         // the till cannot decide by itself: parked for an operator
-	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice
+	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice; parked for an operator
 
 	// EventRejected is the old name of EventRefused.
 	//

@@ -19,7 +19,8 @@ const maxReconcilePages = 200
 var errTooManyOps = errors.New("pos: too many operations to look through")
 
 // reconcile settles a job whose send may have been applied: it reads
-// GET /operations for the job's marker. Found: done. Missing on Looks
+// GET /operations for the job's marker. Found once: done. Found more than
+// once: dead, for an operator to correct the card. Missing on Looks
 // delayed reads in a row: surely absent, so the job goes back to pending
 // and is sent again with the same marker. A failed read changes nothing
 // but the time of the next look. It never re-sends blind.
@@ -65,21 +66,29 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 			Msg("marker absent on every delayed read: sending again with the same marker")
 		return w.q.Retry(job.ID, at, now)
 	}
-	at.Outcome = "found"
-	op := found[len(found)-1]
-	balance := w.freshBalance(ctx, job)
-	if err := w.q.Done(job.ID, at, balance); err != nil {
-		return err
-	}
-	w.log.Debug().Str("job", job.ID).Int64("operation", op.ID).Msg("marker found")
-	w.feed.publish(confirmedEvent(job, now, balance))
 	if len(found) > 1 {
+		// Applied more than once: the card must be corrected by hand, which
+		// the till cannot do. Parked (it was sent: an operator may resolve
+		// it as applied once the card is right).
 		ids := make([]int64, len(found))
 		for i, o := range found {
 			ids[i] = o.ID
 		}
-		w.feed.publish(duplicateEvent(job, now, marker, ids))
+		at.Outcome = "duplicate"
+		ev := duplicateEvent(job, now, marker, ids)
+		if err := w.q.Dead(job.ID, at, ev.Message); err != nil {
+			return err
+		}
+		w.feed.publish(ev)
+		return nil
 	}
+	at.Outcome = "found"
+	balance := w.freshBalance(ctx, job)
+	if err := w.q.Done(job.ID, at, balance); err != nil {
+		return err
+	}
+	w.log.Debug().Str("job", job.ID).Int64("operation", found[0].ID).Msg("marker found")
+	w.feed.publish(confirmedEvent(job, now, balance))
 	return nil
 }
 

@@ -96,7 +96,13 @@ func TestWorker_Reconcile(t *testing.T) {
 			"ambiguous unauthorized misses=0", "unauthorized", nil},
 		{"read refused for good: park, never re-send", 0, WorkerConfig{}, nil, func(r *workerRig) { r.sb.FailNext(http.StatusBadRequest) },
 			"dead cannot check whether it was applied: refused: Bad Request; look at the card's operations and resolve the job", "dead", nil},
-		{"duplicate marker", 0, WorkerConfig{}, nil, stamp("MARKER", "x MARKER"), "done", "applied,duplicate", nil},
+		{"duplicate marker: needs an operator", 0, WorkerConfig{}, nil, stamp("MARKER", "x MARKER"),
+			"dead 544256-439-856: applied 2 times by mistake — take the extra ones off in the dashboard, then resolve the job as applied",
+			"duplicate", func(t *testing.T, r *workerRig) {
+				if j := r.get(t, "J1"); !j.Uncertain {
+					t.Errorf("job %+v: want uncertain, so an operator can resolve it as applied", j)
+				}
+			}},
 		{"card filter empty: template fallback finds it", 0, WorkerConfig{},
 			func(c *apiclient.Client) Loyalty { return blindCardFilter{c} }, stamp("x", "MARKER"),
 			"done", "applied", func(t *testing.T, r *workerRig) {

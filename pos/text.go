@@ -58,7 +58,8 @@ func confirmedEvent(job queue.Job, now time.Time, balance string) Event {
 // duplicateEvent says the job's marker is on several operations.
 func duplicateEvent(job queue.Job, now time.Time, marker string, ids []int64) Event {
 	ev := jobEvent(job, EventDuplicate, now)
-	ev.Message = fmt.Sprintf("%s: applied %d times by mistake — correct the card in the dashboard", job.Card, len(ids))
+	ev.Message = fmt.Sprintf("%s: applied %d times by mistake — take the extra ones off in the dashboard, then resolve the job as applied",
+		job.Card, len(ids))
 	ev.Err = fmt.Sprintf("marker %s on operations %v", marker, ids)
 	return ev
 }
