@@ -100,9 +100,13 @@ func FuzzCommand(f *testing.F) {
 		" TILLSCAN:SUM: 7,5 ", "TILLSCAN:SUM:1e308", "544256-439-856", "5012345678900", ""} {
 		f.Add(s)
 	}
+	ex, err := NewExtractor("")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		q := &fakeEnqueuer{}
-		till := NewTill(TillConfig{TillID: "till-1", DedupeWindow: -1}, q, NewFeed(4), nil, zerolog.Nop())
+		till := NewTill(TillConfig{TillID: "till-1", DedupeWindow: -1, Extractor: ex}, q, NewFeed(4), nil, zerolog.Nop())
 		at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		ev := till.Handle(scanner.Scan{Text: text, Scanner: "front", At: at})
 		command := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(text)), commandPrefix)
