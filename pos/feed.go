@@ -3,6 +3,7 @@ package pos
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,12 +66,14 @@ type Subscription struct {
 	f    *Feed
 	ch   chan Event
 	wait time.Duration
+	// missed and err are read without f.mu, so that a subscriber asking
+	// never waits on a publisher that is waiting for it.
+	missed atomic.Uint64
+	err    atomic.Pointer[error] // why the Feed ended it
 
 	// guarded by f.mu
-	missed uint64
-	behind bool  // a Wait timed out and C has not had room since
-	ended  bool  // ch is closed
-	err    error // why the Feed ended it
+	behind bool // a Wait timed out and C has not had room since
+	ended  bool // ch is closed
 }
 
 // Follow returns a Subscription to every event published from now on.
@@ -103,7 +106,8 @@ func (f *Feed) Subscribe(buf int) (<-chan Event, func()) {
 }
 
 // Close ends the subscription and closes C. It is safe to call more than
-// once, and while events are being published.
+// once, and while events are being published (it may then wait for a
+// publisher's Wait to run out).
 func (s *Subscription) Close() {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
@@ -113,25 +117,25 @@ func (s *Subscription) Close() {
 // Missed returns how many events were published but not delivered to this
 // subscription because C was full (only with a Wait; without one the
 // subscription ends instead).
-func (s *Subscription) Missed() uint64 {
-	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
-	return s.missed
-}
+func (s *Subscription) Missed() uint64 { return s.missed.Load() }
 
 // Err returns ErrFellBehind if the Feed ended the subscription because C
 // was full, and nil while it runs or after Close.
 func (s *Subscription) Err() error {
-	s.f.mu.Lock()
-	defer s.f.mu.Unlock()
-	return s.err
+	if p := s.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Subscription) endLocked(err error) {
 	if s.ended {
 		return
 	}
-	s.ended, s.err = true, err
+	s.ended = true
+	if err != nil {
+		s.err.Store(&err)
+	}
 	delete(s.f.subs, s)
 	close(s.ch)
 }
@@ -149,7 +153,7 @@ func (s *Subscription) deliverLocked(e Event) {
 		s.endLocked(ErrFellBehind)
 		return
 	case s.behind:
-		s.missed++
+		s.missed.Add(1)
 		return
 	}
 	t := time.NewTimer(s.wait)
@@ -158,7 +162,7 @@ func (s *Subscription) deliverLocked(e Event) {
 	case s.ch <- e:
 	case <-t.C:
 		s.behind = true
-		s.missed++
+		s.missed.Add(1)
 	}
 }
 
