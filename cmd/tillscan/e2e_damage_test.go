@@ -34,10 +34,6 @@ import (
 var (
 	damageRounds = flag.Int("e2e.damage.rounds", 8, "rounds of TestE2E_DamagedQueueFile (one random corruption each); the long variant is -e2e.damage.rounds=200")
 	damageSeed   = flag.Uint64("e2e.damage.seed", 0, "seed of TestE2E_DamagedQueueFile's corruptions; 0 picks one (it is logged)")
-	// The daemon does not report the queue's repairs and quarantined
-	// records yet (REQUESTS.md, H6 → H4): until it does, that check runs
-	// only on demand. Turn it on by default once it passes.
-	damageReport = flag.Bool("e2e.damage.report", false, "TestE2E_DamagedQueueFile also checks that repairs and quarantined records are logged and shown on the status API")
 )
 
 // queueTemplate is the known queue file and what is in it.
@@ -116,7 +112,7 @@ func TestE2E_DamagedQueueFile(t *testing.T) {
 		default:
 			outcomes["repaired or quarantined"]++
 		}
-		if expect.String() != "clean" && (*damageReport || len(moved) > 0) {
+		if expect.String() != "clean" {
 			if len(problems) == 0 {
 				fail("the status API shows no problem")
 			}

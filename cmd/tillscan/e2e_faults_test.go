@@ -197,7 +197,7 @@ func faultCases() []faultCase {
 			name: "429 storm",
 			on: func(r *rig) {
 				r.h.sb.API.SetFaults(sandbox.Faults{RetryAfter: "1"})
-				r.stopStorm = hammer(r.h.sb.URL+"/templates", 40, *faultFor+*outageFor)
+				r.stopStorm = hammer(r.h.sb.URL+"/templates", 40, *faultFor+time.Minute)
 			},
 			off: func(r *rig) {
 				r.stopStorm()
