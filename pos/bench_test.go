@@ -1,8 +1,12 @@
 package pos_test
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +139,58 @@ func BenchmarkTillSaved(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkCacheGetWhilePut measures what the till's scan path waits for
+// when it asks the card cache about a card (Till.Handle does, for a card
+// that needs a purchase sum) while the worker saves new cards into a cache
+// of 50 000: the p99 and the longest single Get.
+//
+//	go test -run '^$' -bench CacheGetWhilePut -benchtime 3x ./pos/
+func BenchmarkCacheGetWhilePut(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "cards.json")
+	var sb strings.Builder
+	sb.WriteString(`{"version":1,"mechanics":{},"cards":{`)
+	for i := range 50_000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"%06d-100-%03d":{"type":0,"template_id":1,"updated_at":"2026-11-25T12:00:00Z"}`, 100000+i/1000, i%1000)
+	}
+	sb.WriteString(`}}`)
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	c, err := pos.OpenCache(path, zerolog.Nop())
+	if err != nil || c.Len() != 50_000 {
+		b.Fatalf("OpenCache: %v, %d cards", err, c.Len())
+	}
+	var waits []time.Duration
+	for i := 0; b.Loop(); i++ {
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { // the worker meeting 10 new customers
+			defer close(done)
+			for j := range 10 {
+				if err := c.Put(fmt.Sprintf("700000-%03d-%03d", i%1000, j), pos.CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		for waiting := true; waiting; {
+			select {
+			case <-done:
+				waiting = false
+			case <-time.After(time.Millisecond): // a scan every millisecond meanwhile
+				start := time.Now()
+				c.Get("100000-100-001")
+				waits = append(waits, time.Since(start))
+			}
+		}
+		wg.Wait()
+	}
+	slices.Sort(waits)
+	b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(waits[len(waits)-1].Microseconds()), "max-µs")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,15 +43,21 @@ const (
 
 // Cache is the persisted card lookup cache (card number → type, template,
 // reward tiers) and the mechanics learned per template. Every change is
-// written at once, atomically: temp file, fsync, rename, fsync of the
-// directory. Create one with OpenCache; it is safe for concurrent use.
+// written before the call returns, atomically: temp file, fsync, rename,
+// fsync of the directory. Reads never wait for the file: the till's scan
+// path asks it (Till.Handle) while the worker saves new cards. Create one
+// with OpenCache; it is safe for concurrent use.
 type Cache struct {
 	path string
 	log  zerolog.Logger
 
-	mu    sync.Mutex // guards everything below, and the file
-	cards map[string]CardInfo
-	mech  map[int]Mechanics
+	saveMu sync.Mutex // serialises writes of the file; never held with mu for long
+	saved  uint64     // the version on disk; guarded by saveMu
+
+	mu      sync.Mutex // guards everything below; held only for map operations
+	cards   map[string]CardInfo
+	mech    map[int]Mechanics
+	version uint64 // bumped by every change
 }
 
 // OpenCache loads the cache file at path, or starts empty if there is none.
@@ -115,23 +122,26 @@ func (c *Cache) Get(card string) (CardInfo, bool) {
 // Put remembers card and writes the file.
 func (c *Cache) Put(card string, info CardInfo) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.cards[card] = info
 	if len(c.cards) > maxCacheCards {
 		c.evictLocked()
 	}
-	return c.saveLocked()
+	c.version++
+	c.mu.Unlock()
+	return c.save()
 }
 
 // Forget drops card (the API no longer knows it) and writes the file.
 func (c *Cache) Forget(card string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, ok := c.cards[card]; !ok {
+		c.mu.Unlock()
 		return nil
 	}
 	delete(c.cards, card)
-	return c.saveLocked()
+	c.version++
+	c.mu.Unlock()
+	return c.save()
 }
 
 // Mechanics returns the mechanics learned for a template.
@@ -146,12 +156,14 @@ func (c *Cache) Mechanics(templateID int) (Mechanics, bool) {
 // they changed.
 func (c *Cache) LearnMechanics(templateID int, m Mechanics) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.mech[templateID] == m {
+		c.mu.Unlock()
 		return nil
 	}
 	c.mech[templateID] = m
-	return c.saveLocked()
+	c.version++
+	c.mu.Unlock()
+	return c.save()
 }
 
 // Len returns the number of cards remembered.
@@ -177,15 +189,27 @@ func (c *Cache) evictLocked() {
 	}
 }
 
-// saveLocked writes the whole cache atomically.
-func (c *Cache) saveLocked() error {
+// save writes the whole cache atomically, unless a concurrent save already
+// wrote this version or a later one (changes made while a write runs go
+// out together in the next). Only the copy of the maps holds mu; encoding
+// and writing the file do not, so Get never waits for the disk.
+func (c *Cache) save() error {
 	if c.path == "" {
 		return nil
 	}
-	f := cacheFile{Version: cacheVersion, Cards: c.cards, Mechanics: map[string]Mechanics{}}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	version := c.version
+	if version == c.saved {
+		c.mu.Unlock()
+		return nil
+	}
+	f := cacheFile{Version: cacheVersion, Cards: maps.Clone(c.cards), Mechanics: make(map[string]Mechanics, len(c.mech))}
 	for id, m := range c.mech {
 		f.Mechanics[strconv.Itoa(id)] = m
 	}
+	c.mu.Unlock()
 	b, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("pos: card cache: %w", err)
@@ -193,6 +217,7 @@ func (c *Cache) saveLocked() error {
 	if err := writeAtomic(c.path, b); err != nil {
 		return fmt.Errorf("pos: card cache: %w", err)
 	}
+	c.saved = version
 	return nil
 }
 
