@@ -196,9 +196,11 @@ type refusal struct {
 // applied), or a request the client would not send because tillscan built
 // it wrong (a bug, or a card pattern that extracts what is not a card
 // number). Every other refusal is a definite no.
-func (r refusal) needsOperator() bool {
-	ownBug := r.phase != phaseDecide && errors.Is(r.err, apiclient.ErrRejected) && statusOf(r.err) == 0
-	return r.phase == phaseReconcile || ownBug
+func (r refusal) needsOperator() bool { return r.phase == phaseReconcile || r.ownBug() }
+
+// ownBug reports whether the client refused to send what tillscan built.
+func (r refusal) ownBug() bool {
+	return r.phase != phaseDecide && errors.Is(r.err, apiclient.ErrRejected) && statusOf(r.err) == 0
 }
 
 // refuse ends a job that cannot be applied as it is. A definite no (the
@@ -207,6 +209,10 @@ func (r refusal) needsOperator() bool {
 // card's later scans. What needs an operator is parked dead instead, and
 // so is every refusal with ParkRefusals.
 func (w *Worker) refuse(job queue.Job, now time.Time, r refusal) error {
+	if r.ownBug() {
+		r.why = "tillscan built a request the API client will not send (" + r.err.Error() +
+			"): check the card pattern in the config, or report a bug; then drop or retry the job"
+	}
 	at := attempt(r.phase.attemptKind(), now, r.err)
 	ev := jobEvent(job, EventRefused, now)
 	ev.Action, ev.Err = r.action, r.err.Error()

@@ -141,7 +141,8 @@ func TestWorker_RefusedOrParked(t *testing.T) {
 		{"refused, parked on request", true, stampCard, ModeRedeem, nil,
 			"sending subtract-reward 1|dead not enough balance (not enough rewards on the card)", queue.Dead, EventRefused},
 		{"malformed by tillscan: needs an operator", false, badNumber, "", nil,
-			`sending none: apiclient: "LOY_12" is not a card number: apiclient: rejected|dead apiclient: "LOY_12" is not a card number: apiclient: rejected`,
+			`sending none: tillscan built a request the API client will not send (apiclient: "LOY_12" is not a card number: apiclient: rejected): check the card pattern in the config, or report a bug; then drop or retry the job|` +
+				`dead tillscan built a request the API client will not send (apiclient: "LOY_12" is not a card number: apiclient: rejected): check the card pattern in the config, or report a bug; then drop or retry the job`,
 			queue.Dead, EventDead},
 		{"applied is not parked", true, stampCard, "", nil, "sending add-stamp 1|done stamp 8/10", queue.Done, EventApplied},
 		{"uncertain is not parked", true, stampCard, "", func(r *workerRig) { r.sb.FailNext(http.StatusBadGateway) },
