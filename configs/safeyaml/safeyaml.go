@@ -49,12 +49,22 @@ func Unmarshal(b []byte, v any, opts ...yaml.DecodeOption) error {
 	return Limits{}.Unmarshal(b, v, opts...)
 }
 
+// ErrDecoder is returned when the decoder itself failed on the file (a
+// bug in it, e.g. a panic on "key: ! " with nothing after the tag): the
+// file is refused rather than crashing the program.
+var ErrDecoder = errors.New("safeyaml: the YAML decoder could not read this file")
+
 // Unmarshal is the package's Unmarshal with l's bounds.
-func (l Limits) Unmarshal(b []byte, v any, opts ...yaml.DecodeOption) error {
+func (l Limits) Unmarshal(b []byte, v any, opts ...yaml.DecodeOption) (err error) {
 	b = bytes.TrimPrefix(b, bom)
 	if err := l.Check(b); err != nil {
 		return err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w (%v): look for a tag (!) or anchor with no value", ErrDecoder, r)
+		}
+	}()
 	return yaml.UnmarshalWithOptions(b, v, opts...)
 }
 

@@ -90,3 +90,15 @@ func TestShippedFilesPass(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderPanicIsAnError: goccy/go-yaml v1.19.2 panics decoding a tag
+// with no value into a slice (found by FuzzConfigParse); the file is
+// refused instead.
+func TestDecoderPanicIsAnError(t *testing.T) {
+	var v struct {
+		Scanners []struct{ Name string } `yaml:"scanners"`
+	}
+	if err := Unmarshal([]byte("scanners: ! "), &v); !errors.Is(err, ErrDecoder) {
+		t.Fatalf("Unmarshal = %v, want %v", err, ErrDecoder)
+	}
+}

@@ -181,7 +181,7 @@ func Load(path string) (*Config, error) {
 func Parse(name string, b []byte) (*Config, error) {
 	var c Config
 	if err := safeyaml.Unmarshal(b, &c, yaml.Strict()); err != nil {
-		if errors.Is(err, safeyaml.ErrTooLarge) || errors.Is(err, safeyaml.ErrTooDeep) || errors.Is(err, safeyaml.ErrExpansion) {
+		if errors.Is(err, safeyaml.ErrTooLarge) || errors.Is(err, safeyaml.ErrTooDeep) || errors.Is(err, safeyaml.ErrExpansion) || errors.Is(err, safeyaml.ErrDecoder) {
 			return nil, fmt.Errorf("config: %s: %w", name, err)
 		}
 		return nil, &Error{File: name, Err: err}
