@@ -59,7 +59,7 @@ func (d *daemon) reload() error {
 		d.apiKey = key.Key
 		d.log.Info().Str("key_from", key.Source).Msg("API key changed")
 	}
-	for _, w := range key.Warnings {
+	for _, w := range append(cfg.Warnings(), key.Warnings...) {
 		d.log.Warn().Msg(w)
 	}
 	d.worker.Wake()
