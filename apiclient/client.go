@@ -179,6 +179,9 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	paced := c.rateLimit * (1 - headroom)
 	c.lim = rate.NewLimiter(rate.Limit(paced), orDefault(cfg.Burst, DefaultBurst))
 	c.starts = newWindow(c.rateLimit, paced)
+	if c.lim.Burst() == 1 {
+		c.starts.gap = c.starts.span / time.Duration(cap(c.starts.at))
+	}
 	c.jitter = rand.Float64
 	if cfg.Adaptive {
 		c.adapt = newCubic(paced)

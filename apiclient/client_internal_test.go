@@ -228,6 +228,40 @@ func TestWindow(t *testing.T) {
 	}
 }
 
+// With a burst of 1 the Client keeps consecutive starts one interval
+// apart, so a start late by 60 ms pushes the next one instead of letting
+// it follow 40 ms behind (a strict limiter refuses that one).
+func TestWindow_GapAfterALateStart(t *testing.T) {
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1", Headroom: -1}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.starts
+	if w.gap != 100*time.Millisecond {
+		t.Fatalf("gap at 10/s with burst 1 = %v; want 100ms", w.gap)
+	}
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	w.add(ms(0))
+	w.add(ms(160)) // due at 100 ms, 60 ms late
+	tests := []struct {
+		at   int
+		want time.Duration
+	}{{200, 60 * time.Millisecond}, {259, time.Millisecond}, {260, 0}, {400, 0}}
+	for _, tt := range tests {
+		if got := w.delay(ms(tt.at)); got != tt.want {
+			t.Errorf("delay(%d ms) = %v; want %v", tt.at, got, tt.want)
+		}
+	}
+	burst, err := New(Config{BaseURL: "http://127.0.0.1:1", Burst: 5}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if burst.starts.gap != 0 {
+		t.Errorf("gap with Burst 5 = %v; want none (a configured burst may start together)", burst.starts.gap)
+	}
+}
+
 func TestNewWindow_Extremes(t *testing.T) {
 	if w := newWindow(1e12, 1e12); cap(w.at) != 1000 || w.span != time.Nanosecond {
 		t.Errorf("newWindow(1e12) = n %d, span %v; want 1000, 1ns (1000 starts per 1000/1e12 s)", cap(w.at), w.span)

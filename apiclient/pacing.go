@@ -124,11 +124,19 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 // that follow a late one instead. A start is moved to the time its request
 // was actually written (Client.wrote), the closest the client gets to the
 // server's arrival time.
+//
+// With a burst of 1 it also keeps consecutive starts gap apart: against a
+// strict limiter (nginx limit_req without burst, which refuses a request
+// less than 1/rate after the last one it took) a start that follows a
+// late one by less than the interval is refused, even though the window
+// has room. Measured through nginx at 0 ms answer time: 3 429s in 34
+// requests without the gap, the late start's follower 72-91 ms behind it.
 type window struct {
 	span time.Duration
-	at   []time.Time // the last n starts, in no particular order
-	seq  []uint64    // seq[i] identifies at[i]
-	last uint64      // the latest seq handed out
+	gap  time.Duration // the least time between two starts; 0: none
+	at   []time.Time   // the last n starts, in no particular order
+	seq  []uint64      // seq[i] identifies at[i]
+	last uint64        // the latest seq handed out
 }
 
 func newWindow(limit, paced float64) *window {
@@ -152,10 +160,25 @@ func (w *window) oldest() int {
 
 // delay is how long a start at now must wait.
 func (w *window) delay(now time.Time) time.Duration {
-	if len(w.at) < cap(w.at) {
-		return 0
+	var d time.Duration
+	if w.gap > 0 && len(w.at) > 0 {
+		d = w.at[w.newest()].Add(w.gap).Sub(now)
 	}
-	return max(w.at[w.oldest()].Add(w.span).Sub(now), 0)
+	if len(w.at) == cap(w.at) {
+		d = max(d, w.at[w.oldest()].Add(w.span).Sub(now))
+	}
+	return max(d, 0)
+}
+
+// newest is the index of the latest start; the window must not be empty.
+func (w *window) newest() int {
+	i := 0
+	for j := range w.at {
+		if w.at[j].After(w.at[i]) {
+			i = j
+		}
+	}
+	return i
 }
 
 // add records a start at now, replacing the oldest, and returns its seq.
