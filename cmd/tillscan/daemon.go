@@ -172,6 +172,8 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		RetryBase: cfg.Worker.RetryBase,
 		RetryCap:  cfg.Worker.RetryCap,
 		Currency:  cfg.Currency,
+		// Opt-in: an operator looks at every refusal.
+		ParkRefusals: cfg.Worker.OnRejected == "park",
 		// One read at start, so the status page says "reachable" (or
 		// not) before the first scan.
 		StartupCheck: true,

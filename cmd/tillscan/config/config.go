@@ -149,10 +149,11 @@ type Worker struct {
 	Looks     int           `yaml:"looks"`      // reads that must miss before re-sending; default 3
 	RetryBase time.Duration `yaml:"retry_base"` // default 2s
 	RetryCap  time.Duration `yaml:"retry_cap"`  // default 5m
-	// OnRejected is what happens to a scan the API refuses for good (unknown
-	// card, not enough balance, visit already registered today): "park"
-	// (default) keeps it as dead and holds the card's later scans until an
-	// operator retries or drops it; "drop" records it and lets them go ahead.
+	// OnRejected "park" is an opt-in for shops that want an operator to
+	// look at every refusal: a refused scan is parked as needing an
+	// operator and holds its card's later scans until retried or dropped.
+	// By default ("" or the old "drop") a refusal is final, the cashier is
+	// told why, and it holds nothing.
 	OnRejected string `yaml:"on_rejected"`
 }
 

@@ -210,7 +210,7 @@ func TestWarnings(t *testing.T) {
 		{"pattern matches anything", "card_pattern: '.*'", "matches almost any text"},
 		{"pattern matches one letter", "card_pattern: '[a-z]+'", "matches almost any text"},
 		{"pattern group not named card", `card_pattern: 'card=(\d{6}-\d{3}-\d{3})'`, "(?P<card>"},
-		{"obsolete on_rejected", "worker: {on_rejected: park}", "no effect"},
+		{"obsolete on_rejected drop", "worker: {on_rejected: drop}", "always happens now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestWarnings(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{"api: {base_url: 'http://127.0.0.1:8080/api/v2'}", `card_pattern: '(?P<card>\d{6}-\d{3}-\d{3})'`, ""} {
+	for _, ok := range []string{"worker: {on_rejected: park}", "api: {base_url: 'http://127.0.0.1:8080/api/v2'}", `card_pattern: '(?P<card>\d{6}-\d{3}-\d{3})'`, ""} {
 		c, err := Parse("t.yaml", []byte("till_id: t\n"+ok+"\n"))
 		if err != nil {
 			t.Fatal(err)

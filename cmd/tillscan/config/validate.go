@@ -68,8 +68,8 @@ func (c *Config) Warnings() []string {
 			}
 		}
 	}
-	if c.Worker.OnRejected != "" {
-		w = append(w, "worker.on_rejected has no effect any more: a refused scan never holds its card's later scans (remove the setting)")
+	if c.Worker.OnRejected == "drop" {
+		w = append(w, "worker.on_rejected: drop is what always happens now (a refused scan never holds its card's later scans): remove the setting")
 	}
 	return w
 }
@@ -137,7 +137,7 @@ func (c *Config) problems() []*FieldError {
 		barcodes[m.Barcode] = name
 	}
 	if c.Worker.OnRejected != "" && c.Worker.OnRejected != "park" && c.Worker.OnRejected != "drop" {
-		badf("worker.on_rejected", "%q: want park or drop (or leave it out: it has no effect any more)", c.Worker.OnRejected)
+		badf("worker.on_rejected", "%q: want park (an operator looks at every refusal), or leave it out", c.Worker.OnRejected)
 	}
 	if c.Worker.Looks < 0 || c.Worker.Settle < 0 || c.Worker.RetryBase < 0 || c.Worker.RetryCap < 0 {
 		badf("worker", "durations and counts must not be negative")
