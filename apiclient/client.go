@@ -68,6 +68,12 @@ type Config struct {
 	// second) before its first request, which a previous process may have
 	// used up. false (the default) keeps the fixed rate. See adaptive.go.
 	Adaptive bool
+	// Shared, if set, paces every request start across all the tills that
+	// use the key (see SharedLimiter; apiclient/redislimit keeps the
+	// schedule in Redis). The Client's own limiter stays the ceiling, and
+	// the fallback while Shared cannot answer, then adaptive as if
+	// Adaptive were set. With Shared, RateLimit is the whole key's limit.
+	Shared SharedLimiter `json:"-"`
 }
 
 // Defaults of the zero Config fields.
@@ -144,6 +150,12 @@ type Client struct {
 	adapt       *cubic         // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
 	jitter      func() float64 // uniform in [0, 1): the phase shift after a 429
+
+	shared        SharedLimiter // nil: none
+	keyID         string        // the key's name for shared: a hash (see keyID)
+	sharedState   SharedState
+	sharedErr     error     // why the shared limiter was last unreachable
+	sharedRetryAt time.Time // the shared limiter is not asked before this after a failure
 }
 
 // New returns a Client. log is used as is; pass zerolog.Nop() for silence.
@@ -183,7 +195,10 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		c.starts.gap = c.starts.span / time.Duration(cap(c.starts.at))
 	}
 	c.jitter = rand.Float64
-	if cfg.Adaptive {
+	if cfg.Shared != nil {
+		c.shared, c.sharedState = cfg.Shared, SharedOK
+	}
+	if cfg.Adaptive || cfg.Shared != nil {
 		c.adapt = newCubic(paced)
 		c.starts.fill(time.Now())
 	}

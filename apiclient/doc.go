@@ -22,7 +22,15 @@
 // Retry-After if the server sends one (capped), else for a full-jitter
 // backoff. With [Config.Adaptive] a 429 also lowers the Client's own rate,
 // which grows back along a cubic curve (see adaptive.go), for tills that
-// share a key without seeing each other.
+// share a key without seeing each other. Tills that can reach a common
+// coordinator pace every request start through a [SharedLimiter]
+// ([Config.Shared]; package apiclient/redislimit keeps one GCRA schedule
+// per key in Redis, named by a hash of the key, never the key): the
+// Client's own limiter stays the ceiling, and the fallback, adaptive, for
+// as long as the shared one cannot answer ([Status].Shared says which).
+// Consecutive starts are kept one interval apart, so a strict limiter
+// (one that refuses a request sooner than 1/rate after the last) is met
+// even after a late start.
 //
 // The Client alone owns the "key refused" stop: after a 401 or 403 it sends
 // nothing until [Client.SetAPIKey] is called, with any key (the same one

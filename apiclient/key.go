@@ -56,6 +56,7 @@ func (c *Client) SetAPIKey(key string) {
 func (c *Client) setKeyLocked(key string, now time.Time) {
 	was, same := c.refused, key == c.key
 	c.key = key
+	c.keyID = keyID(key)
 	c.gen++
 	c.refused, c.refusedAt = nil, time.Time{}
 	if err := CheckKey(key); err != nil {

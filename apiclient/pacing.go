@@ -67,12 +67,14 @@ func (c *Client) answered(now time.Time) {
 	c.mu.Unlock()
 }
 
-// wait blocks until the Client is not paused, the limiter grants a token and
-// the start window has room, and returns the start's seq in the window. It
+// wait blocks until the Client is not paused, the limiter grants a token,
+// the start window has room and the shared limiter (if any) agrees, and
+// returns the start's seq in the window. It
 // returns ctx's error, or the limiter's when
 // ctx's deadline is too near to wait for a token.
 func (c *Client) wait(ctx context.Context) (uint64, error) {
 	token := false
+	granted := c.shared == nil // by the shared limiter, for the token held
 	for {
 		var d time.Duration
 		c.mu.Lock()
@@ -81,7 +83,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		case now.Before(c.pausedUntil):
 			// A 429 pauses everyone, also a goroutine that already holds
 			// a token: the token is given up.
-			token = false
+			token, granted = false, c.shared == nil
 			d = c.pausedUntil.Sub(now)
 			if dl, ok := ctx.Deadline(); ok && dl.Before(c.pausedUntil) {
 				until := c.pausedUntil
@@ -91,6 +93,17 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
 					until.Format(time.RFC3339), context.DeadlineExceeded)
 			}
+		case token && !granted && c.starts.delay(now) == 0:
+			// Asked last: the shared schedule counts only starts this
+			// till is about to make. A wait it asks for keeps the token.
+			c.mu.Unlock()
+			if d = c.askShared(ctx); d == 0 {
+				granted = true
+			}
+			if err := sleep(ctx, d); err != nil {
+				return 0, err
+			}
+			continue
 		case token:
 			if d = c.starts.delay(now); d == 0 {
 				seq := c.starts.add(now)

@@ -24,6 +24,11 @@ type Status struct {
 	// configured pace, or less while an adaptive rate (Config.Adaptive)
 	// recovers from a 429.
 	Rate float64
+	// Shared is how the shared limiter (Config.Shared) is doing: SharedOff
+	// without one, SharedUnreachable while the Client paces by itself
+	// because it failed (SharedErr says why).
+	Shared    SharedState
+	SharedErr error
 }
 
 // Paused reports whether no request may start at now because of a 429 or
@@ -35,5 +40,5 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
-		Rate: float64(c.lim.Limit())}
+		Rate: float64(c.lim.Limit()), Shared: c.sharedState, SharedErr: c.sharedErr}
 }
