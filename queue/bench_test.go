@@ -1,9 +1,11 @@
 package queue_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +164,43 @@ func BenchmarkCreated(b *testing.B) {
 					b.Fatalf("Created() = %d jobs, %v; want 2000", len(jobs), err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkConcurrentTransitions is what issue 11's pipelined worker does:
+// several goroutines, each moving its own card's job through Sending and
+// back to pending. Writers that arrive during a commit share the next one,
+// so fsyncs per transition fall as callers rise (commits/transition).
+func BenchmarkConcurrentTransitions(b *testing.B) {
+	for _, callers := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			q, _ := openQueue(b, queue.Options{})
+			jobs := make([]queue.Job, callers)
+			for i := range jobs {
+				jobs[i] = enqueue(b, q, fmt.Sprintf("card-%d", i), t0)
+			}
+			before := q.Commits()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i, j := range jobs {
+				rounds := b.N / callers
+				if i < b.N%callers {
+					rounds++
+				}
+				wg.Go(func() {
+					for range rounds {
+						err := errors.Join(q.Sending(j.ID, "add-stamp 1", t0),
+							q.Retry(j.ID, queue.Attempt{At: t0, Kind: "send", Outcome: "not_sent"}, t0))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(q.Commits()-before)/float64(2*b.N), "commits/transition")
 		})
 	}
 }

@@ -8,9 +8,13 @@
 //
 // # Durability
 //
-// Every change is one bbolt read-write transaction, committed with fsync
-// (bbolt's NoSync is never set). Enqueue returns only after the commit, so
-// its nil error is what lets the till say "saved"; any error means NOT saved.
+// Every change is made in a bbolt read-write transaction committed with
+// fsync (bbolt's NoSync is never set). Changes that callers make at the same
+// time share one commit (group commit: a lone caller commits at once, and
+// callers that arrive while a commit is being fsync'd go into the next one),
+// and each call returns only after the commit holding its change is on disk.
+// So Enqueue's nil error is what lets the till say "saved"; any error means
+// NOT saved.
 // A job is written as sending before each HTTP attempt, so a crash mid-send
 // leaves sending on disk and Open turns it into ambiguous (to be reconciled),
 // never back into pending. A new queue file is built under a temporary name,

@@ -102,3 +102,7 @@ func SetFormat1(path string) error {
 		return tx.Bucket(bucketMeta).Put(keyFormat, binary.BigEndian.AppendUint32(nil, 1))
 	})
 }
+
+// Commits returns how many read-write transactions the queue committed
+// (each one fsync'd) since it was opened.
+func (q *Queue) Commits() int64 { return q.gc.commits.Load() }

@@ -155,7 +155,7 @@ func (q *Queue) Prune(now time.Time) (int, error) {
 	limit := keyTime(tkey(now.Add(-q.opts.Retention)))
 	n := 0
 	for {
-		done := false
+		done, deleted := false, 0
 		err := q.update(func(t *txn) error {
 			c := t.finished.Cursor()
 			var batch []string
@@ -172,12 +172,13 @@ func (q *Queue) Prune(now time.Time) (int, error) {
 					return err
 				}
 			}
-			n += len(batch)
+			deleted = len(batch) // set, not added: update may run this twice
 			return nil
 		})
 		if err != nil {
 			return n, fmt.Errorf("queue: prune: %w", err)
 		}
+		n += deleted
 		if done {
 			return n, nil
 		}

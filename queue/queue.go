@@ -51,6 +51,7 @@ func (o Options) withDefaults() Options {
 // Queue is a durable job queue in one bbolt file. It is safe for concurrent use.
 type Queue struct {
 	db   *bolt.DB
+	gc   *groupCommit // every write goes through it, so concurrent writers share fsyncs
 	path string
 	opts Options
 
@@ -92,7 +93,7 @@ func Open(path string, opts Options) (*Queue, error) {
 		return nil, err
 	}
 	db := o.db
-	q := &Queue{db: db, path: path, opts: opts, movedTo: o.movedTo, moveErr: o.moveErr, repaired: o.repaired,
+	q := &Queue{db: db, gc: &groupCommit{db: db}, path: path, opts: opts, movedTo: o.movedTo, moveErr: o.moveErr, repaired: o.repaired,
 		entropy: ulid.Monotonic(rand.Reader, 0), pruneBatch: 1000}
 	if err := q.recoverSending(time.Now()); err != nil {
 		_ = db.Close()
@@ -127,19 +128,21 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// update runs fn in one fsync'd read-write transaction. If fn meets a
-// damaged record (errBadRecord), the record is quarantined and the indexes
-// rebuilt (heal) and fn runs once more, so one bad record never stops the
-// caller; fn must therefore be safe to run twice.
+// update runs fn in a fsync'd read-write transaction, which concurrent
+// callers may share (groupCommit); it returns once that is on disk. If fn
+// meets a damaged record (errBadRecord), the record is quarantined and the
+// indexes rebuilt (heal) and fn runs once more, so one bad record never
+// stops the caller. fn may run more than once: it must set its results
+// afresh on each run.
 func (q *Queue) update(fn func(*txn) error) error {
-	err := q.db.Update(func(tx *bolt.Tx) error { return run(tx, fn) })
+	err := q.gc.update(fn)
 	if !errors.Is(err, errBadRecord) {
 		return err
 	}
 	if herr := q.heal(); herr != nil {
 		return errors.Join(err, herr)
 	}
-	return q.db.Update(func(tx *bolt.Tx) error { return run(tx, fn) })
+	return q.gc.update(fn)
 }
 
 // view runs fn in a read-only transaction, healing like update.
