@@ -15,8 +15,9 @@ type WorkerStatus struct {
 	LastSuccess  time.Time // last applied action or successful read
 	LastError    time.Time
 	LastErr      string
-	Paused       bool // sending stopped: the API client refuses to send with a refused key
-	PauseReason  string
+	Paused       bool      // sending stopped: the API client refuses to send with a refused key
+	PauseReason  string    // why, safe to show
+	PausedSince  time.Time // when sending stopped; zero while not paused
 	RetryAt      time.Time // while the API cannot be reached: when the next try is due
 }
 
@@ -26,8 +27,8 @@ func (w *Worker) Status() WorkerStatus {
 	w.mu.Lock()
 	st := w.status
 	w.mu.Unlock()
-	if refused := w.api.Status().Refused; refused != nil {
-		st.Paused, st.PauseReason = true, "the API refused the key: "+refused.Error()
+	if cs := w.api.Status(); cs.Refused != nil {
+		st.Paused, st.PauseReason, st.PausedSince = true, "the API refused the key: "+cs.Refused.Error(), cs.RefusedSince
 	}
 	return st
 }

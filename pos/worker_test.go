@@ -60,8 +60,8 @@ func TestWorker_process_Classes(t *testing.T) {
 		{"unauthorized", stampCard, "", func(r *workerRig) { r.sb.FailNext(http.StatusUnauthorized) },
 			[]string{"sending add-stamp 1", "retry unauthorized"}, queue.Pending, EventUnauthorized, "key refused", "",
 			func(t *testing.T, r *workerRig) {
-				if s := r.w.Status(); !s.Paused || !strings.Contains(s.PauseReason, "key") {
-					t.Errorf("Status() = %+v, want paused", s)
+				if s := r.w.Status(); !s.Paused || !strings.Contains(s.PauseReason, "key") || s.PausedSince.IsZero() {
+					t.Errorf("Status() = %+v, want paused, saying why and since when", s)
 				}
 				if j := r.get(t, "J1"); j.NextAttempt.After(r.now) {
 					t.Errorf("job due at %v, want now (sent again once the key works)", j.NextAttempt)
