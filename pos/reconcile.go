@@ -95,9 +95,10 @@ func (w *Worker) reconcile(ctx context.Context, job queue.Job, now time.Time) er
 // findMarker returns the operations whose comment carries marker as a
 // whole word, from the day before the job's first send to tomorrow (the
 // API filters by day, in a time zone it does not state). The card filter
-// is reported to come back empty for some accounts (see docs/api.md), so
-// when it returns nothing at all the template's operations are read too.
-// The marker is unique, so matches are not filtered by card.
+// is reported to come back empty for some accounts, so when it returns
+// nothing at all the template's operations are read too (docs/api.md,
+// "Exactly once: the comment marker and GET /operations"). The marker is
+// unique, so matches are not filtered by card.
 func (w *Worker) findMarker(ctx context.Context, job queue.Job, marker string, now time.Time) ([]apiclient.Operation, error) {
 	since := job.SentAt
 	if since.IsZero() {
