@@ -289,8 +289,7 @@ func nextCandidate(t apiclient.CardType, tried []Mechanics) (Mechanics, bool) {
 // wrongMechanics reports whether a rejection is the API's "Irrelevant
 // accrual type". The API gives no code for it, only this message, so this
 // is the one place tillscan reads the wording (docs/api.md, "Errors and
-// what they mean for tillscan"); every
-// other branch uses the outcome class.
+// what they mean for tillscan"); every other branch uses the outcome class.
 func wrongMechanics(err error) bool {
 	se, ok := errors.AsType[*apiclient.StatusError](err)
 	return ok && strings.Contains(strings.ToLower(se.Message), "irrelevant accrual")
