@@ -207,3 +207,37 @@ func usbInfo(p serialPort, sysTTY string) serialPort {
 	}
 	return p
 }
+
+// portUser is a process that has a device open.
+type portUser struct {
+	pid     int
+	command string // its /proc/<pid>/comm
+}
+
+// portUsers lists the processes other than self that have the device at
+// path (or what a by-id link points to) open, from procRoot's
+// <pid>/fd/* links. Without root only one's own processes are visible, so
+// an empty answer proves nothing.
+func portUsers(procRoot, path string, self int) []portUser {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil // no such device: nobody has it open
+	}
+	fds, _ := filepath.Glob(filepath.Join(procRoot, "[0-9]*", "fd", "*"))
+	var out []portUser
+	seen := map[int]bool{}
+	for _, fd := range fds {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(fd))))
+		if err != nil || pid == self || seen[pid] {
+			continue
+		}
+		if l, err := os.Readlink(fd); err != nil || l != target {
+			continue
+		}
+		seen[pid] = true
+		comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm"))
+		out = append(out, portUser{pid: pid, command: strings.TrimSpace(string(comm))})
+	}
+	slices.SortFunc(out, func(a, b portUser) int { return a.pid - b.pid })
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,13 +37,19 @@ import (
 //	device gone scanner=hid-0627:0001 path=1-1:1.0 err="scanner: device gone: hidapi: hid_error is not implemented yet"
 //	device error scanner=hid-0627:0001 path=1-1:1.0 err="hid: no permission to open the USB device …"
 //	raw scanner=hid-0627:0001 path=1-1:1.0 report=0000220000000000
-//	scan scanner=hid-0627:0001 text="544256-439-856"
-//	scan scanner=hid-0c2e:0b61 text="https://x.example/c/1" symbology="]Q1"
+//	port busy scanner=serial path=/dev/ttyACM0 pid=812 command="tillscan"
+//	scan scanner=hid-0627:0001 text="544256-439-856" card="544256-439-856"
+//	scan scanner=hid-0c2e:0b61 text="https://x.example/c/1" symbology="]Q1" card=none
 //	reject scanner=hid-0627:0001 err="scanner: incomplete scan …"
 //	kept scanner=hid-0627:0001 card="544256-439-856"
 //	typed scanner=hid-0627:0001 text="4006381333931"
 //	type failed scanner=hid-0627:0001 text="…" err="…"
 //
+// A scan line's card is the loyalty card the till would find in it under
+// --card-pattern (the config's card_pattern), or none: the till would say
+// "not a loyalty card". "port busy" comes before a serial port is opened
+// when another process (the tillscan service, typically) has it open: a
+// serial port has one reader, so listen would see nothing or fail.
 // "listening" comes once per scanner before any device is opened; for
 // serial scanners, path in "device connected/gone" is the configured path.
 // "raw" (with --raw, HID only) precedes the scan its report completes. With
@@ -119,6 +126,10 @@ func (c *listenCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	ext, err := pos.NewExtractor(c.CardPattern)
+	if err != nil {
+		return fmt.Errorf("listen: --card-pattern: %w", err)
+	}
 	frame := scanner.FrameConfig{Terminator: term, IdleTimeout: c.Idle}
 	out := &lineWriter{w: g.Stdout}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: &lineWriter{w: g.Stderr}, NoColor: true, TimeFormat: time.TimeOnly}).
@@ -152,6 +163,11 @@ func (c *listenCmd) Run(g *globals) error {
 			return fmt.Errorf("listen: --serial: %w", err)
 		}
 		out.printf("listening scanner=%s serial=%s", src.Name(), c.Serial)
+		for _, u := range portUsers("/proc", c.Serial, os.Getpid()) {
+			out.printf("port busy scanner=%s path=%s pid=%d command=%s", src.Name(), c.Serial, u.pid, strconv.Quote(u.command))
+			log.Warn().Int("pid", u.pid).Str("command", u.command).Msgf("another process has %s open; a serial port has one reader: "+
+				"if it is the tillscan service, stop it first (systemctl stop tillscan) and start it again afterwards", c.Serial)
+		}
 		opts := scanner.SuperviseOptions{MaxBackoff: 2 * time.Second, OnState: out.serialState(c.Serial)}
 		runners = append(runners, runner{src.Name(), func(ctx context.Context, emit func(scanner.Scan)) error {
 			return scanner.Supervise(ctx, src, emit, slog, opts)
@@ -160,7 +176,7 @@ func (c *listenCmd) Run(g *globals) error {
 
 	var pass *passer
 	if c.Passthrough {
-		if pass, err = newPasser(c, term, out); err != nil {
+		if pass, err = newPasser(c, ext, term, out); err != nil {
 			return fmt.Errorf("listen: --passthrough: %w", err)
 		}
 		defer pass.typer.Close() // after every reader has returned (wg.Wait below)
@@ -170,7 +186,8 @@ func (c *listenCmd) Run(g *globals) error {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	emit := func(s scanner.Scan) {
-		out.scan(s)
+		card, _ := ext.Card(s.Text)
+		out.scan(s, card)
 		if pass != nil {
 			pass.pass(s)
 		}
@@ -233,12 +250,17 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func (l *lineWriter) scan(s scanner.Scan) {
+// scan prints a scan and the loyalty card in it ("" for none).
+func (l *lineWriter) scan(s scanner.Scan, card string) {
+	line := "scan scanner=" + s.Scanner + " text=" + strconv.Quote(s.Text)
 	if s.Symbology != "" {
-		l.printf("scan scanner=%s text=%s symbology=%s", s.Scanner, strconv.Quote(s.Text), strconv.Quote(s.Symbology))
+		line += " symbology=" + strconv.Quote(s.Symbology)
+	}
+	if card == "" {
+		l.printf("%s card=none", line)
 		return
 	}
-	l.printf("scan scanner=%s text=%s", s.Scanner, strconv.Quote(s.Text))
+	l.printf("%s card=%s", line, strconv.Quote(card))
 }
 
 // hidHooks prints device events (and reports, with raw).
@@ -301,11 +323,7 @@ type passer struct {
 	out   *lineWriter
 }
 
-func newPasser(c *listenCmd, term scanner.Terminator, out *lineWriter) (*passer, error) {
-	ext, err := pos.NewExtractor(c.CardPattern)
-	if err != nil {
-		return nil, err
-	}
+func newPasser(c *listenCmd, ext *pos.Extractor, term scanner.Terminator, out *lineWriter) (*passer, error) {
 	layout := c.PassLayout
 	if layout == "" {
 		layout = c.Layout

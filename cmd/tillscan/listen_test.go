@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +67,7 @@ func TestListen_serialScansAndReplug(t *testing.T) {
 	wantLine(t, lines, "listening scanner=serial serial="+dev.Path)
 	wantLine(t, lines, "device connected scanner=serial path="+dev.Path)
 	dev.Write([]byte("544256-439-856\r\n"))
-	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="544256-439-856"` {
+	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="544256-439-856" card="544256-439-856"` {
 		t.Errorf("scan line %q", l)
 	}
 	dev.Unplug()
@@ -74,11 +77,42 @@ func TestListen_serialScansAndReplug(t *testing.T) {
 	for l := wantLine(t, lines, "device "); !strings.HasPrefix(l, "device connected"); l = wantLine(t, lines, "device ") {
 	}
 	dev.Write([]byte("https://x.example/c/123456-789-012\r"))
-	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="https://x.example/c/123456-789-012"` {
+	dev.Write([]byte("5012345678900\r"))
+	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="https://x.example/c/123456-789-012" card="123456-789-012"` {
+		t.Errorf("scan line %q", l)
+	}
+	if l := wantLine(t, lines, "scan "); l != `scan scanner=serial text="5012345678900" card=none` {
 		t.Errorf("scan line %q", l)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("Run() = %v; want nil after interrupt", err)
+	}
+}
+
+// Another process holding the serial port (here a child with it as its
+// stdin, as the tillscan service would hold it) is named before listen
+// opens the port.
+func TestListen_portBusy(t *testing.T) {
+	dev := scannertest.NewDevice(t, filepath.Join(t.TempDir(), "usb-Test_Scanner-if00"))
+	f, err := os.Open(dev.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("sleep", "60")
+	holder.Stdin = f
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	lines, stop := listenLines(t, &listenCmd{Serial: dev.Path, Terminator: "any"})
+	wantLine(t, lines, "listening scanner=serial")
+	want := fmt.Sprintf("port busy scanner=serial path=%s pid=%d command=%q", dev.Path, holder.Process.Pid, "sleep")
+	if l := wantLine(t, lines, "port busy "); l != want {
+		t.Errorf("line %q; want %q", l, want)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run() = %v", err)
 	}
 }
 
@@ -203,13 +237,13 @@ func TestListen_lineFormat(t *testing.T) {
 	d := hid.Device{Path: "1-1:1.0", VID: 0x0627, PID: 1, Product: "QEMU USB Keyboard", Serial: "68284"}
 	h.Event(hid.Event{Kind: hid.Connected, Scanner: "hid-0627:0001", Device: d})
 	h.Raw(d, []byte{0, 0, 0x22, 0, 0, 0, 0, 0})
-	out.scan(scanner.Scan{Scanner: "hid-0627:0001", Text: `5"4`})
-	out.scan(scanner.Scan{Scanner: "hid-0c2e:0b61", Text: "a\x01", Symbology: "]Q1"})
+	out.scan(scanner.Scan{Scanner: "hid-0627:0001", Text: `5"4`}, "")
+	out.scan(scanner.Scan{Scanner: "hid-0c2e:0b61", Text: "https://x.example/c/544256-439-856", Symbology: "]Q1"}, "544256-439-856")
 	h.Event(hid.Event{Kind: hid.Gone, Scanner: "hid-0627:0001", Device: d, Err: scanner.ErrDeviceGone})
 	want := `device connected scanner=hid-0627:0001 path=1-1:1.0 vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard" serial="68284"
 raw scanner=hid-0627:0001 path=1-1:1.0 report=0000220000000000
-scan scanner=hid-0627:0001 text="5\"4"
-scan scanner=hid-0c2e:0b61 text="a\x01" symbology="]Q1"
+scan scanner=hid-0627:0001 text="5\"4" card=none
+scan scanner=hid-0c2e:0b61 text="https://x.example/c/544256-439-856" symbology="]Q1" card="544256-439-856"
 device gone scanner=hid-0627:0001 path=1-1:1.0 err="scanner: device gone"
 `
 	if buf.String() != want {
@@ -273,6 +307,46 @@ func TestDevices_listSerial(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("listSerial:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// portUsers finds who has a serial port open from /proc/<pid>/fd links,
+// through the by-id name, leaving out listen itself.
+func TestDevices_portUsers(t *testing.T) {
+	root := t.TempDir()
+	dev, proc := filepath.Join(root, "dev"), filepath.Join(root, "proc")
+	tty := filepath.Join(dev, "ttyACM0")
+	byID := filepath.Join(dev, "serial/by-id/usb-Honeywell_1900-if00")
+	for _, d := range []string{filepath.Dir(byID), filepath.Join(proc, "812/fd"), filepath.Join(proc, "900/fd"), filepath.Join(proc, "1000/fd")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{tty: "", filepath.Join(proc, "812/comm"): "tillscan\n", filepath.Join(proc, "1000/comm"): "tillscan\n"}
+	for p, c := range files {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		byID:                             "../../ttyACM0",
+		filepath.Join(proc, "812/fd/0"):  "/dev/null",
+		filepath.Join(proc, "812/fd/7"):  tty, // the daemon
+		filepath.Join(proc, "812/fd/8"):  tty, // twice: one entry
+		filepath.Join(proc, "900/fd/3"):  filepath.Join(dev, "ttyUSB0"),
+		filepath.Join(proc, "1000/fd/5"): tty, // listen itself
+	}
+	for p, target := range links {
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := portUsers(proc, byID, 1000)
+	if want := []portUser{{pid: 812, command: "tillscan"}}; !slices.Equal(got, want) {
+		t.Errorf("portUsers = %+v; want %+v", got, want)
+	}
+	if got := portUsers(proc, filepath.Join(dev, "ttyS9"), 1000); got != nil {
+		t.Errorf("portUsers of a missing device = %+v; want none", got)
 	}
 }
 

@@ -21,7 +21,7 @@ var (
 	connectedRe   = regexp.MustCompile(`^device connected scanner=\S+ path=\S+ vid=0627 pid=0001 interface=0 product="QEMU USB Keyboard"`)
 	goneRe        = regexp.MustCompile(`^device gone\b`)
 	deviceErrorRe = regexp.MustCompile(`^device error\b`)
-	scanRe        = regexp.MustCompile(`^scan scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
+	scanRe        = regexp.MustCompile(`^scan scanner=\S+ text=("(?:[^"\\]|\\.)*") card=\S+$`)
 	keptRe        = regexp.MustCompile(`^kept scanner=\S+ card=("(?:[^"\\]|\\.)*")$`)
 	typedRe       = regexp.MustCompile(`^typed scanner=\S+ text=("(?:[^"\\]|\\.)*")$`)
 	rawRe         = regexp.MustCompile(`^raw scanner=\S+ path=\S+ report=[0-9a-f]+$`)
