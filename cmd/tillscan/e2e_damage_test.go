@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -331,40 +330,4 @@ func queueVerdict(t *testing.T, bad []byte) verdict {
 		return verdict{openErr: err}
 	}
 	return verdict{moved: moved != "", repaired: len(q.Repaired()), quarantined: st.Quarantined}
-}
-
-// problems returns the status API's list of problems.
-func (h *harness) problems() []string {
-	h.t.Helper()
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
-	if err != nil {
-		h.t.Fatalf("status API: %v", err)
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Problems []string `json:"problems"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		h.t.Fatalf("status API: %v", err)
-	}
-	return st.Problems
-}
-
-// lineCount is how many log lines the daemon wrote so far, over every run.
-func (h *harness) lineCount() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.all)
-}
-
-// loggedSince reports whether a log line after the first n matches.
-func (h *harness) loggedSince(n int, match func(logLine) bool) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, l := range h.all[n:] {
-		if match(l) {
-			return true
-		}
-	}
-	return false
 }

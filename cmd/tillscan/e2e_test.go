@@ -2,345 +2,24 @@
 
 package main
 
-// End-to-end tests: the real tillscan binary, a real pty acting as a serial
-// scanner, and the sandbox API on loopback. They observe the daemon through
-// its JSON log lines and the sandbox's operations log, never by sleeping.
+// End-to-end tests of the daemon's behaviour (card types, crashes, reload,
+// refusals, systemd). The harness and the exactly-once oracle they share
+// are in e2e_harness_test.go.
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tillscan/tillscan/apiclient/sandbox"
-	"github.com/tillscan/tillscan/scanner/scannertest"
 )
-
-var showLog = flag.Bool("e2e.log", false, "log every daemon line of every end-to-end test, not only the last 80 of a failed one")
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// tillscanBinary builds the real daemon once per test run.
-func tillscanBinary(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: builds and runs the daemon (skipped with -short)")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tillscan-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "tillscan")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// logLine is one JSON log line of the daemon.
-type logLine struct {
-	Level   string `json:"level"`
-	Message string `json:"message"`
-	Event   string `json:"event"`
-	Card    string `json:"card"`
-	Job     string `json:"job"`
-	raw     string
-}
-
-// harness runs the daemon against a sandbox and a fake serial scanner.
-type harness struct {
-	t      testing.TB
-	bin    string
-	sb     *sandbox.Server
-	dev    *scannertest.Device
-	dir    string
-	config string
-	status string   // host:port of the status API
-	env    []string // extra environment for the daemon
-
-	mu      sync.Mutex // guards what follows
-	cmd     *exec.Cmd
-	lines   chan logLine // the running daemon's log, closed when it exits
-	exit    chan error
-	all     []logLine                  // every line of every run, for the failure report
-	jobs    map[string]map[string]bool // event kind → job ids, over every run
-	changed chan struct{}              // a line arrived (capacity 1)
-}
-
-// harnessOptions shape one harness; the zero value is the demo sandbox
-// with the default config.
-type harnessOptions struct {
-	sandbox sandbox.Options
-	config  string        // extra top-level YAML appended to the config
-	timeout time.Duration // api.timeout; 0 means 2s
-	// via, if set, returns the base URL the daemon should use to reach
-	// the sandbox (through a fault-injecting proxy).
-	via func(sb *sandbox.Server) string
-}
-
-func newHarness(t testing.TB, opts sandbox.Options, extraConfig string) *harness {
-	t.Helper()
-	return newHarnessWith(t, harnessOptions{sandbox: opts, config: extraConfig})
-}
-
-func newHarnessWith(t testing.TB, o harnessOptions) *harness {
-	t.Helper()
-	h := &harness{t: t, bin: tillscanBinary(t), dir: t.TempDir(), jobs: map[string]map[string]bool{}, changed: make(chan struct{}, 1)}
-	var err error
-	h.sb, err = sandbox.NewServer(o.sandbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.sb.Close)
-	h.dev = scannertest.NewDevice(t, filepath.Join(h.dir, "usb-Fake_Scanner-if00"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.status = ln.Addr().String()
-	ln.Close()
-	baseURL := h.sb.URL
-	if o.via != nil {
-		baseURL = o.via(h.sb)
-	}
-	if o.timeout == 0 {
-		o.timeout = 2 * time.Second
-	}
-	h.config = filepath.Join(h.dir, "tillscan.yaml")
-	cfg := fmt.Sprintf(`till_id: e2e
-state_dir: %s
-log: {level: info, format: json}
-api:
-  base_url: %s
-  timeout: %s
-scanners:
-  - name: counter
-    type: serial
-    path: %s
-    baud: 9600
-    terminator: crlf
-status:
-  listen: %s
-%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, h.dev.Path, h.status, o.config)
-	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.stop()
-		if t.Failed() || *showLog {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			n := 80
-			if *showLog {
-				n = len(h.all)
-			}
-			for _, l := range h.all[max(0, len(h.all)-n):] {
-				t.Log("daemon:", l.raw)
-			}
-		}
-	})
-	return h
-}
-
-// start runs the daemon and returns once it logged that it accepts scans.
-func (h *harness) start() {
-	h.t.Helper()
-	cmd := exec.Command(h.bin, "run", "--config", h.config)
-	cmd.Env = append(append(os.Environ(), "TILLSCAN_API_KEY="+sandbox.DemoAPIKey), h.env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		h.t.Fatal(err)
-	}
-	lines := make(chan logLine, 4096)
-	exit := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			var l logLine
-			l.raw = sc.Text()
-			json.Unmarshal(sc.Bytes(), &l)
-			h.mu.Lock()
-			h.all = append(h.all, l)
-			if l.Event != "" && l.Job != "" {
-				if h.jobs[l.Event] == nil {
-					h.jobs[l.Event] = map[string]bool{}
-				}
-				h.jobs[l.Event][l.Job] = true
-			}
-			h.mu.Unlock()
-			select {
-			case h.changed <- struct{}{}:
-			default:
-			}
-			if strings.HasPrefix(l.Message, "ready") {
-				once.Do(func() { close(ready) })
-			}
-			lines <- l
-		}
-		close(lines)
-		exit <- cmd.Wait()
-	}()
-	h.mu.Lock()
-	h.cmd, h.lines, h.exit = cmd, lines, exit
-	h.mu.Unlock()
-	select {
-	case <-ready:
-	case err := <-exit:
-		h.t.Fatalf("daemon exited before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		h.t.Fatal("daemon not ready after 30s")
-	}
-}
-
-// kill stops the daemon with SIGKILL, as a crash or power cut would.
-func (h *harness) kill() { h.signal(syscall.SIGKILL) }
-
-// stop stops the daemon with SIGTERM and waits for it.
-func (h *harness) stop() { h.signal(syscall.SIGTERM) }
-
-// reload sends SIGHUP, as systemctl reload does, and returns at once.
-func (h *harness) reload() {
-	h.t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cmd == nil {
-		h.t.Fatal("reload: the daemon is not running")
-	}
-	h.cmd.Process.Signal(syscall.SIGHUP)
-}
-
-// signal sends a signal that ends the daemon and waits for it to exit.
-func (h *harness) signal(sig syscall.Signal) {
-	h.mu.Lock()
-	cmd, exit := h.cmd, h.exit
-	h.cmd = nil
-	h.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	for range h.lines { // drain so the reader goroutine can finish
-	}
-	<-exit
-}
-
-// scan types one scan into the fake scanner.
-func (h *harness) scan(text string) {
-	h.t.Helper()
-	if _, err := h.dev.Write([]byte(text + "\r\n")); err != nil {
-		h.t.Fatal(err)
-	}
-}
-
-// waitEvent reads the log until match returns true.
-func (h *harness) waitEvent(timeout time.Duration, what string, match func(logLine) bool) logLine {
-	h.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-h.lines:
-			if !ok {
-				h.t.Fatalf("daemon exited while waiting for %s", what)
-			}
-			if match(l) {
-				return l
-			}
-		case <-deadline:
-			h.t.Fatalf("no %s within %v", what, timeout)
-		}
-	}
-}
-
-// count returns how many distinct jobs had the event, over every run.
-func (h *harness) count(event string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.jobs[event])
-}
-
-// waitCount waits until n distinct jobs had the event. Use it when the
-// daemon is running and its log is not being read with waitEvent.
-func (h *harness) waitCount(timeout time.Duration, event string, n int) {
-	h.t.Helper()
-	deadline := time.After(timeout)
-	for h.count(event) < n {
-		select {
-		case <-h.changed:
-		case l, ok := <-h.lines: // keep the pipe flowing
-			if !ok {
-				h.t.Fatalf("daemon exited while waiting for %d %s events (have %d)", n, event, h.count(event))
-			}
-			_ = l
-		case <-deadline:
-			h.t.Fatalf("%d of %d jobs %s after %v", h.count(event), n, event, timeout)
-		}
-	}
-}
-
-// next sets the next scan's mode and purchase sum through the status API.
-func (h *harness) next(mode string, sum float64) {
-	h.t.Helper()
-	body := fmt.Sprintf(`{"mode":%q}`, mode)
-	if sum > 0 {
-		body = fmt.Sprintf(`{"mode":%q,"purchase_sum":%g}`, mode, sum)
-	}
-	resp, err := http.Post("http://"+h.status+"/api/v1/next", "application/json", strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		h.t.Fatalf("POST /api/v1/next %s = %d %s", body, resp.StatusCode, b)
-	}
-}
-
-// markers counts the sandbox's operations per tillscan marker.
-func (h *harness) markers() map[string]int {
-	m := map[string]int{}
-	for _, op := range h.sb.API.Operations() {
-		if op.Comment == nil {
-			continue
-		}
-		for _, w := range strings.Fields(*op.Comment) {
-			if strings.HasPrefix(w, "tillscan:e2e:") {
-				m[w]++
-			}
-		}
-	}
-	return m
-}
 
 func TestE2E_EveryCardTypeGetsTheRightCall(t *testing.T) {
 	h := newHarness(t, sandbox.Options{}, "")
@@ -348,7 +27,7 @@ func TestE2E_EveryCardTypeGetsTheRightCall(t *testing.T) {
 	tests := []struct {
 		card  string
 		sum   float64 // purchase sum entered before the scan; 0 = none
-		event int     // the sandbox's eventId of the action we expect (apiclient/sandbox/actions.go)
+		event int     // the sandbox's eventId of the action we expect (apiclient/sandbox/effects.go)
 	}{
 		{"544256-439-856", 0, 1},   // stamp: add-stamp
 		{"544256-439-857", 0, 7},   // stamp on visits mechanics: learned, add-visit
@@ -357,7 +36,7 @@ func TestE2E_EveryCardTypeGetsTheRightCall(t *testing.T) {
 		{"612001-100-203", 0, 43},  // coupon: redeem-coupon
 		{"612001-100-204", 30, 5},  // discount: add-point
 		{"612001-100-205", 10, 15}, // gift: subtract-point (pay with the gift balance)
-		{"612001-100-206", 0, 17},  // membership with a daily limit: learned, subtract-visit (notes/api.md §1)
+		{"612001-100-206", 0, 17},  // membership with a daily limit: learned, subtract-visit (docs/api.md, "Card actions")
 		{"612001-100-207", 0, 9},   // reward on points: add-scores
 		{"612001-100-208", 15, 4},  // reward on spend: learned, add-purchase
 	}
@@ -450,65 +129,6 @@ worker: {settle: 500ms, looks: 2, retry_base: 200ms, retry_cap: 1s}
 	checkCardOrder(t, h)
 	t.Logf("FIGURE kills=%d scans-written=%d acknowledged=%d drain-after-last-restart=%v total=%v events=%s",
 		*killRounds, written, len(saved), drain.Round(100*time.Millisecond), time.Since(began).Round(time.Second), h.eventCounts())
-}
-
-// waitDrained polls the status API until the queue has nothing left to
-// send: the daemon has no "drained" event to wait on.
-func (h *harness) waitDrained(timeout time.Duration) {
-	h.t.Helper()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !h.drained() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			h.t.Fatalf("queue not drained after %v", timeout)
-		}
-	}
-}
-
-// drained reports whether the daemon's queue has nothing left to send.
-func (h *harness) drained() bool {
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Queue struct{ Depth map[string]int } `json:"queue"`
-	}
-	json.NewDecoder(resp.Body).Decode(&st)
-	d := st.Queue.Depth
-	return d["pending"]+d["sending"]+d["ambiguous"] == 0
-}
-
-// checkExactlyOnce: every acknowledged job's marker is in the sandbox's
-// operations log exactly once, and no marker appears twice.
-func checkExactlyOnce(t *testing.T, h *harness, saved map[string]bool) {
-	t.Helper()
-	m := h.markers()
-	for job := range saved {
-		if n := m["tillscan:e2e:"+job]; n != 1 {
-			t.Errorf("job %s: applied %d times, want exactly once", job, n)
-		}
-	}
-	for marker, n := range m {
-		if n != 1 {
-			t.Errorf("%s applied %d times", marker, n)
-		}
-	}
-	st := h.sb.API.Stats()
-	t.Logf("%d scans acknowledged, %d markers applied; sandbox: %d requests, %d answered 429", len(saved), len(m), st.Requests, st.RateLimited)
-}
-
-// manyStampCards is a seed with n plain stamp cards.
-func manyStampCards(n int) *sandbox.Seed {
-	s := &sandbox.Seed{Templates: []sandbox.Template{{ID: 1, CompanyID: 1, Name: "Coffee", Type: 0, StampsPerReward: 1000}}}
-	for i := range n {
-		s.Cards = append(s.Cards, sandbox.Card{ID: fmt.Sprintf("700%03d-%03d-%03d", i/1000000, (i/1000)%1000, i%1000), TemplateID: 1, CompanyID: 1, Type: "stamp"})
-	}
-	return s
 }
 
 // BenchmarkDaemonIdle measures the idle cost of `tillscan run` with one
