@@ -83,6 +83,11 @@ func buildTemplate(t *testing.T, rng *rand.Rand) template {
 	if _, err := q.EnqueueRefused(scan("544256-439-800"), "needs a purchase sum", now); err != nil {
 		t.Fatal(err)
 	}
+	for i := range 20 {
+		if err := q.PutCard(fmt.Sprintf("544256-439-%03d", 800+i), []byte(`{"type":"stamp","template":42}`), now); err != nil {
+			t.Fatal(err)
+		}
+	}
 	all, err := q.List("", 0, "")
 	if err != nil {
 		t.Fatal(err)

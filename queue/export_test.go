@@ -77,7 +77,7 @@ func SetFormat1(path string) error {
 	}
 	defer db.Close()
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHistory, bucketQuarantine, bucketQuarantineWhy} {
+		for _, b := range [][]byte{bucketHistory, bucketQuarantine, bucketQuarantineWhy, bucketCardCache} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -106,3 +106,8 @@ func SetFormat1(path string) error {
 // Commits returns how many read-write transactions the queue committed
 // (each one fsync'd) since it was opened.
 func (q *Queue) Commits() int64 { return q.gc.commits.Load() }
+
+// RawCardPut writes an entry of the card cache as is, for tests that damage it.
+func (q *Queue) RawCardPut(k, v []byte) error {
+	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCardCache).Put(k, v) })
+}

@@ -118,6 +118,7 @@ func (t *txn) audit() findings {
 	if v := t.meta.Get(keyLastDone); v != nil && len(v) != 8 {
 		f.add("the time of the last applied job is %d bytes, want 8", len(v))
 	}
+	t.checkCardCache(&f)
 	return f
 }
 
@@ -183,9 +184,10 @@ func (t *txn) strays(name []byte, f *findings) {
 	})
 }
 
-// rebuild quarantines every record decodeJob refuses and writes every index
-// and counter anew from the remaining records, all in t. It returns what it
-// quarantined ("<key>: <reason>").
+// rebuild quarantines every record decodeJob refuses, drops damaged card
+// cache entries, and writes every index and counter anew from the remaining
+// records, all in t. It returns what it quarantined or dropped, one
+// sentence each.
 func (t *txn) rebuild(now time.Time) ([]string, error) {
 	type bad struct {
 		key []byte
@@ -208,8 +210,14 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 		if err := t.quarantineRecord(b.key, b.err, now); err != nil {
 			return moved, err
 		}
-		moved = append(moved, fmt.Sprintf("%.40q: %v", b.key, b.err))
+		moved = append(moved, fmt.Sprintf("quarantined damaged record %.40q: %v", b.key, b.err))
 	}
+
+	dropped, err := t.dropDamagedCards()
+	if err != nil {
+		return moved, err
+	}
+	moved = append(moved, dropped...)
 
 	for _, name := range indexBuckets {
 		if err := t.tx.DeleteBucket(name); err != nil {

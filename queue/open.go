@@ -191,11 +191,8 @@ func validate(db *bolt.DB) (err error) {
 		} else if f < 1 {
 			return fmt.Errorf("%w: format %d", errSchema, f)
 		}
-		need := allBuckets
-		if f == 1 {
-			need = v1Buckets // prepare adds the others
-		}
-		for _, b := range need {
+		for _, b := range v1Buckets { // prepare adds the others
+
 			if tx.Bucket(b) == nil {
 				return fmt.Errorf("%w: buckets missing (%s)", errSchema, b)
 			}

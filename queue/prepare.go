@@ -25,10 +25,14 @@ func prepare(db *bolt.DB, now time.Time) (repaired []string, err error) {
 		}
 	}()
 	var ver uint32
+	var missing bool // a bucket that upgrade adds
 	var f findings
 	err = db.View(func(tx *bolt.Tx) error {
 		ver = binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyFormat)) // validate checked it
-		if ver < format {
+		for _, b := range allBuckets {
+			missing = missing || tx.Bucket(b) == nil
+		}
+		if ver < format || missing {
 			f.broken = checkTree(tx.Bucket(bucketJobs)) // the upgrade rebuilds the rest
 			return nil
 		}
@@ -45,14 +49,14 @@ func prepare(db *bolt.DB, now time.Time) (repaired []string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	if ver == format && f.clean() {
+	if ver == format && !missing && f.clean() {
 		return nil, nil
 	}
 	var moved []string
 	var jobs int
 	err = db.Update(func(tx *bolt.Tx) error {
-		if ver < format {
-			if err := upgrade(tx); err != nil {
+		if ver < format || missing {
+			if err := upgrade(tx, ver); err != nil {
 				return err
 			}
 		}
@@ -71,10 +75,10 @@ func prepare(db *bolt.DB, now time.Time) (repaired []string, err error) {
 	}
 	for i, m := range moved {
 		if i == maxProblems {
-			repaired = append(repaired, fmt.Sprintf("quarantined %d more damaged records", len(moved)-i))
+			repaired = append(repaired, fmt.Sprintf("and %d more damaged records or card cache entries", len(moved)-i))
 			break
 		}
-		repaired = append(repaired, "quarantined damaged record "+m)
+		repaired = append(repaired, m)
 	}
 	switch {
 	case ver < format:
@@ -85,15 +89,19 @@ func prepare(db *bolt.DB, now time.Time) (repaired []string, err error) {
 	return repaired, nil
 }
 
-// upgrade brings a format 1 file to format 2: the new buckets (rebuild fills
-// the history index) and Job.Uncertain, which format 1 did not keep. A
-// format 1 dead job went dead from ambiguous, with its outcome unknown, if
-// its last attempt was a reconciliation read or a recovery.
-func upgrade(tx *bolt.Tx) error {
+// upgrade brings a file of format ver to the current format: the buckets
+// it lacks (rebuild fills the history index) and, from format 1,
+// Job.Uncertain, which format 1 did not keep. A format 1 dead job went dead
+// from ambiguous, with its outcome unknown, if its last attempt was a
+// reconciliation read or a recovery.
+func upgrade(tx *bolt.Tx, ver uint32) error {
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("upgrade: bucket %s: %w", b, err)
 		}
+	}
+	if ver >= 2 {
+		return nil
 	}
 	jobs := tx.Bucket(bucketJobs)
 	var fix []Job

@@ -182,7 +182,7 @@ func (q *Queue) heal() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, m := range moved {
-		q.repaired = append(q.repaired, fmt.Sprintf("%s: quarantined damaged record %s; indexes rebuilt", now.UTC().Format(time.RFC3339), m))
+		q.repaired = append(q.repaired, fmt.Sprintf("%s: %s; indexes rebuilt", now.UTC().Format(time.RFC3339), m))
 	}
 	return nil
 }

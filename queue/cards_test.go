@@ -1,0 +1,121 @@
+package queue_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillscan/tillscan/queue"
+)
+
+type cardSeen struct {
+	number, data string
+	updated      time.Time
+}
+
+func allCards(t *testing.T, q *queue.Queue) []cardSeen {
+	t.Helper()
+	var out []cardSeen
+	if err := q.Cards(func(number string, data []byte, updated time.Time) error {
+		out = append(out, cardSeen{number, string(data), updated})
+		return nil
+	}); err != nil {
+		t.Fatalf("Cards() = %v", err)
+	}
+	return out
+}
+
+// The card cache lives in the queue's file: one small commit per card,
+// kept across restarts and compaction, exported, checked.
+func TestCardCache(t *testing.T) {
+	q, path := openQueue(t, queue.Options{})
+	for _, c := range []struct{ number, data string }{{"612001-100-201", "cashback"}, {"544256-439-856", "stamp v1"}, {"544256-439-857", "stamp"}} {
+		if err := q.PutCard(c.number, []byte(c.data), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.PutCard("544256-439-856", []byte("stamp v2"), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.DeleteCard("544256-439-857"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.DeleteCard("000000-000-000"); err != nil {
+		t.Errorf("DeleteCard(absent) = %v, want nil", err)
+	}
+	for _, bad := range []string{"", "a b", "x\x00y"} {
+		if err := q.PutCard(bad, []byte("x"), t0); err == nil {
+			t.Errorf("PutCard(%q) = nil, want an error", bad)
+		}
+	}
+	if err := q.PutCard("544256-439-858", make([]byte, 1<<20), t0); err == nil {
+		t.Error("PutCard(1 MiB) = nil, want an error")
+	}
+	want := []cardSeen{{"544256-439-856", "stamp v2", t0.Add(time.Hour)}, {"612001-100-201", "cashback", t0}}
+	check := func(q *queue.Queue) {
+		t.Helper()
+		got := allCards(t, q)
+		if len(got) != len(want) {
+			t.Fatalf("Cards() = %v, want %v", got, want)
+		}
+		for i := range got {
+			if got[i].number != want[i].number || got[i].data != want[i].data || !got[i].updated.Equal(want[i].updated) {
+				t.Errorf("Cards()[%d] = %v, want %v", i, got[i], want[i])
+			}
+		}
+		mustCheck(t, q)
+	}
+	check(q)
+
+	var buf bytes.Buffer
+	if err := q.ExportCards(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&buf)
+	for i := 0; sc.Scan(); i++ {
+		var e queue.CardEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Number != want[i].number || string(e.Data) != want[i].data {
+			t.Errorf("ExportCards line %d = %s (%v), want %v", i, sc.Bytes(), err, want[i])
+		}
+	}
+
+	q.Close()
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	if err := queue.Compact(path, copyPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, copyPath} {
+		q2, err := queue.Open(p, queue.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(q2)
+		q2.Close()
+	}
+}
+
+// A damaged cache entry is only a cache miss: Open drops it and says so.
+func TestCardCache_DamagedEntryDropped(t *testing.T) {
+	q, path := openQueue(t, queue.Options{})
+	if err := q.PutCard("544256-439-856", []byte("stamp"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.RawCardPut([]byte("544256\x01439-857"), []byte("short")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Check(); err == nil || !strings.Contains(err.Error(), "card cache") {
+		t.Fatalf("Check() = %v, want the damaged card cache entry", err)
+	}
+	q = reopen(t, q, path)
+	if rep := strings.Join(q.Repaired(), "\n"); !strings.Contains(rep, "dropped damaged card cache entry") {
+		t.Errorf("Repaired() = %q, want the dropped entry", rep)
+	}
+	if got := allCards(t, q); len(got) != 1 || got[0].number != "544256-439-856" {
+		t.Errorf("Cards() = %v, want the undamaged entry only", got)
+	}
+	mustCheck(t, q)
+}
