@@ -17,6 +17,17 @@ type OpenNotifier interface {
 	RunOpened(ctx context.Context, emit func(Scan), opened func()) error
 }
 
+// StateReporter is an optional interface of a Source that keeps running
+// while its device comes and goes (a USB-HID source handles hot-plug
+// itself). RunReporting is Run, except that it calls state whenever the
+// device connects (true, nil) or is not there (false, why; a nil error
+// when Run is stopping), so that Supervise reports what is true instead
+// of "connected" when Run starts. Calls of state never overlap.
+// *hid.Source implements it.
+type StateReporter interface {
+	RunReporting(ctx context.Context, emit func(Scan), state func(connected bool, err error)) error
+}
+
 // Defaults for zero SuperviseOptions fields.
 const (
 	DefaultMinBackoff = 250 * time.Millisecond
@@ -87,9 +98,17 @@ func Supervise(ctx context.Context, src Source, emit func(Scan), log zerolog.Log
 			state(true, nil)
 		}
 		var err error
-		if on, ok := src.(OpenNotifier); ok {
-			err = on.RunOpened(ctx, emit, opened)
-		} else {
+		switch src := src.(type) {
+		case StateReporter: // it logs its own connects and losses
+			err = src.RunReporting(ctx, emit, func(connected bool, err error) {
+				if connected {
+					connectedAt.Store(time.Now().UnixNano())
+				}
+				state(connected, err)
+			})
+		case OpenNotifier:
+			err = src.RunOpened(ctx, emit, opened)
+		default:
 			opened()
 			err = src.Run(ctx, emit)
 		}

@@ -201,6 +201,45 @@ func TestSupervise_PlainSourceConnectsOnStart(t *testing.T) {
 	})
 }
 
+// reportingSource reports its own connection state, as a USB-HID source
+// does while its device comes and goes within one Run.
+type reportingSource struct{ states []stateEvent }
+
+func (r reportingSource) Name() string { return "reporting" }
+func (r reportingSource) Run(ctx context.Context, emit func(Scan)) error {
+	return r.RunReporting(ctx, emit, func(bool, error) {})
+}
+func (r reportingSource) RunReporting(ctx context.Context, emit func(Scan), state func(bool, error)) error {
+	for _, s := range r.states {
+		state(s.connected, s.err)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// A StateReporter is not "connected" because its Run started: Supervise
+// passes on what it reports (a HID scanner configured but not plugged in).
+func TestSupervise_StateReporter(t *testing.T) {
+	src := reportingSource{states: []stateEvent{{false, errGone}, {true, nil}, {false, errGone2}}}
+	states := make(chan stateEvent, 10)
+	opt := SuperviseOptions{OnState: func(_ string, c bool, err error) { states <- stateEvent{c, err} }}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Supervise(ctx, src, func(Scan) {}, zerolog.Nop(), opt) }()
+	for _, want := range src.states {
+		if got := <-states; got != want {
+			t.Errorf("state %v; want %v", got, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-states; got != (stateEvent{false, nil}) {
+		t.Errorf("state at stop %v; want not connected, no error", got)
+	}
+}
+
 func TestSupervise_CancelDuringBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &fakeSource{script: []fakeRun{{err: errGone}}}

@@ -125,6 +125,10 @@ type Source struct {
 	b      backend
 	now    func() time.Time
 
+	// state is RunReporting's report; nil under Run. It is set before Run
+	// starts any goroutine and called with mu held, so calls never overlap.
+	state func(connected bool, err error)
+
 	mu    sync.Mutex           // guards conns
 	conns map[string]chan bool // open devices by path → their feedback requests
 }
@@ -232,7 +236,7 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 	defer tick.Stop()
 	// Devices are listed now and at every tick, never right after one ended,
 	// so a device that fails at once is retried once per Poll, not in a spin.
-	for poll := true; ; {
+	for poll, first := true, true; ; first = false {
 		if poll {
 			devs, err := s.b.enumerate(s.cfg.VID, s.cfg.PID)
 			if err != nil && err.Error() != lastEnumErr {
@@ -252,6 +256,9 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 					}
 				})
 			}
+			if first && len(active) == 0 {
+				s.noneOpen(fmt.Errorf("%w: no %04x:%04x device is plugged in (see `tillscan devices`)", scanner.ErrDeviceGone, s.cfg.VID, s.cfg.PID))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -266,10 +273,39 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 				reported[e.d.Path] = msg
 				s.log.Error().Err(e.err).Str("path", e.d.Path).Msg("cannot open scanner")
 				s.event(Event{Kind: OpenFailed, Scanner: s.cfg.Name, Device: e.d, Err: e.err})
+				s.noneOpen(e.err)
 			}
 		case <-tick.C:
 			poll = true
 		}
+	}
+}
+
+// RunReporting is Run that also says through state whether a matching
+// device is open, so that a scanner configured but not plugged in is not
+// shown as connected (it implements scanner.StateReporter for
+// scanner.Supervise): connected when the first device opens; not
+// connected, with why, when the first look finds none, when a device
+// cannot be opened while none is open, and when the last one goes (a nil
+// error then means Run is stopping).
+func (s *Source) RunReporting(ctx context.Context, emit func(scanner.Scan), state func(connected bool, err error)) error {
+	s.state = state
+	return s.Run(ctx, emit)
+}
+
+// reportLocked passes a state change to RunReporting's state; s.mu is held.
+func (s *Source) reportLocked(connected bool, err error) {
+	if s.state != nil {
+		s.state(connected, err)
+	}
+}
+
+// noneOpen reports not connected, for err, if no device is open.
+func (s *Source) noneOpen(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		s.reportLocked(false, err)
 	}
 }
 
@@ -302,10 +338,17 @@ func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) err
 	fb := make(chan bool, 1)
 	s.mu.Lock()
 	s.conns[d.Path] = fb
+	if len(s.conns) == 1 {
+		s.reportLocked(true, nil)
+	}
 	s.mu.Unlock()
+	var goneErr error // why the device went; nil when Run is stopping
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, d.Path)
+		if len(s.conns) == 0 {
+			s.reportLocked(false, goneErr)
+		}
 		s.mu.Unlock()
 	}()
 	log := s.log.With().Str("path", d.Path).Logger()
@@ -337,7 +380,8 @@ func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) err
 		if err != nil {
 			deliver(p.tick(now))
 			log.Warn().Err(err).Msg("scanner gone")
-			s.event(Event{Kind: Gone, Scanner: s.cfg.Name, Device: d, Err: fmt.Errorf("%w: %w", scanner.ErrDeviceGone, err)})
+			goneErr = fmt.Errorf("%w: %w", scanner.ErrDeviceGone, err)
+			s.event(Event{Kind: Gone, Scanner: s.cfg.Name, Device: d, Err: goneErr})
 			return nil
 		}
 		if n == 0 {

@@ -322,6 +322,62 @@ func TestSource_openFailureReportedOnce(t *testing.T) {
 	})
 }
 
+// RunReporting says connected only while a matching device is open: not
+// at start with nothing plugged in, not after an open failed, not once the
+// last device went.
+func TestSource_RunReporting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend(t)
+		src, err := newSource(Config{VID: testVID, PID: testPID, Interface: AnyInterface}, zerolog.Nop(), Hooks{}, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type state struct {
+			connected bool
+			err       error
+		}
+		states := make(chan state, 16)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- src.RunReporting(ctx, func(scanner.Scan) {}, func(c bool, err error) { states <- state{c, err} })
+		}()
+		want := func(connected bool, is error) {
+			t.Helper()
+			s := <-states
+			if s.connected != connected || is == nil && s.err != nil || is != nil && !errors.Is(s.err, is) {
+				t.Fatalf("state %v, %v; want %v, %v", s.connected, s.err, connected, is)
+			}
+		}
+		want(false, scanner.ErrDeviceGone) // nothing plugged in at start
+		const path = "1-2:1.0"
+		d := Device{Path: path, VID: testVID, PID: testPID}
+		denied := errors.New("hid: no permission (test)")
+		b.setOpenErr(path, denied)
+		fd1 := b.plug(d) // opened once the error is gone
+		want(false, denied)
+		b.setOpenErr(path, nil)
+		want(true, nil)
+		fd2 := b.plug(Device{Path: "1-3:1.0", VID: testVID, PID: testPID}) // a second one: still connected
+		synctest.Wait()
+		b.unplug("1-3:1.0", fd2)
+		synctest.Wait()
+		if len(states) != 0 {
+			t.Errorf("a second device came and went: %d more states; want none while the first stays open", len(states))
+		}
+		b.unplug(path, fd1)
+		want(false, scanner.ErrDeviceGone)
+		b.plug(d)
+		want(true, nil)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("RunReporting() = %v", err)
+		}
+		want(false, nil) // stopping
+		b.checkAllClosed(t)
+	})
+}
+
 func TestNew_config(t *testing.T) {
 	tests := []struct {
 		name string
