@@ -24,9 +24,9 @@ type queueCmd struct {
 	Stats   queueStatsCmd   `cmd:"" help:"Jobs per state and the age of the oldest waiting one."`
 	List    queueListCmd    `cmd:"" help:"List jobs, oldest first."`
 	Show    queueShowCmd    `cmd:"" help:"Show one job with every attempt."`
-	Retry   queueRetryCmd   `cmd:"" help:"Send a dead or uncertain job again now."`
+	Retry   queueRetryCmd   `cmd:"" help:"Send a dead job again now. An uncertain job (sent, outcome unknown) is refused: a blind re-send could apply it twice; resolve it instead."`
 	Drop    queueDropCmd    `cmd:"" help:"Give up on a job (kept as a tombstone for audit); releases its card."`
-	Resolve queueResolveCmd `cmd:"" help:"Settle an uncertain job after checking the loyalty dashboard."`
+	Resolve queueResolveCmd `cmd:"" help:"Settle an uncertain job (sent, outcome unknown) after checking the loyalty dashboard: --applied marks it done (refused for a job never sent or refused), --not-applied sends it again."`
 	Export  queueExportCmd  `cmd:"" help:"Write every job as JSON lines (for support)."`
 	Check   queueCheckCmd   `cmd:"" help:"Check the queue file's integrity."`
 	Compact queueCompactCmd `cmd:"" help:"Shrink the queue file (daemon must be stopped)."`
