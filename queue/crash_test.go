@@ -37,8 +37,9 @@ var (
 const (
 	crashChildEnv = "TILLSCAN_QUEUE_CRASH_CHILD"
 	crashSeedEnv  = "TILLSCAN_QUEUE_CRASH_SEED"
-	// The power-cut test (scanner/hid/qemutest) runs this binary inside a
-	// QEMU guest. After each cut the guest runs it first as the checker:
+	// The power-cut test (queue/powercut_test.go, TestQEMU_QueuePowerCut)
+	// runs this binary inside a QEMU guest. After each cut the guest runs
+	// it first as the checker:
 	// crashHistoryEnv names the file of every line earlier guests printed
 	// (the host collected them from the console), crashDrainEnv asks for
 	// the final drain. See crashCheck.

@@ -121,7 +121,7 @@ func (q *Queue) Drop(id, reason string, now time.Time) error {
 // applied=true for a job whose outcome is not uncertain: one that was never
 // sent, or whose send got a definite answer. Marking it applied would make
 // the audit trail lie; retry or drop it instead.
-var ErrNotUncertain = errors.New("queue: only an uncertain job (sent, outcome unknown) can be resolved as applied")
+var ErrNotUncertain = errors.New("only an uncertain job (sent, outcome unknown) can be resolved as applied")
 
 // Resolve settles an ambiguous or dead job by what the operator saw in the
 // back office: applied makes it done, not applied makes it pending, due now

@@ -11,7 +11,7 @@ import (
 // ErrQuarantined is returned (wrapped, together with ErrNotFound) for a job
 // whose record was found damaged and moved to the quarantine: it is never
 // sent; an operator reads it with Quarantined.
-var ErrQuarantined = errors.New("queue: the job's record is damaged and was quarantined")
+var ErrQuarantined = errors.New("its record is damaged and was quarantined")
 
 // Quarantined is a record the queue could not use (it did not decode, or
 // decoded to something invalid), kept byte for byte for an operator. It is

@@ -16,10 +16,11 @@ import (
 var (
 	// ErrEmpty is returned by Next when no job is due.
 	ErrEmpty = errors.New("queue: no job due")
-	// ErrNotFound is returned when no job has the given id.
-	ErrNotFound = errors.New("queue: no such job")
-	// ErrState is returned when a transition is not allowed from the job's state.
-	ErrState = errors.New("queue: transition not allowed")
+	// ErrNotFound is returned (wrapped) when no job has the given id.
+	ErrNotFound = errors.New("no such job")
+	// ErrState is returned (wrapped) when a transition is not allowed from
+	// the job's state.
+	ErrState = errors.New("transition not allowed")
 	// ErrLocked is returned by Open when another process holds the file.
 	ErrLocked = errors.New("queue: file is in use by another process")
 	// ErrCorrupt is returned by Open when the file is not a valid queue.

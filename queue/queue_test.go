@@ -526,3 +526,24 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	mustCheck(t, q)
 }
+
+// Errors name the package once (issue 13: `queue: job "NOPE": queue: no
+// such job`) and still match the sentinel the caller branches on.
+func TestErrors_SayEachThingOnce(t *testing.T) {
+	q, _ := openQueue(t, queue.Options{})
+	j := into(t, q, "A", queue.Done)
+	tests := []struct {
+		err   error
+		class error
+		text  string
+	}{
+		{func() error { _, err := q.Get("NOPE"); return err }(), queue.ErrNotFound, `queue: job "NOPE": no such job`},
+		{q.Drop("NOPE", "x", t0), queue.ErrNotFound, `queue: drop NOPE: job "NOPE": no such job`},
+		{q.Drop(j.ID, "x", t0), queue.ErrState, "queue: drop " + j.ID + ": job is done: transition not allowed"},
+	}
+	for _, tt := range tests {
+		if !errors.Is(tt.err, tt.class) || tt.err.Error() != tt.text || strings.Count(tt.err.Error(), "queue:") != 1 {
+			t.Errorf("error = %v, want exactly %q (an %v)", tt.err, tt.text, tt.class)
+		}
+	}
+}

@@ -148,13 +148,13 @@ func (t *txn) bucket(name []byte) *bolt.Bucket {
 func (t *txn) get(id string) (Job, error) {
 	v := t.jobs.Get([]byte(id))
 	if v == nil && t.quarantine.Get([]byte(id)) != nil {
-		return Job{}, fmt.Errorf("queue: job %q: %w: %w", id, ErrQuarantined, ErrNotFound)
+		return Job{}, fmt.Errorf("job %q: %w (%w)", id, ErrQuarantined, ErrNotFound)
 	} else if v == nil {
-		return Job{}, fmt.Errorf("queue: job %q: %w", id, ErrNotFound)
+		return Job{}, fmt.Errorf("job %q: %w", id, ErrNotFound)
 	}
 	j, err := decodeJob([]byte(id), v)
 	if err != nil {
-		return Job{}, fmt.Errorf("queue: job %q: %w", id, err)
+		return Job{}, fmt.Errorf("job %q: %w", id, err)
 	}
 	return j, nil
 }

@@ -118,6 +118,9 @@ func (q *Queue) Next(now time.Time) (Job, error) {
 		j, err = t.get(idOf(k))
 		return err
 	})
+	if err != nil && !errors.Is(err, ErrEmpty) {
+		return Job{}, fmt.Errorf("queue: next: %w", err)
+	}
 	return j, err
 }
 
@@ -136,7 +139,10 @@ func (q *Queue) NextDue() (at time.Time, ok bool, err error) {
 		at, ok = j.NextAttempt, true
 		return nil
 	})
-	return at, ok, err
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("queue: next due: %w", err)
+	}
+	return at, ok, nil
 }
 
 // Get returns one job.
@@ -146,7 +152,10 @@ func (q *Queue) Get(id string) (Job, error) {
 		j, err = t.get(id)
 		return err
 	})
-	return j, err
+	if err != nil {
+		return Job{}, fmt.Errorf("queue: %w", err)
+	}
+	return j, nil
 }
 
 // change runs one transition of job id in one fsync'd transaction: it
