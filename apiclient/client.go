@@ -74,6 +74,9 @@ type Config struct {
 	// the fallback while Shared cannot answer, then adaptive as if
 	// Adaptive were set. With Shared, RateLimit is the whole key's limit.
 	Shared SharedLimiter `json:"-"`
+	// Observer, if set, is told about every limiter wait and request, for
+	// metrics.
+	Observer Observer `json:"-"`
 }
 
 // Defaults of the zero Config fields.
@@ -137,6 +140,7 @@ type Client struct {
 	backoffCap    time.Duration
 	retryAfterCap time.Duration
 	maxBody       int64
+	obs           Observer // nil: none
 
 	mu          sync.Mutex     // guards the fields below
 	key         string         // never printed: Client has its own Format
@@ -185,6 +189,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		backoffCap:    orDefault(cfg.BackoffCap, DefaultBackoffCap),
 		retryAfterCap: orDefault(cfg.RetryAfterCap, DefaultRetryAfterCap),
 		maxBody:       orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		obs:           cfg.Observer,
 	}
 	headroom := max(orDefault(cfg.Headroom, DefaultHeadroom), 0)
 	c.rateLimit = orDefault(cfg.RateLimit, DefaultRateLimit)

@@ -58,6 +58,7 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 		if _, _, err := c.credentials(cl.op); err != nil {
 			return err // refused key: fail fast, spend no token
 		}
+		waitStart := time.Now()
 		seq, err := c.wait(ctx)
 		if err != nil {
 			if last != nil {
@@ -65,6 +66,7 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 			}
 			return fmt.Errorf("apiclient: %s: %w: waiting for the rate limiter: %w", cl.op, ErrNotSent, err)
 		}
+		c.observeWait(waitStart)
 		err = c.once(ctx, cl, body, seq)
 		if err == nil {
 			return nil
@@ -132,7 +134,9 @@ func (c *Client) once(ctx context.Context, cl *call, body []byte, seq uint64) er
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	sentAt := time.Now()
 	resp, err := c.hc.Do(req)
+	c.observeAnswer(cl, sentAt, resp)
 	if err != nil {
 		// *url.Error names the method and URL, never the headers; but
 		// net/http quotes a malformed status line, which is server text.
