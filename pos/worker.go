@@ -74,6 +74,10 @@ type WorkerConfig struct {
 	// is reported at start, and Status knows whether the API answers
 	// before the first scan. It costs one request per start.
 	StartupCheck bool
+	// Heartbeat, if set, is called at each turn of Run's loop with 0, and
+	// before each wait with the wait's length, so a watchdog can tell a
+	// waiting worker from a stuck one. It must not block.
+	Heartbeat func(sleep time.Duration)
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -156,6 +160,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.check(ctx)
 	}
 	for ctx.Err() == nil {
+		w.beat(0)
 		if w.waitWhilePaused(ctx) {
 			continue
 		}
@@ -247,6 +252,7 @@ func (w *Worker) idle(ctx context.Context, now time.Time) {
 
 // sleep waits d, or until ctx is done, or (if wakeable) until Wake.
 func (w *Worker) sleep(ctx context.Context, d time.Duration, wakeable bool) {
+	w.beat(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	wake := w.wake
