@@ -39,6 +39,7 @@ type cli struct {
 	CheckConfig checkConfigCmd `cmd:"" name:"check-config" help:"Check a config file and exit."`
 	Status      statusCmd      `cmd:"" help:"Show what the running daemon is doing; exits 1 if something needs attention."`
 	Queue       queueCmd       `cmd:"" help:"Inspect and fix the queue of saved scans."`
+	Report      reportCmd      `cmd:"" help:"Every scan at this till on one day, with its result, and totals (text, CSV or JSON)."`
 	Barcodes    barcodesCmd    `cmd:"" help:"Print a sheet of command barcodes for the till."`
 	Devices     devicesCmd     `cmd:"" help:"List USB-HID and serial devices (likely scanners marked)."`
 	Listen      listenCmd      `cmd:"" help:"Print decoded scans live until interrupted (for setting up a scanner)."`
