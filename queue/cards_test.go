@@ -71,16 +71,35 @@ func TestCardCache(t *testing.T) {
 	}
 	check(q)
 
+	if err := q.PutTemplate("42", []byte("visits"), t0); err != nil {
+		t.Fatal(err)
+	}
+	var tpl []string
+	if err := q.Templates(func(id string, data []byte, _ time.Time) error {
+		tpl = append(tpl, id+"="+string(data))
+		return nil
+	}); err != nil || len(tpl) != 1 || tpl[0] != "42=visits" {
+		t.Errorf("Templates() = %v, %v; want 42=visits", tpl, err)
+	}
+
 	var buf bytes.Buffer
-	if err := q.ExportCards(&buf); err != nil {
+	if err := q.ExportCaches(&buf); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(&buf)
-	for i := 0; sc.Scan(); i++ {
-		var e queue.CardEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Number != want[i].number || string(e.Data) != want[i].data {
-			t.Errorf("ExportCards line %d = %s (%v), want %v", i, sc.Bytes(), err, want[i])
+	var lines []string
+	for sc.Scan() {
+		var e queue.CacheEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("ExportCaches line %s: %v", sc.Bytes(), err)
 		}
+		lines = append(lines, e.Kind+" "+e.Key+" "+string(e.Data))
+	}
+	if got := strings.Join(lines, "|"); got != "card 544256-439-856 stamp v2|card 612001-100-201 cashback|template 42 visits" {
+		t.Errorf("ExportCaches() = %q", got)
+	}
+	if err := q.DeleteTemplate("42"); err != nil {
+		t.Fatal(err)
 	}
 
 	q.Close()

@@ -77,7 +77,7 @@ func SetFormat1(path string) error {
 	}
 	defer db.Close()
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHistory, bucketQuarantine, bucketQuarantineWhy, bucketCardCache} {
+		for _, b := range [][]byte{bucketHistory, bucketQuarantine, bucketQuarantineWhy, bucketCardCache, bucketTemplateCache} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}

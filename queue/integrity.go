@@ -118,7 +118,7 @@ func (t *txn) audit() findings {
 	if v := t.meta.Get(keyLastDone); v != nil && len(v) != 8 {
 		f.add("the time of the last applied job is %d bytes, want 8", len(v))
 	}
-	t.checkCardCache(&f)
+	t.checkCaches(&f)
 	return f
 }
 
@@ -184,8 +184,8 @@ func (t *txn) strays(name []byte, f *findings) {
 	})
 }
 
-// rebuild quarantines every record decodeJob refuses, drops damaged card
-// cache entries, and writes every index and counter anew from the remaining
+// rebuild quarantines every record decodeJob refuses, drops damaged cache
+// entries, and writes every index and counter anew from the remaining
 // records, all in t. It returns what it quarantined or dropped, one
 // sentence each.
 func (t *txn) rebuild(now time.Time) ([]string, error) {
@@ -213,7 +213,7 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 		moved = append(moved, fmt.Sprintf("quarantined damaged record %.40q: %v", b.key, b.err))
 	}
 
-	dropped, err := t.dropDamagedCards()
+	dropped, err := t.dropDamagedCaches()
 	if err != nil {
 		return moved, err
 	}

@@ -28,13 +28,14 @@ var (
 	bucketQuarantine    = []byte("quarantine")     // original key → the record exactly as it was: damaged records
 	bucketQuarantineWhy = []byte("quarantine-why") // original key → JSON quarantineNote
 	bucketCardCache     = []byte("cardcache")      // card number → tkey(updated) ‖ opaque data (PutCard)
+	bucketTemplateCache = []byte("templatecache")  // template id → tkey(updated) ‖ opaque data (PutTemplate)
 
 	// The buckets of each format: Open upgrades a format 1 file by adding
 	// the rest and building the history index from the records. A bucket
-	// that holds no job data (the card cache) is added by Open to a file of
-	// the current format that lacks it, without a format change.
+	// that holds no job data (the caches) is added by Open to a file of the
+	// current format that lacks it, without a format change.
 	v1Buckets  = [][]byte{bucketMeta, bucketJobs, bucketDue, bucketCards, bucketStates, bucketFinished}
-	allBuckets = append(slices.Clone(v1Buckets), bucketHistory, bucketQuarantine, bucketQuarantineWhy, bucketCardCache)
+	allBuckets = append(slices.Clone(v1Buckets), bucketHistory, bucketQuarantine, bucketQuarantineWhy, bucketCardCache, bucketTemplateCache)
 
 	// indexBuckets are derived from the job records; rebuild writes them anew.
 	indexBuckets = [][]byte{bucketDue, bucketCards, bucketStates, bucketFinished, bucketHistory}
@@ -94,7 +95,6 @@ type txn struct {
 	tx                                       *bolt.Tx
 	meta, jobs, due, cards, states, finished *bolt.Bucket
 	history, quarantine, quarantineWhy       *bolt.Bucket
-	cardCache                                *bolt.Bucket
 }
 
 func wrap(tx *bolt.Tx) (*txn, error) {
@@ -111,8 +111,8 @@ func (t *txn) bind() error {
 	t.meta, t.jobs, t.due, t.cards = tx.Bucket(bucketMeta), tx.Bucket(bucketJobs), tx.Bucket(bucketDue), tx.Bucket(bucketCards)
 	t.states, t.finished, t.history = tx.Bucket(bucketStates), tx.Bucket(bucketFinished), tx.Bucket(bucketHistory)
 	t.quarantine, t.quarantineWhy = tx.Bucket(bucketQuarantine), tx.Bucket(bucketQuarantineWhy)
-	t.cardCache = tx.Bucket(bucketCardCache)
-	for _, b := range []*bolt.Bucket{t.meta, t.jobs, t.due, t.cards, t.states, t.finished, t.history, t.quarantine, t.quarantineWhy, t.cardCache} {
+	for _, b := range []*bolt.Bucket{t.meta, t.jobs, t.due, t.cards, t.states, t.finished, t.history, t.quarantine, t.quarantineWhy,
+		tx.Bucket(bucketCardCache), tx.Bucket(bucketTemplateCache)} {
 		if b == nil {
 			return errSchema
 		}
