@@ -13,13 +13,15 @@ import (
 )
 
 // The constants of the curve: β and the floor as in the AWS SDKs' adaptive
-// mode; C a quarter of theirs (0.4), so a till probes above its old rate
-// more slowly. Measured with BenchmarkTills (5 tills on one 10/s key, 200
-// requests each): C 0.4 gave 25 % of requests 429 at 81 % of the limit,
-// C 0.1 gave 21 % at 85 %; one till back at 9.6/s 3 s after a cut, not 2.
+// mode; C a fortieth of theirs (0.4), so a till probes above its old rate
+// slowly and each till meets a 429 less often. Measured through nginx
+// limit_req burst=10 nodelay (go run ./tools/bench -only fleet -drivers
+// adaptive), 5 tills on one 10/s key for 40 s: C 0.1 gave 22 % of requests
+// 429, C 0.01 with the cut from the accepted rate 11 %, at 99 % of the
+// limit; a till alone is back at its old rate about 7 s after a cut.
 const (
-	cubicBeta = 0.7 // the share of the send rate kept after a 429
-	cubicC    = 0.1 // how fast the rate grows back, in (requests/s)/s³
+	cubicBeta = 0.7  // the share of the send rate kept after a 429
+	cubicC    = 0.01 // how fast the rate grows back, in (requests/s)/s³
 	// minAdaptiveRate is the floor: a till never stops sending.
 	minAdaptiveRate = 0.5
 )
@@ -31,10 +33,35 @@ const (
 // no clock (time is passed in) and no lock: Client.mu guards it.
 type cubic struct {
 	ceiling, floor float64
-	rate           float64   // the send rate now, requests/s
-	lastMax        float64   // W: the rate in use at the last 429
-	k              float64   // K, in seconds
-	cutAt          time.Time // t₀; zero before the first 429
+	rate           float64     // the send rate now, requests/s
+	lastMax        float64     // W: the rate in use at the last 429
+	k              float64     // K, in seconds
+	c              float64     // C, in (requests/s)/s³
+	cutAt          time.Time   // t₀; zero before the first 429
+	took           []time.Time // when the server took a request (any answer but 429), within acceptSpan
+	since          time.Time   // the first answer or 429: how much history took covers
+}
+
+// acceptSpan is how far back the accepted rate looks.
+const acceptSpan = 2 * time.Second
+
+// acceptedRate is the rate the server took this client's requests at over
+// the last acceptSpan (less, while the client is younger), 0 if unknown.
+func (c *cubic) acceptedRate(now time.Time) float64 {
+	c.forget(now)
+	span := min(now.Sub(c.since), acceptSpan)
+	if c.since.IsZero() || span < acceptSpan/4 {
+		return 0
+	}
+	return float64(len(c.took)) / span.Seconds()
+}
+
+func (c *cubic) forget(now time.Time) {
+	i := 0
+	for i < len(c.took) && !c.took[i].After(now.Add(-acceptSpan)) {
+		i++
+	}
+	c.took = append(c.took[:0], c.took[i:]...)
 }
 
 func newCubic(ceiling float64) *cubic {
@@ -44,14 +71,24 @@ func newCubic(ceiling float64) *cubic {
 // throttled cuts the rate for a 429 at now. sent is the rate the client was
 // really sending at, 0 if unknown: a till sending below its allowance (slow
 // answers, few scans) cuts from what it sent, or the cut would change
-// nothing. It returns the new rate.
+// nothing. W is also never above the rate the server took requests at
+// lately: tills behind a token bucket all send fast while most of theirs
+// are refused, and cutting from the sent rate took them 4 or 5 429s each
+// to come down to their share. It returns the new rate.
 func (c *cubic) throttled(now time.Time, sent float64) float64 {
+	if c.since.IsZero() {
+		c.since = now
+	}
 	w := c.rate
 	if sent > 0 && sent < w {
 		w = sent
 	}
+	if acc := c.acceptedRate(now); acc > 0 && acc < w {
+		w = acc
+	}
 	c.lastMax, c.cutAt = w, now
-	c.k = math.Cbrt(w * (1 - cubicBeta) / cubicC)
+	c.c = cubicC
+	c.k = math.Cbrt(w * (1 - cubicBeta) / c.c)
 	c.rate = clamp(w*cubicBeta, c.floor, c.ceiling)
 	return c.rate
 }
@@ -59,11 +96,16 @@ func (c *cubic) throttled(now time.Time, sent float64) float64 {
 // answered moves the rate along the curve for an answer other than 429 at
 // now, and returns it. Before the first 429 the rate stays at the ceiling.
 func (c *cubic) answered(now time.Time) float64 {
+	if c.since.IsZero() {
+		c.since = now
+	}
+	c.forget(now)
+	c.took = append(c.took, now)
 	if c.cutAt.IsZero() {
 		return c.rate
 	}
 	t := now.Sub(c.cutAt).Seconds()
-	c.rate = clamp(cubicC*math.Pow(t-c.k, 3)+c.lastMax, c.floor, c.ceiling)
+	c.rate = clamp(c.c*math.Pow(t-c.k, 3)+c.lastMax, c.floor, c.ceiling)
 	return c.rate
 }
 

@@ -18,7 +18,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 
 // The curve's arithmetic, step by step on a fake clock.
 func TestCubic(t *testing.T) {
-	k := math.Cbrt(9.6 * 0.3 / 0.1) // seconds back to 9.6 after a cut from 9.6
+	k := math.Cbrt(9.6 * 0.3 / cubicC) // seconds back to 9.6 after a cut from 9.6
 	type step struct {
 		at       float64 // seconds after t0
 		throttle bool
@@ -32,16 +32,21 @@ func TestCubic(t *testing.T) {
 	}{
 		{"stays at the ceiling until a 429", 9.6, []step{{0, false, 0, 9.6}, {100, false, 0, 9.6}}},
 		{"cut from the rate in use, then the curve", 20, []step{
-			{0, false, 0, 20},
 			{1, true, 9.6, 9.6 * 0.7}, // sending 9.6/s: cut from 9.6, not from the ceiling
 			{1, false, 0, 9.6 * 0.7},  // an answer at the cut: still β·W
-			{1 + k/2, false, 0, 9.6 - 0.1*math.Pow(k/2, 3)},
+			{1 + k/2, false, 0, 9.6 - cubicC*math.Pow(k/2, 3)},
 			{1 + k, false, 0, 9.6},                 // back at W after K
-			{1 + k + 1, false, 0, 9.6 + 0.1},       // probing above W
-			{1 + k + 2, false, 0, 9.6 + 0.1*8},     // faster and faster
-			{1 + k + 10, false, 0, 20},             // up to the ceiling, never beyond
-			{1 + k + 11, true, 0, 20 * 0.7},        // sent rate unknown: cut from the rate
-			{1 + k + 11, true, 25, 20 * 0.7 * 0.7}, // a sent rate above the rate does not raise W
+			{1 + k + 1, false, 0, 9.6 + cubicC},    // probing above W
+			{1 + k + 2, false, 0, 9.6 + cubicC*8},  // faster and faster
+			{1 + k + 30, false, 0, 20},             // up to the ceiling, never beyond
+			{1 + k + 40, true, 0, 20 * 0.7},        // sent rate unknown, few answers lately: cut from the rate
+			{1 + k + 40, true, 25, 20 * 0.7 * 0.7}, // a sent rate above the rate does not raise W
+		}},
+		// Tills sharing a token bucket all send fast while most of their
+		// requests are refused: W is what the server took, not what was sent.
+		{"cut from the accepted rate", 20, []step{
+			{0, false, 0, 20}, {0.5, false, 0, 20}, {1, false, 0, 20}, {1.5, false, 0, 20}, // 2/s taken
+			{2, true, 9.6, 1.5 * 0.7}, // the last 2 s hold 3 answers (the one at 0 is older): 1.5/s
 		}},
 		{"never below the floor", 9.6, []step{
 			{0, true, 0, 9.6 * 0.7}, {0, true, 0, 9.6 * 0.49}, {0, true, 0.6, 0.5}, {0, true, 0, 0.5}, {0.1, false, 0, 0.5},
@@ -155,7 +160,7 @@ func TestClient_Adaptive(t *testing.T) {
 	if r := c.Status().Rate; !near(r, 3.5) {
 		t.Errorf("rate after a second 429 of the same event = %v; want still 3.5", r)
 	}
-	k := math.Cbrt(5 * 0.3 / 0.1)
+	k := math.Cbrt(5 * 0.3 / cubicC)
 	c.answered(now.Add(time.Duration(k * float64(time.Second))))
 	if r := c.Status().Rate; !near(r, 5) {
 		t.Errorf("rate K after the cut = %v; want back at 5", r)
