@@ -1,0 +1,154 @@
+package main
+
+// The report: docs/PERFORMANCE.md, every figure with the machine, the date
+// and the command, beside the figures issue 11 measured before the work.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type report struct {
+	started, finished time.Time
+	command           string
+	opts              options
+	drains            []drainResult
+	applied           []answerTimes
+	fleets            []fleetResult
+	saved             *savedResult
+	idle              *footprint
+}
+
+// before are issue 11's figures for the drain (200 queued scans of 20
+// known cards, one till, strict limiter), measured before this work.
+var before = map[time.Duration]string{0: "95 %", 100 * time.Millisecond: "59 %", 150 * time.Millisecond: "53 %", 300 * time.Millisecond: "32 %"}
+
+func pct(f float64) string { return fmt.Sprintf("%.0f %%", 100*f) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func mark(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (r *report) write(path string) error {
+	var b bytes.Buffer
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("# Performance\n\n")
+	p("Written by `go run ./tools/bench` (tools/bench); do not edit by hand, re-run it. The targets are issue 11's; each figure is a ratio to its limit where the issue asks for one.\n\n")
+	p("## How it was measured\n\n")
+	p("- Command: `%s` (from the module root, as root so that missing packages are installed)\n", strings.TrimSpace(r.command))
+	p("- Date: %s, %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
+	p("- Machine: %s\n", machine())
+	p("- Checkout: %s\n", gitDescribe())
+	p("- The limiter is nginx's `limit_req` (`limit_req_zone $http_x_api_key rate=10r/s`, `limit_req_status 429`), burst 0 (\"strict\": a request less than 100 ms after the last accepted one is refused) or `burst=10 nodelay` (a token bucket), in front of the sandbox (apiclient/sandbox) with its own limiter off. The API's answer time is the sandbox's latency fault, after nginx. Every request and its status come from nginx's access log, one listening port per till.\n")
+	p("- The daemon is the real binary built from this checkout, each till with its own state directory and a pty serial scanner, at its default config except `dedupe_window: -1s` (a backlog repeats cards) and, while a backlog is being queued, the API pointed at a closed port.\n")
+	p("- The machine is shared and small: the figures carry its noise. Latencies are seen from the bench, through a pty and the daemon's log pipe.\n\n")
+
+	if len(r.drains) > 0 {
+		p("## Drain of a queued backlog, one till, strict limiter (burst 0)\n\n")
+		p("Scans of 20 known stamp cards queued while the API was out of reach, then the daemon restarted with the API reachable. Share = scans applied per second from the daemon's start to the last `applied` event, over the 10/s limit. Target: ≥ 95 %% of the limit at every answer time, ≤ 1 %% of requests 429, 1.00 request per scan.\n\n")
+		p("| answer time | scans | drain, share of the limit | before (issue 11, 200 scans) | 429s / requests | requests per scan | target |\n|---|---|---|---|---|---|---|\n")
+		for _, d := range r.drains {
+			bf := before[d.latency]
+			if bf == "" {
+				bf = "not measured"
+			}
+			perScan := float64(d.requests) / float64(d.scans)
+			ok := d.share() >= 0.95 && d.tally.limitedShare() <= 0.01 && perScan < 1.005
+			p("| %v | %d | %s (%.2f scans/s in %v) | %s | %s (%d of %d) | %.2f | %s |\n", d.latency, d.scans, pct(d.share()),
+				float64(d.scans)/d.took.Seconds(), d.took.Round(100*time.Millisecond), bf,
+				pct(d.tally.limitedShare()), sum(d.tally.limited), d.requests, perScan, mark(ok))
+		}
+		p("\nWhy: the worker sends one request at a time, so one till cannot start requests faster than one per answer time: the drain rate is at most 1/(answer time + the till's own time per job) and reaches the limit only when that is under 100 ms. Pipelining (`worker.in_flight`, issue 11) is what lifts the 100 ms to 1 s rows; it is not in this checkout yet.\n\n")
+	}
+	if len(r.applied) > 0 {
+		p("## Scan → applied on an idle till\n\n")
+		p("From the scan's line on the pty to the daemon's `applied` event, %d scans each, one at a time, 300 ms apart. Target (p50): one answer time + 10 ms for a known card, two answer times + 10 ms for a new card (one look-up, one action).\n\n", r.opts.samples)
+		p("| answer time | known card p50 | p99 | target | new card p50 | p99 | target |\n|---|---|---|---|---|---|---|\n")
+		for _, a := range r.applied {
+			k, n := percentile(a.known, 50), percentile(a.new, 50)
+			p("| %v | %s | %s | %s | %s | %s | %s |\n", a.latency, ms(k), ms(percentile(a.known, 99)),
+				mark(k <= a.latency+10*time.Millisecond), ms(n), ms(percentile(a.new, 99)), mark(n <= 2*a.latency+10*time.Millisecond))
+		}
+		p("\nAt 0 ms the new card's two requests cannot be closer than one interval of the limit (100 ms, 104 ms with the client's headroom): the target there is the limit's, not the answer time's. Above that, what exceeds the target by a few milliseconds is the bench's own path (pty, the daemon's log pipe) on a loaded machine.\n\n")
+	}
+	if len(r.fleets) > 0 {
+		p("## Several tills on one key\n\n")
+		p("Each till starts with a backlog (daemons) or sends one request at a time without pause (clients), all at once, for %v or until the first daemon runs out of work. Together = requests nginx accepted per second over the limit; worst till = the lowest till's accepted rate over its fair share (limit / tills); 429s as a share of all requests. Targets: burst=10 nodelay, tills at their default config: together ≥ 90 %%, worst till ≥ 70 %%, ≤ 5 %% 429s; burst 0 with the shared limiter on Redis: together ≥ 90 %%, ≤ 5 %% 429s.\n\n", r.opts.window)
+		p("Drivers: *daemon* is the real binary at its default config (the fixed rate: `api.adaptive` and `api.shared_limiter` are not config keys yet); the others are in-process `apiclient.Client`s, one per till, each sending one request at a time as the worker does: *fixed* (today's default), *adaptive* (`Config.Adaptive`), *shared* (`Config.Shared`, a GCRA limit on Redis via `apiclient/redislimit`, with the adaptive rate as the fallback).\n\n")
+		p("| tills | nginx | driver | together, share of the limit | worst till, share of its fair share | 429s / requests | requests | target |\n|---|---|---|---|---|---|---|---|\n")
+		for _, f := range r.fleets {
+			nginx := "burst 0"
+			if f.burst > 0 {
+				nginx = fmt.Sprintf("burst=%d nodelay", f.burst)
+			}
+			target := "report"
+			switch {
+			case f.burst > 0:
+				target = mark(f.tally.share() >= 0.9 && f.tally.worstFair() >= 0.7 && f.tally.limitedShare() <= 0.05)
+			case f.driver == "shared":
+				target = mark(f.tally.share() >= 0.9 && f.tally.limitedShare() <= 0.05)
+			}
+			p("| %d | %s | %s | %s | %s | %s | %d | %s |\n", f.tills, nginx, f.driver, pct(f.tally.share()), pct(f.tally.worstFair()),
+				pct(f.tally.limitedShare()), f.requests, target)
+		}
+		p("\nBefore (issue 11, daemons at the fixed rate, strict limiter): 2 tills 61 %% together with 10 %% 429s; 5 tills 74 %% with 10 %% 429s; token bucket 96–99 %% with 13–20 %% 429s.\n\n")
+		p("The physics at burst 0 without a coordinator: nginx refuses any request that arrives less than 100 ms after the last one it accepted for the key. Two tills that cannot see each other each pick their own send times; to get the whole limit through together they would have to interleave exactly 100 ms apart, which needs a shared clock and a shared schedule. Randomly phased senders offering λ requests/s in total get about λ/(1 + λ·0.1) through, so 10/s offered yields about 5/s with half refused; an adaptive till backs off on each 429 and converges to a lower, mostly collision-free rate. Only a coordinator (the shared limiter) or the token bucket's slack lets several tills use the whole limit at burst 0.\n\n")
+	}
+	if r.saved != nil {
+		s := r.saved
+		p("## Scan → saved with a large state\n\n")
+		p("%d cards in the card cache and %d jobs queued (the API out of reach), then %d scans one at a time, from the pty line to the `saved` event. Target: p99 ≈ 1.5 ms as on an empty till; memory bounded.\n\n", s.cards, s.jobs, len(s.times))
+		p("| p50 | p99 | max | daemon RSS |\n|---|---|---|---|\n| %s | %s | %s | %.1f MiB |\n\n", ms(percentile(s.times, 50)), ms(percentile(s.times, 99)), ms(percentile(s.times, 100)), float64(s.rssKiB)/1024)
+	}
+	if r.idle != nil {
+		f := r.idle
+		p("## Footprint of an idle daemon\n\n")
+		p("One serial scanner, the API reachable, after one applied scan, over %v. Wake-ups are the voluntary context switches of all the daemon's threads (each is a sleep it woke from).\n\n", f.period.Round(time.Second))
+		p("| RSS | CPU | wake-ups | threads | binary |\n|---|---|---|---|---|\n| %.1f MiB | %.2f %% | %.1f /s | %d | %.1f MiB |\n\n",
+			float64(f.rssKiB)/1024, 100*f.cpuShare, f.wakeups, f.threads, float64(f.binaryKiB)/1024)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// machine describes the computer: CPUs, model, kernel, Go, nginx, Redis.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs (%s), Linux %s, %s, %s, %s", runtime.NumCPU(), model, strings.TrimSpace(string(kernel)),
+		runtime.Version(), firstLine("nginx", "-v"), firstLine("redis-server", "--version"))
+}
+
+func firstLine(argv ...string) string {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return argv[0] + " (version unknown)"
+	}
+	l, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return l
+}
+
+func gitDescribe() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return "commit " + strings.TrimSpace(string(out))
+}
