@@ -111,3 +111,8 @@ func (q *Queue) Commits() int64 { return q.gc.commits.Load() }
 func (q *Queue) RawCardPut(k, v []byte) error {
 	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCardCache).Put(k, v) })
 }
+
+// RawMetaPut writes a key of the meta bucket as is, for tests that damage it.
+func (q *Queue) RawMetaPut(k string, v []byte) error {
+	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte(k), v) })
+}

@@ -112,7 +112,10 @@ func (t *txn) audit() findings {
 			f.add("counter of %s jobs is %d, there are %d", s, got, count[s])
 		}
 	}
-	if last := t.meta.Get(keyLastID); maxID != nil && bytes.Compare(last, maxID) < 0 {
+	var lastID ulid.ULID
+	if last := t.meta.Get(keyLastID); last != nil && lastID.UnmarshalText(last) != nil {
+		f.add("the last issued id %.40q is not a job id", last)
+	} else if maxID != nil && bytes.Compare(last, maxID) < 0 {
 		f.add("the last issued id %.40q is older than job %s", last, maxID)
 	}
 	if v := t.meta.Get(keyLastDone); v != nil && len(v) != 8 {
@@ -260,16 +263,28 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 			return moved, err
 		}
 	}
+	// New ids must sort after every job's (per-card order is id order).
 	var last ulid.ULID
-	if err := last.UnmarshalText(t.meta.Get(keyLastID)); (err != nil || bytes.Compare([]byte(last.String()), maxID) < 0) && maxID != nil {
-		if err := t.meta.Put(keyLastID, bytes.Clone(maxID)); err != nil {
+	switch err := last.UnmarshalText(t.meta.Get(keyLastID)); {
+	case maxID != nil && (err != nil || last.String() < string(maxID)):
+		err = t.meta.Put(keyLastID, bytes.Clone(maxID))
+		if err != nil {
+			return moved, err
+		}
+	case err != nil && t.meta.Get(keyLastID) != nil: // unreadable, and no job to go by
+		if err := t.meta.Delete(keyLastID); err != nil {
 			return moved, err
 		}
 	}
-	if v := t.meta.Get(keyLastDone); v != nil && len(v) != 8 || v == nil && !lastDone.IsZero() {
-		if err := t.meta.Put(keyLastDone, tkey(lastDone)); err != nil {
-			return moved, err
-		}
+	switch v := t.meta.Get(keyLastDone); {
+	case len(v) == 8: // readable: keep it (a pruned job may have set it)
+	case lastDone.IsZero():
+		err = t.meta.Delete(keyLastDone)
+	default:
+		err = t.meta.Put(keyLastDone, tkey(lastDone))
+	}
+	if err != nil {
+		return moved, err
 	}
 	return moved, nil
 }

@@ -265,3 +265,31 @@ func TestOpen_UpgradesFormat1(t *testing.T) {
 		t.Errorf("Resolve(applied) of a job that went dead while uncertain = %v, want nil", err)
 	}
 }
+
+// A damaged "last issued id" would make every Enqueue fail (the till could
+// save nothing) or issue ids that sort before existing jobs (breaking
+// per-card order). Open repairs it from the records.
+func TestOpen_RepairsLastID(t *testing.T) {
+	for _, last := range []string{"zzzz-not-an-id", "00000000000000000000000000"} {
+		t.Run(last, func(t *testing.T) {
+			q, path := openQueue(t, queue.Options{})
+			a := enqueue(t, q, "A", t0)
+			if err := q.RawMetaPut("lastid", []byte(last)); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Check(); !errors.Is(err, queue.ErrCorrupt) {
+				t.Fatalf("Check() = %v, want ErrCorrupt", err)
+			}
+			q = reopen(t, q, path)
+			mustCheck(t, q)
+			b, err := q.Enqueue(scan("A"), t0.Add(-time.Hour)) // the clock stepped back, too
+			if err != nil {
+				t.Fatalf("Enqueue() after the repair = %v", err)
+			}
+			if b.ID <= a.ID {
+				t.Errorf("new id %s sorts before the existing %s", b.ID, a.ID)
+			}
+			wantNext(t, q, t0, a.ID)
+		})
+	}
+}
