@@ -8,8 +8,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,28 +36,102 @@ type cacheFile struct {
 
 const (
 	cacheVersion = 1
-	// maxCacheCards bounds the file; the least recently updated cards go
-	// first (they cost one GET each when they come back).
+	// maxCacheCards bounds the cache; the least recently updated card goes
+	// first (it costs one GET when it comes back).
 	maxCacheCards = 50_000
 )
 
-// Cache is the persisted card lookup cache (card number → type, template,
-// reward tiers) and the mechanics learned per template. Every change is
-// written before the call returns, atomically: temp file, fsync, rename,
-// fsync of the directory. Reads never wait for the file: the till's scan
-// path asks it (Till.Handle) while the worker saves new cards. Create one
-// with OpenCache; it is safe for concurrent use.
+// CardStore keeps the Cache's entries durably, as opaque bytes per key;
+// *queue.Queue satisfies it, so the cache lives in the queue's file (one
+// persistence mechanism, one small transaction per change).
+type CardStore interface {
+	PutCard(number string, data []byte, now time.Time) error
+	DeleteCard(number string) error
+	Cards(fn func(number string, data []byte, updated time.Time) error) error
+}
+
+// mechanicsKey prefixes the store keys that hold a template's learned
+// mechanics ("template:7"); no card number holds a ':'.
+const mechanicsKey = "template:"
+
+// Cache is the card lookup cache (card number → type, template, reward
+// tiers) and the mechanics learned per template. It is read from memory;
+// every change is stored before the call returns, one small transaction
+// in the CardStore (or, in the deprecated file mode, a rewrite of the
+// whole file). Reads never wait for the disk: the till's scan path asks it
+// (Till.Handle) while the worker saves new cards. Create one with NewCache;
+// it is safe for concurrent use.
 type Cache struct {
-	path string
-	log  zerolog.Logger
+	store CardStore // nil: memory only, or the deprecated file
+	path  string    // the deprecated JSON file; "" without
+	log   zerolog.Logger
+	max   int // cards kept; beyond it the least recently updated goes
 
-	saveMu sync.Mutex // serialises writes of the file; never held with mu for long
-	saved  uint64     // the version on disk; guarded by saveMu
+	// saveMu serialises changes, so the stored order is the maps'; mu
+	// guards the maps against readers. A change holds both (mu only for
+	// the map operation itself), so a holder of either may read the maps:
+	// a change scans them under saveMu alone and Get never waits for it.
+	saveMu sync.Mutex
+	saved  uint64 // the version in the file (file mode); guarded by saveMu
 
-	mu      sync.Mutex // guards everything below; held only for map operations
+	mu      sync.Mutex
 	cards   map[string]CardInfo
 	mech    map[int]Mechanics
 	version uint64 // bumped by every change
+}
+
+// NewCache returns a Cache kept in store and loaded from it; store nil
+// keeps it in memory only. Entries that cannot be decoded are skipped with
+// one warning (each costs one GET when its card comes back).
+func NewCache(store CardStore, log zerolog.Logger) (*Cache, error) {
+	c := &Cache{store: store, log: log, max: maxCacheCards, cards: map[string]CardInfo{}, mech: map[int]Mechanics{}}
+	if store == nil {
+		return c, nil
+	}
+	skipped := 0
+	err := store.Cards(func(key string, data []byte, _ time.Time) error {
+		if id, ok := strings.CutPrefix(key, mechanicsKey); ok {
+			n, err := strconv.Atoi(id)
+			m, merr := ParseMechanics(string(data))
+			if err != nil || merr != nil {
+				skipped++
+				return nil
+			}
+			c.mech[n] = m
+			return nil
+		}
+		var info CardInfo
+		if json.Unmarshal(data, &info) != nil || apiclient.ValidCardNumber(key) != nil || !info.Type.Valid() {
+			skipped++
+			return nil
+		}
+		c.cards[key] = info
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pos: card cache: %w", err)
+	}
+	if skipped > 0 {
+		log.Warn().Int("entries", skipped).Msg("card cache entries could not be read and are ignored (each costs one extra API request)")
+	}
+	return c, nil
+}
+
+// CardTypes returns the card types the cache in store remembers, by card
+// number, for readers other than the daemon (the day's report). It only
+// reads.
+func CardTypes(store CardStore) (map[string]apiclient.CardType, error) {
+	c, err := NewCache(store, zerolog.Nop())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]apiclient.CardType, len(c.cards))
+	for k, v := range c.cards {
+		out[k] = v.Type
+	}
+	return out, nil
 }
 
 // OpenCache loads the cache file at path, or starts empty if there is none.
@@ -65,40 +139,91 @@ type Cache struct {
 // moved aside (to "<path>.corrupt-<UTC time>") with a warning on log and the
 // cache starts empty: losing it only costs one GET per card. An error means
 // the file exists but cannot be read, or the directory cannot be written.
+//
+// Deprecated: keep the cache in the queue's file with NewCache(q, log); the
+// whole-file JSON rewrites the file for every new card. ImportCacheFile
+// moves an old file's cards over.
 func OpenCache(path string, log zerolog.Logger) (*Cache, error) {
-	c := &Cache{path: path, log: log, cards: map[string]CardInfo{}, mech: map[int]Mechanics{}}
+	c := &Cache{path: path, log: log, max: maxCacheCards, cards: map[string]CardInfo{}, mech: map[int]Mechanics{}}
 	if path == "" {
 		return c, nil
 	}
+	cards, mech, err := readCacheFile(path, log)
+	if err != nil {
+		return nil, err
+	}
+	c.cards, c.mech = cards, mech
+	return c, nil
+}
+
+// ImportCacheFile stores the cards and mechanics of an old cache file
+// (OpenCache's) in c, except those c already knows, then renames the file
+// to "<path>.imported" so the import runs once. A missing file imports
+// nothing. It returns how many cards it stored.
+func ImportCacheFile(c *Cache, path string) (int, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	cards, mech, err := readCacheFile(path, c.log)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for card, info := range cards {
+		if _, ok := c.Get(card); ok {
+			continue
+		}
+		if err := c.Put(card, info); err != nil {
+			return n, err
+		}
+		n++
+	}
+	for id, m := range mech {
+		if _, ok := c.Mechanics(id); !ok {
+			if err := c.LearnMechanics(id, m); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := os.Rename(path, path+".imported"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return n, fmt.Errorf("pos: card cache: %w", err)
+	}
+	return n, nil
+}
+
+// readCacheFile reads an OpenCache file; one that cannot be decoded is
+// moved aside and reads as empty.
+func readCacheFile(path string, log zerolog.Logger) (map[string]CardInfo, map[int]Mechanics, error) {
+	cards, mech := map[string]CardInfo{}, map[int]Mechanics{}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
+		return cards, mech, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("pos: card cache: %w", err)
+		return nil, nil, fmt.Errorf("pos: card cache: %w", err)
 	}
 	var f cacheFile
 	if err := decodeCache(b, &f); err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
 		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("pos: card cache %s is unreadable (%v) and cannot be moved aside: %w", path, err, rerr)
+			return nil, nil, fmt.Errorf("pos: card cache %s is unreadable (%v) and cannot be moved aside: %w", path, err, rerr)
 		}
 		log.Warn().Err(err).Str("path", path).Str("moved_to", aside).
 			Msg("card cache was unreadable and was moved aside; starting empty (costs one extra API request per card)")
-		return c, nil
+		return cards, mech, nil
 	}
 	for k, v := range f.Cards {
 		if apiclient.ValidCardNumber(k) == nil && v.Type.Valid() {
-			c.cards[k] = v
+			cards[k] = v
 		}
 	}
 	for k, v := range f.Mechanics {
 		if id, err := strconv.Atoi(k); err == nil {
 			if m, err := ParseMechanics(string(v)); err == nil {
-				c.mech[id] = m
+				mech[id] = m
 			}
 		}
 	}
-	return c, nil
+	return cards, mech, nil
 }
 
 func decodeCache(b []byte, f *cacheFile) error {
@@ -119,29 +244,55 @@ func (c *Cache) Get(card string) (CardInfo, bool) {
 	return info, ok
 }
 
-// Put remembers card and writes the file.
+// Put remembers card and stores it.
 func (c *Cache) Put(card string, info CardInfo) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	evicted := ""
+	if _, known := c.cards[card]; !known && len(c.cards) >= c.max {
+		evicted = c.oldestSaveLocked()
+	}
 	c.mu.Lock()
 	c.cards[card] = info
-	if len(c.cards) > maxCacheCards {
-		c.evictLocked()
+	if evicted != "" {
+		delete(c.cards, evicted)
 	}
 	c.version++
 	c.mu.Unlock()
-	return c.save()
+	if c.store == nil {
+		return c.saveFileLocked()
+	}
+	b, err := json.Marshal(info)
+	if err == nil {
+		err = c.store.PutCard(card, b, info.UpdatedAt)
+	}
+	if err == nil && evicted != "" {
+		err = c.store.DeleteCard(evicted)
+	}
+	if err != nil {
+		return fmt.Errorf("pos: card cache: %w", err)
+	}
+	return nil
 }
 
-// Forget drops card (the API no longer knows it) and writes the file.
+// Forget drops card (the API no longer knows it) and stores that.
 func (c *Cache) Forget(card string) error {
-	c.mu.Lock()
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	if _, ok := c.cards[card]; !ok {
-		c.mu.Unlock()
 		return nil
 	}
+	c.mu.Lock()
 	delete(c.cards, card)
 	c.version++
 	c.mu.Unlock()
-	return c.save()
+	if c.store == nil {
+		return c.saveFileLocked()
+	}
+	if err := c.store.DeleteCard(card); err != nil {
+		return fmt.Errorf("pos: card cache: %w", err)
+	}
+	return nil
 }
 
 // Mechanics returns the mechanics learned for a template.
@@ -152,18 +303,25 @@ func (c *Cache) Mechanics(templateID int) (Mechanics, bool) {
 	return m, ok
 }
 
-// LearnMechanics remembers a template's mechanics and writes the file if
-// they changed.
+// LearnMechanics remembers a template's mechanics and stores them if they
+// changed.
 func (c *Cache) LearnMechanics(templateID int, m Mechanics) error {
-	c.mu.Lock()
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	if c.mech[templateID] == m {
-		c.mu.Unlock()
 		return nil
 	}
+	c.mu.Lock()
 	c.mech[templateID] = m
 	c.version++
 	c.mu.Unlock()
-	return c.save()
+	if c.store == nil {
+		return c.saveFileLocked()
+	}
+	if err := c.store.PutCard(mechanicsKey+strconv.Itoa(templateID), []byte(m), time.Now()); err != nil {
+		return fmt.Errorf("pos: card cache: %w", err)
+	}
+	return nil
 }
 
 // Len returns the number of cards remembered.
@@ -173,32 +331,26 @@ func (c *Cache) Len() int {
 	return len(c.cards)
 }
 
-// evictLocked drops the least recently updated tenth of the cards.
-func (c *Cache) evictLocked() {
-	type kv struct {
-		k  string
-		at time.Time
-	}
-	all := make([]kv, 0, len(c.cards))
+// oldestSaveLocked returns the least recently updated card. saveMu must be
+// held (not mu: the scan does not hold up Get).
+func (c *Cache) oldestSaveLocked() string {
+	oldest, at := "", time.Time{}
 	for k, v := range c.cards {
-		all = append(all, kv{k, v.UpdatedAt})
+		if oldest == "" || v.UpdatedAt.Before(at) {
+			oldest, at = k, v.UpdatedAt
+		}
 	}
-	slices.SortFunc(all, func(a, b kv) int { return a.at.Compare(b.at) })
-	for _, e := range all[:len(all)/10] {
-		delete(c.cards, e.k)
-	}
+	return oldest
 }
 
-// save writes the whole cache atomically, unless a concurrent save already
-// wrote this version or a later one (changes made while a write runs go
-// out together in the next). Only the copy of the maps holds mu; encoding
-// and writing the file do not, so Get never waits for the disk.
-func (c *Cache) save() error {
+// saveFileLocked writes the whole cache file atomically (file mode only),
+// unless it already holds this version. Only the copy of the maps holds
+// mu; encoding and writing the file do not, so Get never waits for the
+// disk. saveMu must be held.
+func (c *Cache) saveFileLocked() error {
 	if c.path == "" {
 		return nil
 	}
-	c.saveMu.Lock()
-	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	version := c.version
 	if version == c.saved {

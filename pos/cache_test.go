@@ -8,9 +8,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/queue"
 )
 
-func TestCache_PersistReloadCorrupt(t *testing.T) {
+// TestCache_FilePersistReloadCorrupt covers the deprecated file mode.
+func TestCache_FilePersistReloadCorrupt(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cards.json")
 	log := zerolog.New(zerolog.NewTestWriter(t))
@@ -75,7 +77,7 @@ func TestCache_PersistReloadCorrupt(t *testing.T) {
 }
 
 func TestCache_Memory(t *testing.T) {
-	c, err := OpenCache("", zerolog.Nop())
+	c, err := NewCache(nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +86,96 @@ func TestCache_Memory(t *testing.T) {
 	}
 	if _, ok := c.Get("544256-439-856"); !ok {
 		t.Fatal("in-memory cache lost the card")
+	}
+}
+
+// TestCache_Store: the cache kept in the queue's file survives a restart
+// (cards, forgotten cards, learned mechanics), costs one stored entry per
+// card, and stays bounded; an old cache file is imported once.
+func TestCache_Store(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue.db")
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	q, err := queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(q, log)
+	if err != nil {
+		t.Fatalf("NewCache(empty) = %v", err)
+	}
+	info := CardInfo{Type: apiclient.Reward, TemplateID: 7, UpdatedAt: time.Unix(1700000000, 0).UTC(),
+		RewardTiers: []apiclient.RewardTier{{ID: 11, Threshold: ptr(100.0)}}}
+	for _, err := range []error{
+		c.Put("612001-100-207", info),
+		c.LearnMechanics(7, MechPoints),
+		c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp, TemplateID: 1}),
+		c.Forget("544256-439-856"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := 0
+	if err := q.Cards(func(string, []byte, time.Time) error { entries++; return nil }); err != nil || entries != 2 {
+		t.Errorf("store holds %d entries (%v), want 2: one card, one template", entries, err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	q, err = queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	c2, err := NewCache(q, log)
+	if err != nil {
+		t.Fatalf("NewCache(reload) = %v", err)
+	}
+	got, ok := c2.Get("612001-100-207")
+	if !ok || got.Type != apiclient.Reward || got.TemplateID != 7 || !got.UpdatedAt.Equal(info.UpdatedAt) ||
+		len(got.RewardTiers) != 1 || got.RewardTiers[0].ID != 11 {
+		t.Errorf("Get after reload = %+v, %v; want %+v", got, ok, info)
+	}
+	if _, ok := c2.Get("544256-439-856"); ok {
+		t.Error("forgotten card came back after reload")
+	}
+	if m, ok := c2.Mechanics(7); m != MechPoints || !ok {
+		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
+	}
+	if types, err := CardTypes(q); err != nil || len(types) != 1 || types["612001-100-207"] != apiclient.Reward {
+		t.Errorf("CardTypes() = %v, %v; want the reward card", types, err)
+	}
+
+	c2.max = 2 // bounded: the least recently updated card goes
+	for i, card := range []string{"544256-439-001", "544256-439-002"} {
+		if err := c2.Put(card, CardInfo{Type: apiclient.Stamp, TemplateID: 1, UpdatedAt: info.UpdatedAt.Add(time.Duration(i+1) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := c2.Get("612001-100-207"); ok || c2.Len() != 2 {
+		t.Errorf("after going past the bound: %d cards, oldest still there %v; want 2 without it", c2.Len(), ok)
+	}
+	if types, _ := CardTypes(q); len(types) != 2 {
+		t.Errorf("store holds %d cards after eviction, want 2", len(types))
+	}
+
+	old := filepath.Join(t.TempDir(), "cards.json")
+	f, err := OpenCache(old, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Put("612001-100-203", CardInfo{Type: apiclient.Coupon, TemplateID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	c2.max = maxCacheCards
+	if n, err := ImportCacheFile(c2, old); n != 1 || err != nil {
+		t.Fatalf("ImportCacheFile = %d, %v; want 1 card", n, err)
+	}
+	if _, ok := c2.Get("612001-100-203"); !ok {
+		t.Error("imported card not in the cache")
+	}
+	if n, err := ImportCacheFile(c2, old); n != 0 || err != nil {
+		t.Errorf("second ImportCacheFile = %d, %v; want nothing (the file was renamed)", n, err)
 	}
 }

@@ -29,7 +29,8 @@
 // ([Event.GoodRead]). It does not own the key-refused pause (the API
 // client does: the Worker reads [Loyalty].Status), read devices (package
 // scanner), talk HTTP (package apiclient) or store jobs (package queue).
-// It does keep one file of its own: the card cache ([OpenCache]).
+// The card cache ([NewCache]) keeps its entries in the queue's file too,
+// through the queue's card store ([CardStore]).
 //
 // Every significant event is published once on the Feed, which is the
 // journal's source: pos does not also log it.

@@ -37,7 +37,7 @@ type stackOpts struct {
 	clientRate  float64 // 0: 1000/s
 	key         string  // "" = the sandbox's key
 	rules       func() pos.Rules
-	cachePath   string
+	queuePath   string          // "" = a new file; reuse one to restart the till on it
 	sb          *sandbox.Server // reuse
 	quiet       bool
 	noStart     bool // the caller starts the worker with s.start
@@ -75,17 +75,16 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 	if err != nil {
 		tb.Fatalf("apiclient.New: %v", err)
 	}
-	dir := tb.TempDir()
-	s.q, err = queue.Open(filepath.Join(dir, "queue.db"), queue.Options{})
+	if o.queuePath == "" {
+		o.queuePath = filepath.Join(tb.TempDir(), "queue.db")
+	}
+	s.q, err = queue.Open(o.queuePath, queue.Options{})
 	if err != nil {
 		tb.Fatalf("queue.Open: %v", err)
 	}
 	tb.Cleanup(func() { s.q.Close() })
-	if o.cachePath == "" {
-		o.cachePath = filepath.Join(dir, "cards.json")
-	}
-	if s.cache, err = pos.OpenCache(o.cachePath, log); err != nil {
-		tb.Fatalf("OpenCache: %v", err)
+	if s.cache, err = pos.NewCache(s.q, log); err != nil { // the card cache lives in the queue's file
+		tb.Fatalf("NewCache: %v", err)
 	}
 	s.feed = pos.NewFeed(5000)
 	sub := s.feed.Follow(pos.FollowOptions{Buffer: 5000})
@@ -260,10 +259,10 @@ func TestIntegration_AmbiguousSends(t *testing.T) {
 
 // TestIntegration_RepeatCustomerCost: the first scan of a card costs a GET
 // and the action, every later one only the action, also after a restart
-// (the cache is persisted).
+// (the cache is persisted in the queue's file).
 func TestIntegration_RepeatCustomerCost(t *testing.T) {
-	cachePath := filepath.Join(t.TempDir(), "cards.json")
-	s := newStack(t, stackOpts{cachePath: cachePath})
+	queuePath := filepath.Join(t.TempDir(), "queue.db")
+	s := newStack(t, stackOpts{queuePath: queuePath})
 	cost := func(s *stack) int {
 		before := s.sb.API.Stats().Requests
 		s.wait(t, s.scan(t, sandbox.DemoStampCard))
@@ -276,7 +275,10 @@ func TestIntegration_RepeatCustomerCost(t *testing.T) {
 		t.Errorf("second scan cost %d requests, want 1", got)
 	}
 	s.stop()
-	s2 := newStack(t, stackOpts{cachePath: cachePath, sb: s.sb})
+	if err := s.q.Close(); err != nil { // the till stops; the next opens the same file
+		t.Fatal(err)
+	}
+	s2 := newStack(t, stackOpts{queuePath: queuePath, sb: s.sb})
 	if got := cost(s2); got != 1 {
 		t.Errorf("scan after a restart cost %d requests, want 1 (persisted cache)", got)
 	}

@@ -244,7 +244,7 @@ func newRig(t *testing.T, o rigOpts, jobs ...jobSpec) *workerRig {
 	if o.api != nil {
 		api = o.api(r.client)
 	}
-	cache, err := OpenCache("", zerolog.Nop())
+	cache, err := NewCache(nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -269,7 +269,7 @@ func TestTillConfig_Validate(t *testing.T) {
 // nothing queued for sending, the cashier is told what to scan), and saved
 // once the sum comes first.
 func TestTill_KnownCardNeedsSum(t *testing.T) {
-	cache, err := OpenCache("", zerolog.Nop())
+	cache, err := NewCache(nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ type Worker struct {
 // effect at the next job.
 func NewWorker(cfg WorkerConfig, q JobQueue, api Loyalty, cache *Cache, rules func() Rules, feed *Feed, log zerolog.Logger) *Worker {
 	if cache == nil {
-		cache, _ = OpenCache("", log) // in memory: cannot fail
+		cache, _ = NewCache(nil, log) // in memory: cannot fail
 	}
 	if rules == nil {
 		rules = DefaultRules
