@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,10 +28,23 @@ type demoCmd struct {
 	Verbose  bool   `short:"v" help:"Show the daemon's log lines too."`
 }
 
+// The demo's command texts: short to type, with the built-in
+// TILLSCAN:SUM:<amount> and TILLSCAN:CANCEL beside them.
 const (
-	demoRedeem = "REDEEM"
-	demoUndo   = "UNDO"
+	demoRedeem   = "REDEEM"
+	demoSubtract = "SUBTRACT"
+	demoSum      = "TILLSCAN:SUM:20"
+	demoCancel   = "TILLSCAN:CANCEL"
 )
+
+// demoCommands are the commands the demo's intro lists, in the order a
+// cashier meets them: every command the demo till understands.
+var demoCommands = []struct{ text, does string }{
+	{demoSum, "the next card's purchase sum is 20 (cashback, discount, gift and spend cards need one)"},
+	{demoRedeem, "the next card redeems instead of earning (a reward, a coupon)"},
+	{demoSubtract, "the next card gets one stamp, visit or point taken off"},
+	{demoCancel, "forget a sum or mode typed by mistake"},
+}
 
 func (c *demoCmd) Run(g *globals) error {
 	ctx, cancel := context.WithCancel(g.Ctx)
@@ -79,9 +93,19 @@ func (c *demoCmd) Run(g *globals) error {
 	}
 	out.printf("tillscan demo — a till with a keyboard scanner, talking to the built-in sandbox API.\n")
 	out.printf("Status page: http://%s/\n\nDemo cards:\n", ln.Addr())
-	printCards(out, sb.API.Cards())
+	rules, err := buildRules(cfg)
+	if err != nil {
+		return fmt.Errorf("demo: built-in rules: %w", err)
+	}
+	printCardsNoted(out, sb.API.Cards(), firstScanNote(rules, sandbox.DemoSeed()))
 	out.printf("\nType or scan a card number (or a URL containing one) and press Enter.\n")
-	out.printf("Type %s or %s first to redeem or undo on the next card. Ctrl-D to finish.\n\n", demoRedeem, demoUndo)
+	out.printf("Commands (type one before the card):\n")
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	for _, c := range demoCommands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.text, c.does)
+	}
+	tw.Flush()
+	out.printf("Ctrl-D to finish.\n\n")
 
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
@@ -109,7 +133,7 @@ dedupe_window: 10s
 modes:
   redeem:
     barcode: %s
-  undo:
+  subtract:
     barcode: %s
     rules:
       stamp:      {action: subtract-stamp}
@@ -121,7 +145,7 @@ worker:
   settle: 2s
   retry_base: 1s
   retry_cap: 10s
-`, stateDir, apiURL, demoRedeem, demoUndo)
+`, stateDir, apiURL, demoRedeem, demoSubtract)
 }
 
 func eventMark(k pos.EventKind) string {
@@ -137,16 +161,54 @@ func eventMark(k pos.EventKind) string {
 }
 
 // printCards lists the sandbox's cards, one line each.
-func printCards(w io.Writer, cards []sandbox.Card) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+func printCards(w io.Writer, cards []sandbox.Card) { printCardsNoted(w, cards, nil) }
+
+// printCardsNoted is printCards with what a card needs before a plain scan
+// does something (note, if not nil) at the end of its line.
+func printCardsNoted(w io.Writer, cards []sandbox.Card, note func(sandbox.Card) string) {
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 2, 4, 2, ' ', 0)
 	for _, c := range cards {
 		typ := c.Type
 		if t, err := apiclient.ParseCardType(c.Type); err == nil {
 			typ = t.String() // the API says "subscription" for multipass
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.ID, typ, cardSummary(c))
+		line := "  " + c.ID + "\t" + typ + "\t" + cardSummary(c)
+		if note != nil {
+			line += "\t" // every line has the cell, so tabwriter aligns the column
+			if n := note(c); n != "" {
+				line += "— " + n
+			}
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	for l := range strings.Lines(buf.String()) {
+		io.WriteString(w, strings.TrimRight(l, " \n")+"\n") // an empty note cell leaves padding behind
+	}
+}
+
+// firstScanNote returns what a demo card needs before a plain scan does
+// something, by the demo's own rules and the seed's template mechanics:
+// "" when a plain scan applies an action.
+func firstScanNote(rules pos.Rules, seed *sandbox.Seed) func(sandbox.Card) string {
+	mech := map[int]pos.Mechanics{}
+	for _, t := range seed.Templates {
+		if m, err := pos.ParseMechanics(t.Mechanics); err == nil {
+			mech[t.ID] = m
+		}
+	}
+	return func(c sandbox.Card) string {
+		typ, err := apiclient.ParseCardType(c.Type)
+		if err != nil {
+			return ""
+		}
+		card := apiclient.Card{ID: c.ID, Type: typ, TemplateID: c.TemplateID}
+		if _, err := rules.Decide(card, mech[c.TemplateID], "", nil); errors.Is(err, pos.ErrNeedPurchaseSum) {
+			return "needs a sum: type " + demoSum + " first"
+		}
+		return ""
+	}
 }
 
 func cardSummary(c sandbox.Card) string {
