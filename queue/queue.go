@@ -79,8 +79,10 @@ type Queue struct {
 // a record that cannot be decoded, or decodes to something invalid, is
 // quarantined (Quarantined) and never sent. Repaired reports what was done.
 //
-// A file that is not a valid queue (garbage, empty, truncated, a bbolt file
-// of something else, failing bbolt's structural check) is never truncated or
+// A file of an older format is upgraded in place. A file that is not a
+// valid queue (garbage, empty, truncated, a bbolt file of something else,
+// pages that bbolt's structural check or Open's own walk of the pages
+// rejects, damage the repair cannot undo) is never truncated or
 // overwritten: Open renames it to "<path>.corrupt-<UTC time>", fsyncs the
 // directory and starts a fresh queue; Recovered reports it, and the caller
 // must log it loudly. A file held by another process gives ErrLocked after
