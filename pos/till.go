@@ -42,6 +42,14 @@ type TillConfig struct {
 	// saving a job that can only be refused later (and, parked, would hold
 	// the card's next scans).
 	Cards *Cache
+	// Jobs, if set, lets the Till read the jobs it saved: caps need it.
+	// *queue.Queue satisfies it.
+	Jobs History
+	// Caps limits how often a card the till knows (in Cards) gets its
+	// action: a capped scan is refused at once with the reason and kept for
+	// the day's report. Counted from Jobs, so it holds offline and across
+	// restarts.
+	Caps Caps
 }
 
 // Validate checks the config.
@@ -192,6 +200,17 @@ func (t *Till) Handle(s scanner.Scan) Event {
 			ev.JobID = job.ID
 		}
 		return t.feed.publish(ev) // the mode stays pending: scan the sum, then the card
+	}
+	if reason := t.cappedLocked(card, ctx, at); reason != "" {
+		delete(t.next, who) // the mode was meant for this card, which just got its answer
+		ev.Kind, ev.Err = EventRefused, reason
+		ev.Message = card + ": NOT applied — " + reason
+		if job, err := t.q.EnqueueRefused(sc, reason, at); err != nil {
+			t.log.Warn().Err(err).Str("card", card).Msg("a scan refused at the till could not be recorded for the day's report")
+		} else {
+			ev.JobID = job.ID
+		}
+		return t.feed.publish(ev)
 	}
 	job, err := t.q.Enqueue(sc, at)
 	if err != nil {
