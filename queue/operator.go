@@ -66,7 +66,7 @@ func (q *Queue) Stats(now time.Time) (Stats, error) {
 // means no limit.
 func (q *Queue) List(state State, limit int, afterID string) ([]Job, error) {
 	if state != "" && !state.valid() {
-		return nil, fmt.Errorf("queue: list: unknown state %q (want pending, sending, ambiguous, dead, done, refused or dropped)", state)
+		return nil, fmt.Errorf("queue: list: unknown state %q (want one of %v)", state, states)
 	}
 	var out []Job
 	err := q.view(func(t *txn) error {
