@@ -257,7 +257,10 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 // reconciled or re-sent.
 func (r *pcRun) drain(t *testing.T, ctx context.Context, v *vmtest.VM, sb *sandbox.Server) {
 	t.Helper()
-	const quiet = 4 * time.Second // > settle × looks + a request's timeout
+	const (
+		quiet = 4 * time.Second  // > settle × looks + a request's timeout
+		lost  = 20 * time.Second // no request at all while scans are missing
+	)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var lastReqs int
@@ -277,9 +280,14 @@ func (r *pcRun) drain(t *testing.T, ctx context.Context, v *vmtest.VM, sb *sandb
 				missing++
 			}
 		}
-		if missing == 0 && time.Since(lastChange) >= quiet {
+		switch idle := time.Since(lastChange); {
+		case missing == 0 && idle >= quiet:
 			t.Logf("drained: %d acknowledged scans applied, sandbox quiet for %v", len(r.saved), quiet)
 			return
+		case missing > 0 && idle >= lost:
+			// The worker retries within retry_cap (1s): silence this long
+			// means it has nothing left to send.
+			t.Fatalf("lost: %d of %d acknowledged scans never applied, and the daemon sent nothing for %v", missing, len(r.saved), lost)
 		}
 		select {
 		case <-ctx.Done():
