@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -86,4 +87,21 @@ func (q *Queue) Quarantined() ([]Quarantined, error) {
 		return nil, fmt.Errorf("queue: quarantined: %w", err)
 	}
 	return out, nil
+}
+
+// ExportQuarantined writes every quarantined record as one JSON object
+// (Quarantined, its bytes in base64) per line, for a support bundle beside
+// Export, which holds only the jobs that can be used.
+func (q *Queue) ExportQuarantined(w io.Writer) error {
+	recs, err := q.Quarantined()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("queue: export quarantined: %w", err)
+		}
+	}
+	return nil
 }

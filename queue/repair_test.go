@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -92,6 +93,11 @@ func TestOpen_QuarantinesDamagedRecords(t *testing.T) {
 			quar, err := q.Quarantined()
 			if err != nil || len(quar) != 1 || quar[0].Key != a1.ID || !bytes.Equal(quar[0].Data, damaged) || !strings.Contains(quar[0].Reason, tt.why) {
 				t.Fatalf("Quarantined() = %+v, %v; want %s byte for byte, reason %q", quar, err, a1.ID, tt.why)
+			}
+			var exp bytes.Buffer
+			var back queue.Quarantined
+			if err := q.ExportQuarantined(&exp); err != nil || json.Unmarshal(exp.Bytes(), &back) != nil || !bytes.Equal(back.Data, damaged) {
+				t.Errorf("ExportQuarantined() = %s, %v; want the record byte for byte", exp.Bytes(), err)
 			}
 			if st, err := q.Stats(t0); err != nil || st.Quarantined != 1 || st.Depth[queue.Pending] != 1 || st.Depth[queue.Done] != 1 {
 				t.Errorf("Stats() = %+v, %v; want 1 quarantined, 1 pending, 1 done", st, err)
