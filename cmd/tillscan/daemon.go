@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/apiclient/redislimit"
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
@@ -90,6 +91,7 @@ type daemon struct {
 	log     zerolog.Logger
 	q       *queue.Queue
 	api     *apiclient.Client
+	shared  *redislimit.Limiter // nil unless api.shared_limiter
 	cache   *pos.Cache
 	feed    *pos.Feed
 	till    *pos.Till
@@ -145,11 +147,23 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	var shared apiclient.SharedLimiter
+	if url := cfg.API.SharedLimiter; url != "" {
+		// The whole key's limit, less the client's headroom for the time
+		// between Redis's decision and the request reaching the API.
+		d.shared, err = redislimit.New(url, cfg.API.RateLimit*(1-apiclient.DefaultHeadroom))
+		if err != nil {
+			return nil, fmt.Errorf("api.shared_limiter: %w", err)
+		}
+		shared = d.shared
+	}
 	d.api, err = apiclient.New(apiclient.Config{
 		BaseURL:   cfg.API.BaseURL,
 		APIKey:    opt.APIKey,
 		RateLimit: cfg.API.RateLimit,
 		Timeout:   cfg.API.Timeout,
+		Adaptive:  cfg.API.AdaptiveOn(),
+		Shared:    shared,
 	}, d.log.With().Str("component", "api").Logger())
 	if err != nil {
 		return nil, err
@@ -216,6 +230,9 @@ func (d *daemon) close() {
 	}
 	if d.ln != nil {
 		d.ln.Close()
+	}
+	if d.shared != nil {
+		d.shared.Close()
 	}
 	if d.q != nil {
 		if err := d.q.Close(); err != nil {

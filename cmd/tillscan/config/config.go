@@ -32,6 +32,7 @@ const (
 	DefaultStatusListen = "127.0.0.1:8765"
 	DefaultDedupe       = 10 * time.Second
 	DefaultRateLimit    = 10
+	DefaultAdaptive     = false
 	DefaultTimeout      = 10 * time.Second
 )
 
@@ -67,6 +68,22 @@ type API struct {
 	KeyFile   string        `yaml:"key_file"`
 	RateLimit float64       `yaml:"rate_limit"` // requests/second for this till's share of the key
 	Timeout   time.Duration `yaml:"timeout"`
+	// Adaptive lets the till lower its rate on a 429 and probe back up,
+	// for tills sharing a key (apiclient.Config.Adaptive); nil means
+	// DefaultAdaptive.
+	Adaptive *bool `yaml:"adaptive"`
+	// SharedLimiter, "redis://HOST:PORT/DB", paces every request of every
+	// till that names the same Redis at rate_limit together (then the
+	// key's whole limit, not a share); "" means none.
+	SharedLimiter string `yaml:"shared_limiter"`
+}
+
+// AdaptiveOn is api.adaptive with its default applied.
+func (a API) AdaptiveOn() bool {
+	if a.Adaptive == nil {
+		return DefaultAdaptive
+	}
+	return *a.Adaptive
 }
 
 // Scanner is one configured scanner. Which fields apply depends on Type.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/apiclient/redislimit"
 	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/scanner/hid"
 )
@@ -96,6 +97,13 @@ func (c *Config) problems() []*FieldError {
 	}
 	if c.API.Timeout < 0 {
 		badf("api.timeout", "must be positive, like 10s")
+	}
+	if s := c.API.SharedLimiter; s != "" {
+		if l, err := redislimit.New(s, DefaultRateLimit); err != nil {
+			badf("api.shared_limiter", "%q: %v", s, err)
+		} else {
+			l.Close()
+		}
 	}
 	if _, err := pos.NewExtractor(c.CardPattern); err != nil {
 		bad("card_pattern", err)
