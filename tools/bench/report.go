@@ -84,7 +84,7 @@ func (r *report) write(path string) error {
 	if len(r.fleets) > 0 {
 		p("## Several tills on one key\n\n")
 		p("Each till starts with a backlog (daemons) or sends one request at a time without pause (clients), all at once, for %v or until the first daemon runs out of work. Together = requests nginx accepted per second over the limit; worst till = the lowest till's accepted rate over its fair share (limit / tills); 429s as a share of all requests. Targets: burst=10 nodelay, tills at their default config: together ≥ 90 %%, worst till ≥ 70 %%, ≤ 5 %% 429s; burst 0 with the shared limiter on Redis: together ≥ 90 %%, ≤ 5 %% 429s.\n\n", r.opts.window)
-		p("Drivers: *daemon* is the real binary at its default config (the fixed rate: `api.adaptive` and `api.shared_limiter` are not config keys yet); the others are in-process `apiclient.Client`s, one per till, each sending one request at a time as the worker does: *fixed* (today's default), *adaptive* (`Config.Adaptive`), *shared* (`Config.Shared`, a GCRA limit on Redis via `apiclient/redislimit`, with the adaptive rate as the fallback).\n\n")
+		p("Drivers: *daemon* is the real binary at its default config; *daemon-adaptive* with `api.adaptive: true`; *daemon-shared* with `api.shared_limiter: redis://…` (one GCRA limit per key on Redis via apiclient/redislimit, the adaptive rate as the fallback). *fixed*, *adaptive* and *shared* (with `-drivers`) are in-process `apiclient.Client`s, one per till, each sending one request at a time as the worker does, with the same three settings.\n\n")
 		p("| tills | nginx | driver | together, share of the limit | worst till, share of its fair share | 429s / requests | requests | target |\n|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.fleets {
 			nginx := "burst 0"
@@ -95,7 +95,7 @@ func (r *report) write(path string) error {
 			switch {
 			case f.burst > 0:
 				target = mark(f.tally.share() >= 0.9 && f.tally.worstFair() >= 0.7 && f.tally.limitedShare() <= 0.05)
-			case f.driver == "shared":
+			case f.driver == "shared" || f.driver == "daemon-shared":
 				target = mark(f.tally.share() >= 0.9 && f.tally.limitedShare() <= 0.05)
 			}
 			p("| %d | %s | %s | %s | %s | %s | %d | %s |\n", f.tills, nginx, f.driver, pct(f.tally.share()), pct(f.tally.worstFair()),

@@ -314,8 +314,18 @@ type fleetResult struct {
 // fleetDaemons runs tills real daemons at their default config on one key
 // through nginx (burst as given), each with a queued backlog, and counts
 // what nginx answered while all of them still had work.
-func (r *rig) fleetDaemons(ctx context.Context, tills, burst int, window time.Duration) (fleetResult, error) {
-	dir := r.scratch(fmt.Sprintf("fleet-daemons-%d-b%d", tills, burst))
+//
+// driver names the config: "daemon" (the defaults), "daemon-adaptive"
+// (api.adaptive: true) or "daemon-shared" (api.shared_limiter: shared).
+func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int, window time.Duration, shared string) (fleetResult, error) {
+	dir := r.scratch(fmt.Sprintf("fleet-%s-%d-b%d", driver, tills, burst))
+	var extra string
+	switch driver {
+	case "daemon-adaptive":
+		extra = "api: {adaptive: true}\n"
+	case "daemon-shared":
+		extra = fmt.Sprintf("api: {shared_limiter: %q}\n", shared)
+	}
 	each := int(window.Seconds()*limit/float64(tills)*1.5) + 20
 	seed, cards := stampCards(3, 5*tills)
 	a, err := startAPI(filepath.Join(dir, "nginx"), seed, 0, tills, burst)
@@ -337,7 +347,7 @@ func (r *rig) fleetDaemons(ctx context.Context, tills, burst int, window time.Du
 	errs := make([]error, tills)
 	var wg sync.WaitGroup
 	for i, t := range ts {
-		wg.Go(func() { errs[i] = t.start(a.url(i), "") })
+		wg.Go(func() { errs[i] = t.start(a.url(i), extra) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -363,7 +373,7 @@ func (r *rig) fleetDaemons(ctx context.Context, tills, burst int, window time.Du
 	if err != nil {
 		return fleetResult{}, err
 	}
-	return fleetResult{tills: tills, burst: burst, driver: "daemon", tally: tl, requests: sum(tl.accepted) + sum(tl.limited)}, nil
+	return fleetResult{tills: tills, burst: burst, driver: driver, tally: tl, requests: sum(tl.accepted) + sum(tl.limited)}, nil
 }
 
 // fleetClients runs tills in-process apiclient.Clients on one key through
