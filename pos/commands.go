@@ -44,6 +44,14 @@ const sumHint = "TILLSCAN:SUM:<amount>"
 // clear it. A mode without rules or a sum that is not a positive amount is
 // an error, and nothing changes.
 func (t *Till) SetNext(mode string, purchaseSum *float64) error {
+	return t.SetNextOn("", mode, purchaseSum)
+}
+
+// SetNextOn is SetNext for the next card scan of one named scanner (a
+// lane's scanner, when the POS knows which); scanner "" means any scanner.
+// A scanner's own context goes before the one for any scanner, and a
+// command barcode scanned on that scanner replaces it.
+func (t *Till) SetNextOn(scanner, mode string, purchaseSum *float64) error {
 	if mode != "" && t.cfg.Rules != nil && !t.cfg.Rules().HasMode(mode) {
 		return fmt.Errorf("pos: mode %q: %w", mode, ErrUnknownMode)
 	}
@@ -54,13 +62,16 @@ func (t *Till) SetNext(mode string, purchaseSum *float64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ctx := nextScan{mode: mode, sum: purchaseSum, at: now}
-	ev := Event{At: now, Kind: EventMode, Mode: mode}
+	ev := Event{At: now, Kind: EventMode, Mode: mode, Scanner: scanner}
 	if mode == "" && purchaseSum == nil {
-		delete(t.next, "")
+		delete(t.next, scanner)
 		ev.Message = "next scan: back to normal"
 	} else {
-		t.next[""] = ctx
+		t.next[scanner] = ctx
 		ev.Message = "next scan: " + t.contextText(ctx)
+	}
+	if scanner != "" {
+		ev.Message += " (on " + scanner + ")"
 	}
 	t.feed.publish(ev)
 	return nil

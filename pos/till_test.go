@@ -228,6 +228,26 @@ func TestTill_SetNext(t *testing.T) {
 	}
 }
 
+// TestTill_SetNextOn: a sum set for one scanner goes to that scanner's
+// next card only; another scanner's card scan does not take it.
+func TestTill_SetNextOn(t *testing.T) {
+	till, q, _ := newTestTill(t, TillConfig{Rules: DefaultRules})
+	if err := till.SetNextOn("lane2", "", ptr(12.5)); err != nil {
+		t.Fatalf("SetNextOn = %v", err)
+	}
+	lane1 := scanner.Scan{Text: "612001-100-201", Scanner: "lane1", At: time.Now()}
+	if ev := till.Handle(lane1); ev.Kind != EventSaved || q.scans[0].PurchaseSum != nil {
+		t.Fatalf("lane1's scan = %s with sum %v, want saved without the sum", ev.Kind, q.scans[0].PurchaseSum)
+	}
+	lane2 := scanner.Scan{Text: "612001-100-202", Scanner: "lane2", At: time.Now()}
+	if ev := till.Handle(lane2); ev.Kind != EventSaved || q.scans[1].PurchaseSum == nil || *q.scans[1].PurchaseSum != 12.5 {
+		t.Fatalf("lane2's scan = %s with sum %v, want saved with 12.5", ev.Kind, q.scans[1].PurchaseSum)
+	}
+	if err := till.SetNextOn("lane2", "refund", nil); !errors.Is(err, ErrUnknownMode) {
+		t.Errorf("SetNextOn(unknown mode) = %v, want ErrUnknownMode", err)
+	}
+}
+
 func TestTill_ConcurrentScansOfOneCard(t *testing.T) {
 	till, q, _ := newTestTill(t, TillConfig{})
 	var wg sync.WaitGroup
