@@ -161,10 +161,17 @@ func newWindow(limit, paced float64) *window {
 }
 
 // oldest is the index of the earliest start; the window must be full.
-func (w *window) oldest() int {
+func (w *window) oldest() int { return w.first(time.Time.Before) }
+
+// newest is the index of the latest start; the window must not be empty.
+func (w *window) newest() int { return w.first(time.Time.After) }
+
+// first is the index of the start that comes first in the order of
+// before.
+func (w *window) first(before func(a, b time.Time) bool) int {
 	i := 0
 	for j := range w.at {
-		if w.at[j].Before(w.at[i]) {
+		if before(w.at[j], w.at[i]) {
 			i = j
 		}
 	}
@@ -181,17 +188,6 @@ func (w *window) delay(now time.Time) time.Duration {
 		d = max(d, w.at[w.oldest()].Add(w.span).Sub(now))
 	}
 	return max(d, 0)
-}
-
-// newest is the index of the latest start; the window must not be empty.
-func (w *window) newest() int {
-	i := 0
-	for j := range w.at {
-		if w.at[j].After(w.at[i]) {
-			i = j
-		}
-	}
-	return i
 }
 
 // add records a start at now, replacing the oldest, and returns its seq.

@@ -257,6 +257,7 @@ func writeFault(w http.ResponseWriter, status int) {
 }
 
 // sleepCtx waits d, or less if ctx is done first (then it returns ctx.Err()).
+// apiclient has its own: the sandbox imports nothing of the client's.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

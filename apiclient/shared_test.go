@@ -1,7 +1,6 @@
-package apiclient
+package apiclient_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"regexp"
@@ -14,35 +13,16 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/tillscan/tillscan/apiclient"
+
 	"github.com/tillscan/tillscan/apiclient/redislimit"
 	"github.com/tillscan/tillscan/apiclient/redislimit/redistest"
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 )
 
-// sharedTestKey is the API key of these tests.
-const sharedTestKey = "tk-SHARED-0a1b2c3d4e5f"
-
-// syncBuffer is a log sink safe for the Client's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), substr)
-}
-
 // counting is a SharedLimiter that records what the real one decided.
 type counting struct {
-	SharedLimiter
+	apiclient.SharedLimiter
 	mu            sync.Mutex
 	grants, waits int
 	ids           map[string]bool
@@ -72,7 +52,7 @@ func (c *counting) Reserve(ctx context.Context, id string) (time.Duration, error
 // key.
 func TestShared_EveryStartGrantedByRedis(t *testing.T) {
 	rs := redistest.Start(t)
-	srv, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{sharedTestKey}, RateLimit: -1})
+	srv, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{testKey}, RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,19 +69,18 @@ func TestShared_EveryStartGrantedByRedis(t *testing.T) {
 		cl := &counting{SharedLimiter: rl}
 		limiters = append(limiters, cl)
 		// Each till alone may send 100/s: only the shared limit holds them back.
-		c, err := New(Config{BaseURL: srv.URL, APIKey: sharedTestKey, RateLimit: 100, Shared: cl}, zerolog.Nop())
+		c, err := apiclient.New(apiclient.Config{BaseURL: srv.URL, APIKey: testKey, RateLimit: 100, Shared: cl}, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.starts = newWindow(100, 100) // no start-up quiet window: the test is about the shared schedule
 		wg.Go(func() {
 			for range each {
 				if _, err := c.GetCard(t.Context(), sandbox.DemoStampCard); err != nil {
 					t.Errorf("GetCard: %v", err)
 				}
 			}
-			if st := c.Status(); st.Shared != SharedOK {
-				t.Errorf("Status().Shared = %q; want %q", st.Shared, SharedOK)
+			if st := c.Status(); st.Shared != apiclient.SharedOK {
+				t.Errorf("Status().Shared = %q; want %q", st.Shared, apiclient.SharedOK)
 			}
 		})
 	}
@@ -111,8 +90,8 @@ func TestShared_EveryStartGrantedByRedis(t *testing.T) {
 		grants += cl.grants
 		waits += cl.waits
 		for id := range cl.ids {
-			if id != keyID(sharedTestKey) || strings.Contains(id, sharedTestKey) {
-				t.Errorf("key id %q sent to the shared limiter; want the key's hash %q", id, keyID(sharedTestKey))
+			if id != apiclient.KeyID(testKey) || strings.Contains(id, testKey) {
+				t.Errorf("key id %q sent to the shared limiter; want the key's hash %q", id, apiclient.KeyID(testKey))
 			}
 		}
 	}
@@ -143,7 +122,7 @@ func TestShared_FallsBackWhileRedisIsDown(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close() // nothing listens there until Redis is started below
-	srv, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{sharedTestKey}, RateLimit: -1})
+	srv, err := sandbox.NewServer(sandbox.Options{APIKeys: []string{testKey}, RateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,12 +132,12 @@ func TestShared_FallsBackWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rl.Close()
-	var logs syncBuffer
-	c, err := New(Config{BaseURL: srv.URL, APIKey: sharedTestKey, RateLimit: 100, Shared: rl}, zerolog.New(&logs))
+	var logs logBuffer
+	c, err := apiclient.New(apiclient.Config{BaseURL: srv.URL, APIKey: testKey, RateLimit: 100, Shared: rl}, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.adapt == nil {
+	if !apiclient.Adaptive(c) {
 		t.Error("a Client with a shared limiter has no adaptive rate to fall back on")
 	}
 	for range 3 {
@@ -167,27 +146,25 @@ func TestShared_FallsBackWhileRedisIsDown(t *testing.T) {
 		}
 	}
 	st := c.Status()
-	if st.Shared != SharedUnreachable || st.SharedErr == nil {
-		t.Errorf("Status() = Shared %q, SharedErr %v; want %q with the reason", st.Shared, st.SharedErr, SharedUnreachable)
+	if st.Shared != apiclient.SharedUnreachable || st.SharedErr == nil {
+		t.Errorf("Status() = Shared %q, SharedErr %v; want %q with the reason", st.Shared, st.SharedErr, apiclient.SharedUnreachable)
 	}
-	if n := logs.count("shared rate limiter unreachable"); n != 1 {
-		t.Errorf("%d log lines say the shared limiter is unreachable; want 1 (one per transition)\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), "shared rate limiter unreachable"); n != 1 {
+		t.Errorf("%d log lines say the shared limiter is unreachable; want 1 (one per transition)\n%s", n, logs.String())
 	}
 
 	redistest.StartAt(t, port)
-	c.mu.Lock()
-	c.sharedRetryAt = time.Time{} // the retry interval has passed
-	c.mu.Unlock()
+	apiclient.RetrySharedNow(c) // the retry interval has passed
 	if _, err := c.GetCard(t.Context(), sandbox.DemoStampCard); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Status(); st.Shared != SharedOK || st.SharedErr != nil {
-		t.Errorf("after Redis came back: Status() = Shared %q, SharedErr %v; want %q", st.Shared, st.SharedErr, SharedOK)
+	if st := c.Status(); st.Shared != apiclient.SharedOK || st.SharedErr != nil {
+		t.Errorf("after Redis came back: Status() = Shared %q, SharedErr %v; want %q", st.Shared, st.SharedErr, apiclient.SharedOK)
 	}
-	if n := logs.count("shared rate limiter reachable again"); n != 1 {
+	if n := strings.Count(logs.String(), "shared rate limiter reachable again"); n != 1 {
 		t.Errorf("%d log lines say the shared limiter is back; want 1", n)
 	}
-	if strings.Contains(logs.b.String(), sharedTestKey) {
+	if strings.Contains(logs.String(), testKey) {
 		t.Error("the log holds the API key")
 	}
 }
