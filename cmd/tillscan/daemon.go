@@ -100,6 +100,8 @@ type daemon struct {
 	sources []*source
 	ln      net.Listener
 	started time.Time
+	metrics *metrics  // the Prometheus registry and what feeds it
+	watch   *watchdog // systemd's watchdog; owns "the worker is running"
 
 	accepting  atomic.Bool
 	queueNotes []string                  // set at open: what was wrong with the queue file (moved aside, repaired, quarantined)
@@ -143,6 +145,8 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.metrics = newMetrics(cfg.TillID, version)
+	d.watch = newWatchdog(func() error { _, err := d.q.Stats(time.Now()); return err }, d.log.With().Str("component", "watchdog").Logger())
 	d.cache, err = pos.OpenCache(filepath.Join(cfg.StateDir, "cards.json"), d.log.With().Str("component", "cache").Logger())
 	if err != nil {
 		return nil, err
@@ -164,6 +168,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		Timeout:   cfg.API.Timeout,
 		Adaptive:  cfg.API.AdaptiveOn(),
 		Shared:    shared,
+		Observer:  d.metrics,
 	}, d.log.With().Str("component", "api").Logger())
 	if err != nil {
 		return nil, err
@@ -176,6 +181,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	// Subscribed before any component can publish, so the journal has
 	// every event.
 	d.events = newEventLogger(d.feed, d.log, opt.OnEvent, 256)
+	d.metrics.follow(d.feed)
 	d.rules.Store(&rules)
 	d.apiKey = opt.APIKey
 	rulesNow := func() pos.Rules { return *d.rules.Load() }
@@ -191,17 +197,19 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		// One read at start, so the status page says "reachable" (or
 		// not) before the first scan.
 		StartupCheck: true,
-	}, d.q, d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
+		Heartbeat:    d.watch.workerBeat,
+	}, d.metrics.queue(d.q), d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
 	tc, err := newTillConfig(cfg, rulesNow)
 	if err != nil {
 		return nil, err
 	}
 	tc.Cards = d.cache // a known card that needs a purchase sum is refused at once
-	d.till = pos.NewTill(tc, d.q, d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
+	d.till = pos.NewTill(tc, d.metrics.queue(d.q), d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {
 		return nil, err
 	}
+	d.metrics.registerGauges(daemonGauges{d})
 	if opt.OnInputEnd != nil {
 		for _, s := range d.sources {
 			if s.typ == "stdin" {
@@ -256,18 +264,20 @@ func (d *daemon) run(ctx context.Context) error {
 		})
 	}
 	if d.ln != nil {
-		srv := control.New(statusBackend{d}, queueOperator{q: d.q, wake: d.worker.Wake}, d.log.With().Str("component", "control").Logger())
+		srv := control.New(statusBackend{d}, d.metrics.operator(queueOperator{q: d.q, wake: d.worker.Wake}), d.log.With().Str("component", "control").Logger())
 		start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
 		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
 	}
 	start("worker", d.runWorker)
 	start("events", d.events.run)
 	start("pruner", d.prune)
+	start("metrics", d.metrics.run)
 	if d.opt.Reload != nil {
 		start("reload", d.reloadLoop)
 	}
 	if d.opt.Notify {
 		start("systemd status", d.notifyStatus)
+		start("systemd watchdog", d.watch.run)
 	}
 	for _, s := range d.sources {
 		start("scanner "+s.src.Name(), func(ctx context.Context) error { return d.supervise(ctx, s) })
@@ -313,7 +323,7 @@ func (d *daemon) waitDrained(ctx context.Context, limit time.Duration) {
 // supervise runs one scanner, restarting it when it fails.
 func (d *daemon) supervise(ctx context.Context, s *source) error {
 	log := d.log.With().Str("scanner", s.src.Name()).Logger()
-	return scanner.Supervise(ctx, s.src, func(sc scanner.Scan) { d.handle(s, sc) }, log, scanner.SuperviseOptions{
+	return scanner.Supervise(ctx, s.src, func(sc scanner.Scan) { defer d.watch.scanStarted()(); d.handle(s, sc) }, log, scanner.SuperviseOptions{
 		OnState: func(name string, connected bool, err error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()

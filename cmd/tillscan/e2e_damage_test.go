@@ -43,6 +43,7 @@ type queueTemplate struct {
 	applied  map[string]bool   // jobs applied before the file was damaged
 	waiting  map[string]bool   // jobs saved while the API was out
 	page     map[string]int    // job id → page holding its record
+	record   map[string][2]int // job id → its record's [start, end) in data
 	card     map[string]string // job id → card number
 }
 
@@ -71,20 +72,7 @@ func TestE2E_DamagedQueueFile(t *testing.T) {
 		// What the queue itself makes of this file, on a copy: the daemon
 		// must say the same.
 		expect := queueVerdict(t, bad)
-		if err := os.RemoveAll(stateDir); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range tp.state {
-			if err := os.WriteFile(filepath.Join(stateDir, name), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(stateDir, "queue.db"), bad, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		installState(t, stateDir, tp, bad)
 		opsBefore := len(h.sb.API.Operations())
 		linesBefore := h.lineCount()
 		h.start() // fails the test if the daemon exits before it is ready
@@ -173,7 +161,7 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 	}
 	h.waitCount(time.Minute, "applied", len(h.sb.API.Cards()))
 	tp := queueTemplate{applied: h.saved(), waiting: map[string]bool{}, state: map[string][]byte{},
-		page: map[string]int{}, card: map[string]string{}, pageSize: os.Getpagesize()}
+		page: map[string]int{}, record: map[string][2]int{}, card: map[string]string{}, pageSize: os.Getpagesize()}
 	h.sb.Outage(time.Hour)
 	for range 2 {
 		for _, c := range h.sb.API.Cards() {
@@ -226,6 +214,7 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 				return fmt.Errorf("record of %s not found exactly once in the file", k)
 			}
 			tp.page[string(k)] = off / tp.pageSize
+			tp.record[string(k)] = [2]int{off, off + len(v)}
 			var rec struct {
 				Scan struct{ Card string } `json:"scan"`
 				Card string                `json:"card"`
@@ -246,8 +235,31 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 	return tp
 }
 
+// installState makes stateDir hold the template's other files and queue
+// as its queue file, and nothing else.
+func installState(t *testing.T, stateDir string, tp queueTemplate, queue []byte) {
+	t.Helper()
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range tp.state {
+		if err := os.WriteFile(filepath.Join(stateDir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, "queue.db"), queue, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // damageQueue returns a damaged copy of the template, what was done, and
 // the pages it touched (a truncation touches every page past the cut).
+// These are the corruptions of queue/damage_test.go's campaign, applied
+// here to a file the real daemon wrote; one package's test helpers cannot
+// be imported by another's tests, hence the copy.
 func damageQueue(rng *rand.Rand, tp queueTemplate) ([]byte, string, map[int]bool) {
 	b := bytes.Clone(tp.data)
 	pages := map[int]bool{}
@@ -360,22 +372,13 @@ func TestE2E_DamagedCardNumber(t *testing.T) {
 		t.Fatal("no waiting job of card 700000-000-001 in the template")
 	}
 	bad := bytes.Clone(tp.data)
-	rec := bytes.Index(bad, []byte(victim)) // the record starts after its key
-	field := bytes.Index(bad[tp.page[victim]*tp.pageSize:], []byte(`"card":"700000-000-001"`))
-	if rec < 0 || field < 0 {
-		t.Fatal("the victim's card field is not in its page")
+	rec := tp.record[victim]
+	field := bytes.Index(bad[rec[0]:rec[1]], []byte(`"card":"700000-000-001"`))
+	if field < 0 {
+		t.Fatal("the victim's record has no card field")
 	}
-	off := tp.page[victim]*tp.pageSize + field + len(`"card":"700000-000-00`)
-	bad[off] ^= 1 // '1' → '0'
-	stateDir := filepath.Join(h.dir, "state")
-	for name, b := range tp.state {
-		if err := os.WriteFile(filepath.Join(stateDir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(stateDir, "queue.db"), bad, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bad[rec[0]+field+len(`"card":"700000-000-00`)] ^= 1 // '1' → '0'
+	installState(t, filepath.Join(h.dir, "state"), tp, bad)
 	opsBefore := len(h.sb.API.Operations())
 	h.start()
 	h.waitDrained(time.Minute)

@@ -14,15 +14,19 @@ import (
 )
 
 // statusCmd is `tillscan status`: what the running daemon is doing, for the
-// installer at a terminal. It exits non-zero when something needs
-// attention, so it also serves as a health check.
+// installer at a terminal. It exits non-zero when the daemon is not ready
+// (the conditions of GET /readyz: the daemon owns that rule) or when
+// something else needs attention, so it also serves as a health check.
 type statusCmd struct {
 	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file (for status.listen)." type:"path"`
 	JSON   bool   `help:"Print the raw JSON status."`
 }
 
-// errNeedsAttention makes `tillscan status` exit 1 after printing.
-var errNeedsAttention = errors.New("needs attention (see above)")
+// The errors that make `tillscan status` exit 1 after printing.
+var (
+	errNeedsAttention = errors.New("needs attention (see above)")
+	errNotReady       = errors.New("not ready (see above)")
+)
 
 func (c *statusCmd) Run(g *globals) error {
 	cfg, err := config.Load(c.Config)
@@ -34,9 +38,14 @@ func (c *statusCmd) Run(g *globals) error {
 	}
 	ctx, cancel := context.WithTimeout(g.Ctx, 10*time.Second)
 	defer cancel()
-	st, err := control.NewClient(cfg.Status.Listen, nil).Status(ctx)
+	client := control.NewClient(cfg.Status.Listen, nil)
+	st, err := client.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan): %w", cfg.Status.Listen, err)
+	}
+	rd, err := client.Ready(ctx)
+	if err != nil {
+		return fmt.Errorf("tillscan on %s did not say whether it is ready: %w", cfg.Status.Listen, err)
 	}
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)
@@ -46,11 +55,26 @@ func (c *statusCmd) Run(g *globals) error {
 		}
 	} else {
 		printStatus(g, st)
+		printReadiness(g, rd)
 	}
-	if len(st.Problems) > 0 || !st.Accepting {
+	switch {
+	case !rd.Ready:
+		return errNotReady
+	case len(st.Problems) > 0 || !st.Accepting:
 		return errNeedsAttention
 	}
 	return nil
+}
+
+// printReadiness says why the daemon is not ready, if it is not.
+func printReadiness(g *globals, rd control.Readiness) {
+	if rd.Ready {
+		return
+	}
+	fmt.Fprintln(g.Stdout, "\nNOT READY:")
+	for _, why := range rd.NotReady {
+		fmt.Fprintln(g.Stdout, "  -", why)
+	}
 }
 
 func printStatus(g *globals, st control.Status) {
