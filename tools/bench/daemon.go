@@ -78,7 +78,9 @@ func (t *till) close() {
 }
 
 // start writes the config (the bench's fixed parts, then extra YAML) and
-// runs the daemon against baseURL until it logs that it is ready.
+// runs the daemon against baseURL until it logs that it is ready. The
+// config resembles cmd/tillscan's end-to-end harness, which is test code
+// this command cannot import.
 func (t *till) start(baseURL, extra string) error {
 	cfg := fmt.Sprintf(`till_id: %s
 state_dir: %s
@@ -172,13 +174,7 @@ func (t *till) stop() {
 	if t.cmd == nil {
 		return
 	}
-	t.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-t.exit:
-	case <-time.After(20 * time.Second):
-		t.cmd.Process.Kill()
-		<-t.exit
-	}
+	terminate(t.cmd, t.exit, 20*time.Second)
 	t.cmd = nil
 }
 

@@ -82,13 +82,17 @@ func startChild(name string, logPath string, argv ...string) (*child, error) {
 	return c, nil
 }
 
-func (c *child) stop() {
-	c.cmd.Process.Signal(syscall.SIGTERM)
+func (c *child) stop() { terminate(c.cmd, c.done, 5*time.Second) }
+
+// terminate sends cmd SIGTERM, waits up to grace for done (its Wait's
+// result), then kills it and waits.
+func terminate(cmd *exec.Cmd, done <-chan error, grace time.Duration) {
+	cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.done
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
 	}
 }
 
