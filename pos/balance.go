@@ -118,6 +118,9 @@ func actionText(a apiclient.Action, currency string) string {
 	case apiclient.SubtractPoint:
 		return money(currency, q) + " paid from the card"
 	case apiclient.AddTransactionAmount:
+		if a.PurchaseSum != nil && *a.PurchaseSum != q { // the API takes whole amounts: say what counted
+			return "purchase of " + money(currency, *a.PurchaseSum) + " added (" + fmtNum(q) + " counted)"
+		}
 		return "purchase of " + money(currency, q) + " added"
 	case apiclient.SubtractTransactionAmount:
 		return money(currency, q) + " paid from the card"

@@ -82,6 +82,9 @@ type Rules struct {
 	Modes      map[string]ModeRules        // per mode (e.g. "redeem"), overrides the defaults
 	Mechanics  map[int]Mechanics           // per template id, from config; always wins over learning
 	Comment    string                      // optional text appended to the marker in every comment
+	// Rounding makes a purchase sum whole for an accrual that takes whole
+	// numbers; "" is RoundDown.
+	Rounding Rounding
 }
 
 // ModeRedeem is the mode DefaultRules defines besides the default one.
@@ -91,7 +94,7 @@ const ModeRedeem = "redeem"
 //
 //	stamp       add-stamp 1; on visits mechanics add-visit 1, on spend add-purchase (sum)
 //	cashback    add-transaction-amount (sum): the purchase earns cashback
-//	            (the API wants a whole amount: the sum is rounded, and sent exactly as purchaseSum)
+//	            (the API wants a whole amount: the sum is rounded by Rounding, and sent exactly as purchaseSum)
 //	multipass   subtract-visit 1: the customer uses one of the visits bought
 //	coupon      redeem-coupon
 //	discount    add-point (sum): purchases count towards the discount level
@@ -282,10 +285,11 @@ func (r Rules) Decide(card apiclient.Card, mech Mechanics, mode string, purchase
 		}
 		a.Quantity = *purchaseSum
 		if rule.Method.IntegerQuantity() && a.Quantity != math.Trunc(a.Quantity) {
-			if strings.HasPrefix(string(rule.Method), "subtract-") {
-				return apiclient.Action{}, fmt.Errorf("pos: %s of %v: %w", rule.Method, a.Quantity, ErrWholeAmount)
+			whole, ok := r.Rounding.round(a.Quantity)
+			if !ok || strings.HasPrefix(string(rule.Method), "subtract-") {
+				return apiclient.Action{}, fmt.Errorf("pos: %s of %v (rounding %s): %w", rule.Method, a.Quantity, cmp.Or(r.Rounding, RoundDown), ErrWholeAmount)
 			}
-			a.Quantity = math.Round(a.Quantity)
+			a.Quantity = whole
 		}
 	default:
 		a.Quantity = rule.Quantity

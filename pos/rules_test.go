@@ -29,6 +29,8 @@ func TestRules_Decide(t *testing.T) {
 	def := DefaultRules()
 	over := DefaultRules()
 	over.ByTemplate = map[int]Rule{42: {Method: apiclient.AddStamp, Quantity: 2}}
+	rounded := func(r Rounding) Rules { rules := DefaultRules(); rules.Rounding = r; return rules }
+	half := ptr(0.5)
 	tests := []struct {
 		name    string
 		rules   Rules
@@ -52,7 +54,12 @@ func TestRules_Decide(t *testing.T) {
 		{"stamp template override", over, testCard(apiclient.Stamp, 42), "", "", nil, apiclient.AddStamp, 2, nil},
 		{"stamp template override on visits", over, testCard(apiclient.Stamp, 42), MechVisits, "", nil, apiclient.AddVisit, 2, nil},
 		// cashback
-		{"cashback", def, testCard(apiclient.Cashback, 2), "", "", sum, apiclient.AddTransactionAmount, 13, nil},
+		{"cashback rounds down by default", def, testCard(apiclient.Cashback, 2), "", "", sum, apiclient.AddTransactionAmount, 12, nil},
+		{"cashback rounding down", rounded(RoundDown), testCard(apiclient.Cashback, 2), "", "", sum, apiclient.AddTransactionAmount, 12, nil},
+		{"cashback rounding nearest", rounded(RoundNearest), testCard(apiclient.Cashback, 2), "", "", sum, apiclient.AddTransactionAmount, 13, nil},
+		{"cashback rounding refuse", rounded(RoundRefuse), testCard(apiclient.Cashback, 2), "", "", sum, "", 0, ErrWholeAmount},
+		{"cashback whole sum with refuse", rounded(RoundRefuse), testCard(apiclient.Cashback, 2), "", "", five, apiclient.AddTransactionAmount, 5, nil},
+		{"cashback under 1 rounded down", def, testCard(apiclient.Cashback, 2), "", "", half, "", 0, ErrWholeAmount},
 		{"cashback without sum", def, testCard(apiclient.Cashback, 2), "", "", nil, "", 0, ErrNeedPurchaseSum},
 		{"cashback redeem", def, testCard(apiclient.Cashback, 2), "", "redeem", five, apiclient.SubtractTransactionAmount, 5, nil},
 		{"cashback redeem of a fraction", def, testCard(apiclient.Cashback, 2), "", "redeem", sum, "", 0, ErrWholeAmount},
@@ -225,6 +232,11 @@ func TestBalanceText(t *testing.T) {
 	if got, want := cashierLine(a, &c, "£"), "544256-439-856: 1 stamp added — 8/10, 2 to go"; got != want {
 		t.Errorf("cashierLine() = %q, want %q", got, want)
 	}
+	// A rounded sum says what counted, never a silently different number.
+	rounded := apiclient.Action{Card: "612001-100-201", Method: apiclient.AddTransactionAmount, Quantity: 12, PurchaseSum: ptr(12.5)}
+	if got, want := cashierLine(rounded, nil, "£"), "612001-100-201: purchase of £12.50 added (12 counted)"; got != want {
+		t.Errorf("cashierLine(rounded) = %q, want %q", got, want)
+	}
 }
 
 func TestRule_String(t *testing.T) {
@@ -242,5 +254,16 @@ func TestRule_String(t *testing.T) {
 		if got := tt.r.String(); got != tt.want {
 			t.Errorf("Rule%+v.String() = %q, want %q", tt.r, got, tt.want)
 		}
+	}
+}
+
+func TestParseRounding(t *testing.T) {
+	for in, want := range map[string]Rounding{"": RoundDown, "down": RoundDown, "nearest": RoundNearest, "refuse": RoundRefuse} {
+		if got, err := ParseRounding(in); got != want || err != nil {
+			t.Errorf("ParseRounding(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseRounding("up"); err == nil {
+		t.Error(`ParseRounding("up") = nil error`)
 	}
 }

@@ -72,7 +72,7 @@ func refusalText(err error) string {
 	case errors.Is(err, ErrNeedPurchaseSum):
 		return "this card needs the purchase sum: scan the sum barcode, then the card"
 	case errors.Is(err, ErrWholeAmount):
-		return "this card can only pay whole amounts: enter a whole sum"
+		return "this card takes whole amounts only: enter a whole sum"
 	case errors.Is(err, ErrNoReward):
 		return "not enough points for a reward"
 	case errors.Is(err, ErrUnknownMode):

@@ -190,16 +190,17 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	}
 	sc := queue.Scan{Card: card, TillID: t.cfg.TillID, Scanner: s.Scanner, Raw: s.Text, ScannedAt: at,
 		Mode: ctx.mode, PurchaseSum: ctx.sum}
-	if msg := t.needsSumLocked(card, ctx); msg != "" {
-		ev.Kind, ev.Err = EventRefused, ErrNeedPurchaseSum.Error()
+	act, why, msg := t.decideLocked(card, ctx)
+	if why != nil {
+		ev.Kind, ev.Err = EventRefused, why.Error()
 		ev.Message = msg
-		if job, err := t.q.EnqueueRefused(sc, refusalText(ErrNeedPurchaseSum), at); err != nil {
+		if job, err := t.q.EnqueueRefused(sc, refusalText(why), at); err != nil {
 			// The cashier is told either way; only the audit record is missing.
 			t.log.Warn().Err(err).Str("card", card).Msg("a scan refused at the till could not be recorded for the day's report")
 		} else {
 			ev.JobID = job.ID
 		}
-		return t.feed.publish(ev) // the mode stays pending: scan the sum, then the card
+		return t.feed.publish(ev) // the mode stays pending: scan a (whole) sum, then the card
 	}
 	if reason := t.cappedLocked(card, ctx, at); reason != "" {
 		delete(t.next, who) // the mode was meant for this card, which just got its answer
@@ -226,7 +227,7 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	ev.Kind, ev.JobID = EventSaved, job.ID
 	ev.Message = card + ": saved"
 	if c := t.contextText(ctx); c != "" {
-		ev.Message += " (" + c + ")"
+		ev.Message += " (" + c + countedText(act, ctx.sum) + ")"
 	}
 	ev = t.feed.publish(ev)
 	if t.wake != nil {
@@ -235,24 +236,46 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	return ev
 }
 
-// needsSumLocked says why a known card cannot be saved without a purchase
-// sum, or "" when it can (or when the card is not known yet: the worker
-// decides then).
-func (t *Till) needsSumLocked(card string, ctx nextScan) string {
-	if t.cfg.Cards == nil || t.cfg.Rules == nil || ctx.sum != nil {
-		return ""
+// decideLocked decides a known card's action at the till, as the worker
+// will: act is the action (nil when the card is not known yet, or the
+// worker must decide, e.g. a reward tier by the current balance); refuse
+// is set when the scan cannot be applied as it is (no purchase sum, a sum
+// that is not whole where the card takes whole amounts), with msg for the
+// cashier.
+func (t *Till) decideLocked(card string, ctx nextScan) (act *apiclient.Action, refuse error, msg string) {
+	if t.cfg.Cards == nil || t.cfg.Rules == nil {
+		return nil, nil, ""
 	}
 	info, ok := t.cfg.Cards.Get(card)
 	if !ok {
+		return nil, nil, ""
+	}
+	r := t.cfg.Rules()
+	mech, declared := r.Mechanics[info.TemplateID]
+	if !declared {
+		mech, _ = t.cfg.Cards.Mechanics(info.TemplateID)
+	}
+	c := apiclient.Card{ID: card, Type: info.Type, TemplateID: info.TemplateID, AvailableRewardTiers: info.RewardTiers}
+	a, err := r.Decide(c, mech, ctx.mode, ctx.sum)
+	switch {
+	case errors.Is(err, ErrNeedPurchaseSum):
+		return nil, ErrNeedPurchaseSum, card + ": NOT applied — this " + info.Type.String() + " card needs the purchase sum: scan " +
+			sumHint + " (or enter it on the POS), then the card again"
+	case errors.Is(err, ErrWholeAmount):
+		return nil, ErrWholeAmount, card + ": NOT applied — this " + info.Type.String() + " card takes whole amounts only: scan a whole sum, then the card again"
+	case err != nil:
+		return nil, nil, "" // the worker decides, and says why
+	}
+	return &a, nil, ""
+}
+
+// countedText says how much of the purchase sum an action counts when
+// the API takes whole numbers and the sum was rounded: " → 12 counted".
+func countedText(act *apiclient.Action, sum *float64) string {
+	if act == nil || sum == nil || !act.Method.IntegerQuantity() || act.Quantity == *sum {
 		return ""
 	}
-	mech, _ := t.cfg.Cards.Mechanics(info.TemplateID)
-	c := apiclient.Card{ID: card, Type: info.Type, TemplateID: info.TemplateID, AvailableRewardTiers: info.RewardTiers}
-	if _, err := t.cfg.Rules().Decide(c, mech, ctx.mode, nil); errors.Is(err, ErrNeedPurchaseSum) {
-		return card + ": NOT applied — this " + info.Type.String() + " card needs the purchase sum: scan " +
-			sumHint + " (or enter it on the POS), then the card again"
-	}
-	return ""
+	return " → " + fmtNum(act.Quantity) + " counted"
 }
 
 // pendingLocked returns the context the next card scan on scanner takes,

@@ -304,10 +304,10 @@ func TestTill_KnownCardNeedsSum(t *testing.T) {
 		text string
 	}{
 		{scan(cashback, 0), EventRefused, "needs the purchase sum: scan TILLSCAN:SUM:<amount>"},
-		{scan(stamp, time.Second), EventSaved, "saved"},                       // needs no sum
-		{scan("612001-100-299", 2*time.Second), EventSaved, "saved"},          // unknown card: the worker decides
-		{scan("TILLSCAN:SUM:12.50", 3*time.Second), EventMode, "purchase"},    // the sum first…
-		{scan(cashback, 4*time.Second), EventSaved, "saved (purchase 12.50)"}, // …then the card
+		{scan(stamp, time.Second), EventSaved, "saved"},                                    // needs no sum
+		{scan("612001-100-299", 2*time.Second), EventSaved, "saved"},                       // unknown card: the worker decides
+		{scan("TILLSCAN:SUM:12.50", 3*time.Second), EventMode, "purchase"},                 // the sum first…
+		{scan(cashback, 4*time.Second), EventSaved, "saved (purchase 12.50 → 12 counted)"}, // …then the card; the API takes whole amounts
 	}
 	for i, st := range steps {
 		ev := till.Handle(st.scan)
@@ -388,5 +388,31 @@ func TestParsePurchaseSum(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrBadSum) {
 			t.Errorf("ParsePurchaseSum(%q) error %v does not match ErrBadSum", tt.in, err)
 		}
+	}
+}
+
+// TestTill_RoundingRefuse: with rounding "refuse" a known card that takes
+// whole amounts is refused at the till for a sum with pence, and saved
+// (nothing to round, nothing said) with a whole one.
+func TestTill_RoundingRefuse(t *testing.T) {
+	cache, err := NewCache(nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cashback = "612001-100-201"
+	cache.Put(cashback, CardInfo{Type: apiclient.Cashback, TemplateID: 3})
+	rules := DefaultRules()
+	rules.Rounding = RoundRefuse
+	till, q, _ := newTestTill(t, TillConfig{Cards: cache, Rules: func() Rules { return rules }, DedupeWindow: -1})
+	till.Handle(scan("TILLSCAN:SUM:12.50", 0))
+	if ev := till.Handle(scan(cashback, time.Second)); ev.Kind != EventRefused || !strings.Contains(ev.Message, "whole amounts only") {
+		t.Fatalf("a sum with pence = %s %q, want refused: whole amounts only", ev.Kind, ev.Message)
+	}
+	till.Handle(scan("TILLSCAN:SUM:12", 2*time.Second))
+	if ev := till.Handle(scan(cashback, 3*time.Second)); ev.Kind != EventSaved || strings.Contains(ev.Message, "counted") {
+		t.Fatalf("a whole sum = %s %q, want saved without a rounding note", ev.Kind, ev.Message)
+	}
+	if len(q.scans) != 1 || len(q.refused) != 1 {
+		t.Fatalf("queued %d, refused %d; want 1 and 1", len(q.scans), len(q.refused))
 	}
 }
