@@ -36,6 +36,8 @@ var (
 	buildErr  error
 )
 
+var adaptive = flag.Bool("e2e.adaptive", false, "every end-to-end daemon runs with api.adaptive: true (the adaptive send rate of issue 11)")
+
 var showLog = flag.Bool("e2e.log", false, "log every daemon line of every end-to-end test, not only the last 80 of a failed one")
 
 // tillscanBinary builds the real daemon once per test run.
@@ -143,6 +145,7 @@ log: {level: info, format: json}
 api:
   base_url: %s
   timeout: %s
+  adaptive: %t
 scanners:
   - name: counter
     type: serial
@@ -151,7 +154,7 @@ scanners:
     terminator: crlf
 status:
   listen: %s
-%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, h.dev.Path, h.status, o.config)
+%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, *adaptive, h.dev.Path, h.status, o.config)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
