@@ -45,6 +45,10 @@ const (
 	// the final drain. See crashCheck.
 	crashHistoryEnv = "TILLSCAN_QUEUE_CRASH_HISTORY"
 	crashDrainEnv   = "TILLSCAN_QUEUE_CRASH_DRAIN"
+	// crashEnqueuersEnv, if set, starts that many goroutines that only
+	// enqueue, beside the child's main loop: their commits are shared
+	// (group commit), and each ACK must still mean "on disk".
+	crashEnqueuersEnv = "TILLSCAN_QUEUE_CRASH_ENQUEUERS"
 )
 
 var crashCards = []string{"A", "B", "C", "D", "E", "F"}
@@ -68,6 +72,21 @@ func crashChild() int {
 		return 3
 	}
 	say("READY")
+	enqueuers, _ := strconv.Atoi(os.Getenv(crashEnqueuersEnv))
+	for i := range enqueuers {
+		go func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(2+i)))
+			for {
+				card := crashCards[rng.IntN(len(crashCards))]
+				now := time.Now()
+				j, err := q.Enqueue(queue.Scan{Card: card, TillID: "till-1", Raw: card, ScannedAt: now}, now)
+				if err != nil {
+					os.Exit(fail("enqueue", err))
+				}
+				say("ACK %s %s", j.ID, card)
+			}
+		}()
+	}
 	for {
 		now := time.Now()
 		if rng.IntN(10) < 4 {
@@ -418,7 +437,16 @@ func crashCheck(path, history string, drain bool) int {
 	return 0
 }
 
-func TestCrash(t *testing.T) {
+func TestCrash(t *testing.T) { crashRun(t, 0) }
+
+// TestCrash_ConcurrentWriters is TestCrash with three more goroutines in the
+// child enqueueing at the same time, so most commits are shared: an ACK
+// printed after a shared commit must survive kill -9 like any other.
+func TestCrash_ConcurrentWriters(t *testing.T) { crashRun(t, 3) }
+
+// crashRun kill -9s the child crash.rounds times; enqueuers is the number
+// of extra goroutines that only enqueue.
+func crashRun(t *testing.T, enqueuers int) {
 	seed := *crashSeed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -431,7 +459,8 @@ func TestCrash(t *testing.T) {
 	kills, early := 0, 0
 	for round := range *crashRounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10))
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10),
+			crashEnqueuersEnv+"="+strconv.Itoa(enqueuers))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
