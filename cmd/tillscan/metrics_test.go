@@ -35,8 +35,8 @@ type opsDaemon struct {
 }
 
 // startOpsDaemon starts the daemon; tune, if set, adjusts it before run
-// (the watchdog's bounds).
-func startOpsDaemon(t *testing.T, notify bool, tune func(*daemon)) *opsDaemon {
+// (the watchdog's bounds). extra is more scanners' YAML lines.
+func startOpsDaemon(t *testing.T, notify bool, tune func(*daemon), extra ...string) *opsDaemon {
 	t.Helper()
 	sb, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
@@ -49,9 +49,10 @@ state_dir: %q
 api: {base_url: %q, timeout: 1m}
 scanners:
   - {name: front, type: stdin}
+%s
 status: {listen: "127.0.0.1:0"}
 worker: {settle: 1s, retry_base: 1s, retry_cap: 2s}
-`, dir, sb.URL)))
+`, dir, sb.URL, strings.Join(extra, "\n"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +243,33 @@ func grepLines(page, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMetrics_HIDScannerAbsent checks a USB-HID scanner that is
+// configured but not plugged in is exported as not connected (0), beside a
+// connected one.
+func TestMetrics_HIDScannerAbsent(t *testing.T) {
+	o := startOpsDaemon(t, false, nil, "  - {name: back, type: hid, vid: 0x0c2e, pid: 0x7fff}")
+	waitFor(t, "the HID source to report that no device is open", func() bool {
+		for _, sc := range (statusBackend{o.d}).Status(t.Context()).Scanners {
+			if sc.Name == "back" && sc.Error != "" {
+				return true
+			}
+		}
+		return false
+	})
+	_, page := o.get(t, "/metrics")
+	for _, line := range []string{`tillscan_scanner_connected{scanner="back"} 0`, `tillscan_scanner_connected{scanner="front"} 1`} {
+		if !strings.Contains(page, line+"\n") {
+			t.Errorf("/metrics has no line %q:\n%s", line, grepLines(page, "tillscan_scanner"))
+		}
+	}
+	st := statusBackend{o.d}.Status(t.Context())
+	for _, sc := range st.Scanners {
+		if sc.Name == "back" && sc.Connected {
+			t.Errorf("status reports the absent HID scanner connected: %+v", sc)
+		}
+	}
 }
 
 // TestHealthEndpoints checks /healthz, /readyz and the exit of `tillscan
