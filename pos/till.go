@@ -50,6 +50,10 @@ type TillConfig struct {
 	// the day's report. Counted from Jobs, so it holds offline and across
 	// restarts.
 	Caps Caps
+	// AmountBarcode, if set, recognises the purchase sum the POS prints on
+	// the receipt as a barcode: scanned before the card, it sets the sum
+	// like TILLSCAN:SUM:<amount>.
+	AmountBarcode *AmountBarcode
 }
 
 // Validate checks the config.
@@ -157,6 +161,11 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	ev := Event{At: at, Scanner: s.Scanner, Raw: s.Text}
 	if cmd, arg, ok := t.command(text); ok {
 		return t.applyCommand(ev, cmd, arg)
+	}
+	if t.cfg.AmountBarcode != nil {
+		if amount, ok := t.cfg.AmountBarcode.Amount(text); ok {
+			return t.applyCommand(ev, Command{PurchaseSum: true}, amount)
+		}
 	}
 	if strings.HasPrefix(strings.ToUpper(text), commandPrefix) {
 		// tillscan's own barcode, but not one configured here: say so
