@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
@@ -40,12 +42,12 @@ func (c *reportCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	types, err := pos.ReadCardTypes(filepath.Join(cfg.StateDir, "cards.json"))
-	if err != nil {
-		// The report is still right without card types; say why they are missing.
-		fmt.Fprintf(g.Stderr, "tillscan report: card types unknown: %v\n", err)
-	}
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
+		types, err := reportCardTypes(op, filepath.Join(cfg.StateDir, "cards.json"))
+		if err != nil {
+			// The report is still right without card types; say why they are missing.
+			fmt.Fprintf(g.Stderr, "tillscan report: card types unknown: %v\n", err)
+		}
 		r, err := collectReport(g.Ctx, op.ExportJobs, day, func(card string) string {
 			if t, ok := types[card]; ok {
 				return t.String()
@@ -57,6 +59,23 @@ func (c *reportCmd) Run(g *globals) error {
 		}
 		return writeReport(g.Stdout, r, c.Format)
 	})
+}
+
+// reportCardTypes returns the card types the till has seen: from the
+// queue file's card cache when the daemon is stopped (op reads the file),
+// and from the older cards.json file, which a running daemon may still
+// write.
+func reportCardTypes(op control.Operator, cardsFile string) (map[string]apiclient.CardType, error) {
+	types, err := pos.ReadCardTypes(cardsFile)
+	if err != nil {
+		types = map[string]apiclient.CardType{}
+	}
+	if qo, ok := op.(queueOperator); ok {
+		stored, serr := pos.CardTypes(qo.q)
+		maps.Copy(types, stored)
+		err = errors.Join(err, serr)
+	}
+	return types, err
 }
 
 // reportDay returns midnight at the start of the day date names in loc

@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
 )
 
@@ -61,6 +65,9 @@ func reportQueue(t *testing.T) string {
 	must(q.Ambiguous(u.ID, queue.Attempt{At: day.Add(4 * time.Hour), Kind: "send", Outcome: "ambiguous"}, day.Add(5*time.Hour), 0))
 	enqueue("612001-100-202", day.Add(14*time.Hour+59*time.Minute)) // waiting
 	enqueue("612001-100-203", day.Add(24*time.Hour))                // the next day: not in the report
+	cache, err := pos.NewCache(q, zerolog.Nop())                    // the card types the till learned, in the queue's file
+	must(err)
+	must(cache.Put("544256-439-856", pos.CardInfo{Type: apiclient.Stamp, TemplateID: 1}))
 	return cfg
 }
 
@@ -83,8 +90,8 @@ func TestReport(t *testing.T) {
 	}
 	want := [][]string{
 		reportCSVHeader,
-		{"2026-03-10", "09:00:00", "544256-439-856", "", "add-stamp", "1", "applied", "", "stamp 8/10"},
-		{"2026-03-10", "10:00:00", "544256-439-856", "", "add-stamp", "1", "applied", "", "stamp 9/10"},
+		{"2026-03-10", "09:00:00", "544256-439-856", "stamp", "add-stamp", "1", "applied", "", "stamp 8/10"},
+		{"2026-03-10", "10:00:00", "544256-439-856", "stamp", "add-stamp", "1", "applied", "", "stamp 9/10"},
 		{"2026-03-10", "11:00:00", "612001-100-201", "", "add-transaction-amount", "20", "applied", "", "balance 13.50"},
 		{"2026-03-10", "12:00:00", "612001-100-201", "", "", "", "refused", "needs the purchase sum, then the card again", ""},
 		{"2026-03-10", "13:00:00", "612001-100-207", "", "add-scores", "1", "uncertain", "", ""},
