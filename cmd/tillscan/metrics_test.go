@@ -169,9 +169,35 @@ func TestMetrics(t *testing.T) {
 				}
 			}
 		}
-		for _, name := range []string{"tillscan_api_key_refused", "go_goroutines", "process_resident_memory_bytes"} {
+		for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
 			if !served[name] {
 				t.Errorf("%s is not served", name)
+			}
+		}
+	})
+
+	t.Run("every documented metric is served, nothing else", func(t *testing.T) {
+		doc, err := os.ReadFile("../../docs/metrics.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		documented := map[string]bool{}
+		for _, line := range strings.Split(string(doc), "\n") {
+			if f := strings.Split(line, "`"); strings.HasPrefix(line, "| `tillscan_") && len(f) > 1 {
+				documented[f[1]] = true
+			}
+		}
+		if len(documented) < 15 {
+			t.Fatalf("found %d metrics in docs/metrics.md's tables: the parser is out of date", len(documented))
+		}
+		for name := range documented {
+			if !families(page)[name] {
+				t.Errorf("docs/metrics.md lists %s, which /metrics does not serve", name)
+			}
+		}
+		for name := range families(page) {
+			if strings.HasPrefix(name, "tillscan_") && !documented[name] {
+				t.Errorf("/metrics serves %s, which docs/metrics.md does not list", name)
 			}
 		}
 	})
