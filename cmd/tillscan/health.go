@@ -111,6 +111,7 @@ func (d *daemon) runWorker(ctx context.Context) error {
 	pause := workerRestartMin
 	for {
 		err := d.worker.Run(ctx)
+		d.watch.workerStopped() // not running until it beats again
 		if ctx.Err() != nil {
 			return nil
 		}

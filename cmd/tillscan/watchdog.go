@@ -42,6 +42,7 @@ type watchdog struct {
 	mu          sync.Mutex // guards what follows
 	beatAt      time.Time  // the worker's last beat
 	beatSleep   time.Duration
+	stopped     bool                 // the worker's Run returned (it is restarted after a pause); cleared by its next beat
 	scans       map[uint64]time.Time // scans being handled, by ticket, with their start
 	ticket      uint64
 	probeAt     time.Time // start of the queue read in flight; zero when none
@@ -60,7 +61,16 @@ func newWatchdog(probe func() error, log zerolog.Logger) *watchdog {
 // workerBeat is pos.WorkerConfig.Heartbeat.
 func (w *watchdog) workerBeat(sleep time.Duration) {
 	w.mu.Lock()
-	w.beatAt, w.beatSleep = time.Now(), sleep
+	w.beatAt, w.beatSleep, w.stopped = time.Now(), sleep, false
+	w.mu.Unlock()
+}
+
+// workerStopped records that the worker's Run returned. The daemon
+// restarts it after a pause: that is not stuck (the pings go on), but
+// the worker is not running until it beats again.
+func (w *watchdog) workerStopped() {
+	w.mu.Lock()
+	w.stopped = true
 	w.mu.Unlock()
 }
 
@@ -117,7 +127,7 @@ func (w *watchdog) readQueue() {
 func (w *watchdog) workerRunning(now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return now.Sub(w.beatAt.Add(w.beatSleep)) <= w.workerBound
+	return !w.stopped && now.Sub(w.beatAt.Add(w.beatSleep)) <= w.workerBound
 }
 
 // run pings systemd's watchdog at half its interval while nothing is

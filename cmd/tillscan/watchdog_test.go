@@ -57,6 +57,27 @@ func TestWatchdog_Stuck(t *testing.T) {
 	}
 }
 
+// TestWatchdog_WorkerStopped checks a worker whose Run returned is not
+// running (for /readyz) until it beats again, while the pings go on: the
+// daemon restarts it.
+func TestWatchdog_WorkerStopped(t *testing.T) {
+	w := newWatchdog(func() error { return nil }, zerolog.Nop())
+	w.workerBeat(0)
+	w.workerStopped()
+	now := time.Now()
+	if w.workerRunning(now) {
+		t.Error("a stopped worker counts as running")
+	}
+	w.probeAt = now // no queue read started by the test
+	if got := w.stuck(now); len(got) != 0 {
+		t.Errorf("a worker waiting for its restart is stuck: %v", got)
+	}
+	w.workerBeat(0)
+	if !w.workerRunning(time.Now()) {
+		t.Error("a restarted worker that beat does not count as running")
+	}
+}
+
 // TestWatchdog_QueueProbe checks a queue read that does not return is
 // reported once its bound has passed, and that a returned one clears.
 func TestWatchdog_QueueProbe(t *testing.T) {
