@@ -12,7 +12,7 @@ import (
 // checkConfigCmd is `tillscan check-config`.
 type checkConfigCmd struct {
 	Config     string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file." type:"path"`
-	NoKeyCheck bool   `help:"Do not require the API key to be readable (checking a config on another machine)."`
+	NoKeyCheck bool   `help:"Do not require the API key and the POS token to be readable (checking a config on another machine)."`
 }
 
 func (c *checkConfigCmd) Run(g *globals) error {
@@ -41,6 +41,13 @@ func (c *checkConfigCmd) Run(g *globals) error {
 			fmt.Fprintf(g.Stdout, "api key: found (%s)\n", key.Source)
 			for _, w := range key.Warnings {
 				fmt.Fprintln(g.Stdout, "warning:", w)
+			}
+		}
+		if cfg.Status.Listen != "off" && cfg.Status.TokenFile != "" {
+			if _, err := cfg.POSToken(); err != nil {
+				problems = append(problems, err)
+			} else {
+				fmt.Fprintf(g.Stdout, "pos token: found (%s)\n", cfg.Status.TokenFile)
 			}
 		}
 	}

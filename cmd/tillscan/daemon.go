@@ -81,6 +81,9 @@ type daemonOptions struct {
 	ConfigPath string
 	Reload     <-chan os.Signal
 	Env        func(string) string
+	// POSToken, if set, is the POS endpoints' bearer token instead of the
+	// one in status.token_file (the demo makes one up).
+	POSToken string
 }
 
 // daemon holds the wired components of `tillscan run`. It exists only in
@@ -109,6 +112,7 @@ type daemon struct {
 	sender     senderHealth              // whether the worker had to be restarted
 	rules      atomic.Pointer[pos.Rules] // swapped by reload
 	apiKey     string                    // owned by the reload goroutine after start
+	posToken   string                    // bearer token of the POS endpoints; "": they are off
 }
 
 // source is one configured scanner with its state for the status page.
@@ -204,6 +208,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		return nil, err
 	}
 	tc.Cards = d.cache // a known card that needs a purchase sum is refused at once
+	tc.Jobs = d.q      // caps count the card's saved scans
 	d.till = pos.NewTill(tc, d.metrics.queue(d.q), d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {
@@ -218,6 +223,11 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		}
 	}
 	if cfg.Status.Listen != "off" {
+		if d.posToken = opt.POSToken; d.posToken == "" {
+			if d.posToken, err = cfg.POSToken(); err != nil {
+				return nil, err
+			}
+		}
 		d.ln = opt.StatusListener
 		if d.ln == nil {
 			d.ln, err = net.Listen("tcp", cfg.Status.Listen)
@@ -265,6 +275,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	if d.ln != nil {
 		srv := control.New(statusBackend{d}, d.metrics.operator(queueOperator{q: d.q, wake: d.worker.Wake}), d.log.With().Str("component", "control").Logger())
+		srv.SetToken(d.posToken)
 		start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
 		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -83,8 +84,9 @@ func (c *demoCmd) Run(g *globals) error {
 	// (*os.File) is polled, so Ctrl-C ends the demo without waiting for
 	// another line.
 	eof := make(chan struct{})
+	token := rand.Text() // the POS endpoints' token, for this run only
 	d, err := newDaemon(cfg, daemonOptions{
-		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: g.Stdin, StatusListener: ln,
+		APIKey: sandbox.DemoAPIKey, Log: log, Stdin: g.Stdin, StatusListener: ln, POSToken: token,
 		OnEvent:    func(ev pos.Event) { out.printf("%s %s\n", eventMark(ev.Kind), ev.Message) },
 		OnInputEnd: func() { close(eof) }, // the demo has one stdin scanner
 	})
@@ -92,7 +94,8 @@ func (c *demoCmd) Run(g *globals) error {
 		return err
 	}
 	out.printf("tillscan demo — a till with a keyboard scanner, talking to the built-in sandbox API.\n")
-	out.printf("Status page: http://%s/\n\nDemo cards:\n", ln.Addr())
+	out.printf("Status page: http://%s/\n", ln.Addr())
+	out.printf("POS API (docs/pos-api.md): TILLSCAN=http://%s TOKEN=%s\n\nDemo cards:\n", ln.Addr(), token)
 	rules, err := buildRules(cfg)
 	if err != nil {
 		return fmt.Errorf("demo: built-in rules: %w", err)

@@ -28,7 +28,7 @@ import (
 // running daemon's local API, or the file when the daemon is stopped.
 type reportCmd struct {
 	queueTarget
-	Date   string `help:"The day, YYYY-MM-DD, in the shop's time zone (default: today)." placeholder:"YYYY-MM-DD"`
+	Date   string `help:"The day, YYYY-MM-DD, in the shop's time zone (till.time_zone, default the system's; default: today)." placeholder:"YYYY-MM-DD"`
 	Format string `short:"f" enum:"text,csv,json" default:"text" help:"text (for people), csv (one row per scan, for a spreadsheet) or json (scans and totals)."`
 }
 
@@ -37,7 +37,10 @@ func (c *reportCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	loc := time.Local // the shop's time zone: the system's (TZ overrides it)
+	loc, err := cfg.Till.Location() // the shop's day
+	if err != nil {
+		return err
+	}
 	day, err := reportDay(c.Date, time.Now(), loc)
 	if err != nil {
 		return err
@@ -160,7 +163,11 @@ type resultTotal struct {
 // at day. cardType names a card's type ("" if unknown).
 func collectReport(ctx context.Context, export func(context.Context, io.Writer) error, day time.Time, cardType func(string) string) (dayReport, error) {
 	from, to := day, day.AddDate(0, 0, 1) // AddDate keeps midnight across a DST change
-	r := dayReport{Date: day.Format(time.DateOnly), TimeZone: day.Location().String(), Scans: []reportScan{}}
+	zone := day.Location().String()
+	if zone == "Local" { // the system's: name it as the clock does
+		zone = day.Format("MST")
+	}
+	r := dayReport{Date: day.Format(time.DateOnly), TimeZone: zone, Scans: []reportScan{}}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(export(ctx, pw)) }()
 	defer pr.Close() // ends the export if decoding stops early

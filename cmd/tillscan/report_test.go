@@ -26,7 +26,7 @@ func reportQueue(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\n"), 0o600)
+	os.WriteFile(cfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\ntill: {time_zone: UTC}\n"), 0o600)
 	q, err := queue.Open(filepath.Join(dir, "queue.db"), queue.Options{Retention: 1000 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,6 @@ func reportQueue(t *testing.T) string {
 // TestReport runs `tillscan report` on a stopped daemon's queue in every
 // format and reads each back.
 func TestReport(t *testing.T) {
-	t.Setenv("TZ", "UTC") // the shop's time zone is the system's
 	cfg := reportQueue(t)
 	args := func(format string) []string {
 		return []string{"report", "-c", cfg, "--date", "2026-03-10", "--format", format}

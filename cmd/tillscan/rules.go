@@ -19,6 +19,10 @@ func buildRules(c *config.Config) (pos.Rules, error) {
 	r.ByTemplate = map[int]pos.Rule{}
 	r.Mechanics = map[int]pos.Mechanics{}
 	r.Comment = c.Comment
+	var err error
+	if r.Rounding, err = pos.ParseRounding(c.Till.Rounding); err != nil {
+		return pos.Rules{}, fmt.Errorf("till.rounding: %w", err)
+	}
 	if err := addTypeRules(r.ByType, c.Rules); err != nil {
 		return pos.Rules{}, fmt.Errorf("rules: %w", err)
 	}
@@ -88,8 +92,8 @@ func addTemplates(all *pos.Rules, dst map[int]pos.Rule, src map[int]config.Templ
 	return nil
 }
 
-// newTillConfig is the till's config as the daemon runs it (Cards left
-// for the caller), validated by pos: check-config builds it too, so both
+// newTillConfig is the till's config as the daemon runs it (Cards and
+// Jobs left for the caller), validated by pos: check-config builds it too, so both
 // refuse the same things.
 func newTillConfig(cfg *config.Config, rules func() pos.Rules) (pos.TillConfig, error) {
 	ex, err := pos.NewExtractor(cfg.CardPattern)
@@ -100,13 +104,23 @@ func newTillConfig(cfg *config.Config, rules func() pos.Rules) (pos.TillConfig, 
 	for name, m := range cfg.Modes {
 		commands[m.Barcode] = pos.Command{Mode: name}
 	}
+	caps, err := cfg.Till.PosCaps()
+	if err != nil {
+		return pos.TillConfig{}, fmt.Errorf("config: %w", err)
+	}
+	amount, err := cfg.Till.AmountBarcodeParsed()
+	if err != nil {
+		return pos.TillConfig{}, fmt.Errorf("config: till.amount_barcode: %w", err)
+	}
 	tc := pos.TillConfig{
-		TillID:       cfg.TillID,
-		Extractor:    ex,
-		DedupeWindow: cfg.DedupeWindow,
-		Commands:     commands,
-		Rules:        rules,
-		Currency:     cfg.Currency,
+		TillID:        cfg.TillID,
+		Extractor:     ex,
+		DedupeWindow:  cfg.DedupeWindow,
+		Commands:      commands,
+		Rules:         rules,
+		Currency:      cfg.Currency,
+		Caps:          caps,
+		AmountBarcode: amount,
 	}
 	if err := tc.Validate(); err != nil {
 		return pos.TillConfig{}, fmt.Errorf("config: %w", err)

@@ -72,9 +72,37 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 	return st
 }
 
-func (b statusBackend) Subscribe() control.Subscription {
+// Subscribe follows the feed and, for a client resuming after event
+// number after, first replays what the feed still remembers (a gap event
+// stands for what it forgot).
+func (b statusBackend) Subscribe(after uint64) control.Subscription {
 	// No Wait: a slow client is ended (and told), never waited for.
-	return feedSubscription{b.d.feed.Follow(pos.FollowOptions{Buffer: 64})}
+	sub := &feedSubscription{sub: b.d.feed.Follow(pos.FollowOptions{Buffer: 64}), last: after}
+	if after == 0 {
+		return sub
+	}
+	if last := b.d.feed.LastSeq(); after > last {
+		// Numbers start again at 1 when tillscan starts: the client's
+		// event is from an earlier run. Everything remembered is new to it.
+		sub.last = 0
+		sub.backlog = append(sub.backlog, control.Event{At: time.Now(), Kind: control.KindGap,
+			Message: fmt.Sprintf("tillscan restarted since event %d: read /api/v1/status for the current state", after)})
+		after = 0
+	}
+	missed := b.d.feed.Since(after)
+	if len(missed) > 0 && missed[0].Seq > after+1 {
+		sub.backlog = append(sub.backlog, control.Event{Seq: missed[0].Seq - 1, At: time.Now(), Kind: control.KindGap,
+			Message: fmt.Sprintf("events %d to %d are no longer remembered: read /api/v1/status for the current state", after+1, missed[0].Seq-1)})
+	} else if len(missed) == 0 && after > 0 && b.d.feed.LastSeq() > after {
+		// Nothing remembered after it, yet more was published: all forgotten.
+		last := b.d.feed.LastSeq()
+		sub.backlog = append(sub.backlog, control.Event{Seq: last, At: time.Now(), Kind: control.KindGap,
+			Message: fmt.Sprintf("events %d to %d are no longer remembered: read /api/v1/status for the current state", after+1, last)})
+	}
+	for _, ev := range missed {
+		sub.backlog = append(sub.backlog, eventDTO(ev))
+	}
+	return sub
 }
 
 // The reasons an event stream ends, as its client reads them.
@@ -83,25 +111,43 @@ var (
 	errStreamClosed = errors.New("the daemon closed this stream")
 )
 
-// feedSubscription is one client's subscription to the till's events.
-type feedSubscription struct{ sub *pos.Subscription }
+// feedSubscription is one client's subscription to the till's events:
+// first the backlog of a resumed stream, then what the feed publishes
+// after the last event sent (the two may overlap; nothing is sent twice).
+type feedSubscription struct {
+	sub     *pos.Subscription
+	backlog []control.Event
+	last    uint64 // Seq of the last event returned
+}
 
-func (s feedSubscription) Next(ctx context.Context) (control.Event, error) {
-	select {
-	case <-ctx.Done():
-		return control.Event{}, ctx.Err()
-	case ev, ok := <-s.sub.C:
-		if !ok {
-			if err := s.sub.Err(); errors.Is(err, pos.ErrFellBehind) {
-				return control.Event{}, errFellBehind
+func (s *feedSubscription) Next(ctx context.Context) (control.Event, error) {
+	if len(s.backlog) > 0 {
+		ev := s.backlog[0]
+		s.backlog = s.backlog[1:]
+		s.last = ev.Seq
+		return ev, nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return control.Event{}, ctx.Err()
+		case ev, ok := <-s.sub.C:
+			if !ok {
+				if err := s.sub.Err(); errors.Is(err, pos.ErrFellBehind) {
+					return control.Event{}, errFellBehind
+				}
+				return control.Event{}, errStreamClosed
 			}
-			return control.Event{}, errStreamClosed
+			if ev.Seq <= s.last {
+				continue // already sent from the backlog
+			}
+			s.last = ev.Seq
+			return eventDTO(ev), nil
 		}
-		return eventDTO(ev), nil
 	}
 }
 
-func (s feedSubscription) Close() { s.sub.Close() }
+func (s *feedSubscription) Close() { s.sub.Close() }
 
 // eventDTO is ev as the control API shows it (without its internal error
 // text: Message says what the cashier needs).
@@ -111,5 +157,3 @@ func eventDTO(ev pos.Event) control.Event {
 		Mode: ev.Mode, Message: ev.Message, Action: ev.Action, Balance: ev.Balance,
 	}
 }
-
-func (b statusBackend) SetNext(mode string, sum *float64) error { return b.d.till.SetNext(mode, sum) }

@@ -54,6 +54,7 @@ type Config struct {
 	Status       Status               `yaml:"status"`
 	Queue        Queue                `yaml:"queue"`
 	Worker       Worker               `yaml:"worker"`
+	Till         Till                 `yaml:"till"` // caps, amounts, the shop's day: see till.go
 }
 
 // Log configures logging.
@@ -153,6 +154,9 @@ type Mode struct {
 // Status configures the local status page and API.
 type Status struct {
 	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8765; "off" disables it
+	// TokenFile holds the bearer token of the POS endpoints (POST
+	// /api/v1/scans, /api/v1/next); without it they are off.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Queue configures the durable queue.

@@ -49,6 +49,13 @@ var reloadable = map[string]applied{
 	"status":             onRestart,
 	"queue":              onRestart,
 	"worker":             onRestart,
+
+	// The till flow: read once when the till starts, but the rounding,
+	// which is part of the rules.
+	"till.time_zone":      onRestart,
+	"till.rounding":       onReload, // part of the rules
+	"till.amount_barcode": onRestart,
+	"till.caps":           onRestart,
 }
 
 // NeedsRestart returns the keys, sorted, whose values differ between c and

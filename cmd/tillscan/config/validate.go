@@ -131,6 +131,7 @@ func (c *Config) problems() []*FieldError {
 		}
 	}
 	c.ruleProblems(bad)
+	c.Till.problems(bad)
 	barcodes := map[string]string{}
 	for name, m := range c.Modes {
 		key := "modes." + name

@@ -15,8 +15,9 @@ import (
 
 // Client talks to a running daemon's control API. It implements Operator.
 type Client struct {
-	base string // e.g. http://127.0.0.1:8765
-	hc   *http.Client
+	base  string // e.g. http://127.0.0.1:8765
+	hc    *http.Client
+	token string // bearer token for the POS endpoints
 }
 
 // NewClient returns a Client for the daemon listening on addr (host:port),
@@ -38,9 +39,20 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, c.call(ctx, http.MethodGet, "/api/v1/status", nil, &st)
 }
 
+// SetToken sets the bearer token sent with every request (the POS
+// endpoints need it).
+func (c *Client) SetToken(token string) { c.token = token }
+
 // SetNext sets the mode and purchase sum of the next card scan.
-func (c *Client) SetNext(ctx context.Context, req NextRequest) error {
-	return c.call(ctx, http.MethodPost, "/api/v1/next", req, nil)
+func (c *Client) SetNext(ctx context.Context, req NextRequest) (NextResult, error) {
+	var res NextResult
+	return res, c.call(ctx, http.MethodPost, "/api/v1/next", req, &res)
+}
+
+// Scan hands the daemon a scan as if a scanner had read it.
+func (c *Client) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
+	var res ScanResult
+	return res, c.call(ctx, http.MethodPost, "/api/v1/scans", req, &res)
 }
 
 // QueueStats implements Operator.
@@ -139,6 +151,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

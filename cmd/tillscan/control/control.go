@@ -1,10 +1,10 @@
-// Package control serves tillscan's local status API and page on a
-// loopback address, and is that API's client (Client, for the command
-// line): GET /api/v1/status (JSON), GET /api/v1/events (server-sent events,
-// for POS software and customer displays), POST /api/v1/next (set the next
-// scan's mode or purchase sum), the queue's operator endpoints under
-// /api/v1/queue and /api/v1/jobs, GET /metrics (Prometheus) and GET / (a
-// page for the shop owner). It sees the daemon only through Backend and
+// Package control serves tillscan's local API and status page, and is that
+// API's client (Client, for the command line). Over TCP on loopback it
+// serves the read-only views (GET /api/v1/status, GET /api/v1/events as
+// server-sent events, GET /metrics, GET /) and the POS endpoints (POST
+// /api/v1/scans, POST /api/v1/next), which need a bearer token; docs/pos-api.md
+// is their contract. The queue's operator endpoints under /api/v1/queue and
+// /api/v1/jobs are served too. It sees the daemon only through Backend and
 // Operator, so it is tested with trivial fakes; the request and response
 // bodies are the types in types.go, shared by server and client.
 package control
@@ -22,13 +22,20 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Backend is what the handler needs from the daemon.
+// Backend is what the handler needs from the daemon. Errors it returns for
+// a request's own fault are *Error values; any other error is answered as
+// tillscan's own failure without its text.
 type Backend interface {
 	Status(ctx context.Context) Status
-	// Subscribe starts a stream of the events published from now on.
-	Subscribe() Subscription
+	// Subscribe starts a stream of the events published after event
+	// number after (0: from now on). Events no longer remembered come as
+	// one event of kind KindGap.
+	Subscribe(after uint64) Subscription
 	// SetNext sets the mode and purchase sum of the next card scan.
-	SetNext(mode string, purchaseSum *float64) error
+	SetNext(req NextRequest) (NextResult, error)
+	// Scan handles text as a scan read by req.Scanner (APIScanner if
+	// empty) and says what became of it.
+	Scan(ctx context.Context, req ScanRequest) (ScanResult, error)
 }
 
 // Server serves the control API.
@@ -38,21 +45,28 @@ type Server struct {
 	log     zerolog.Logger
 	reg     *prometheus.Registry
 	streams chan struct{} // one token per open event stream
+	token   string        // bearer token of the POS endpoints; "": they are refused
 }
 
-// New returns a Server for b. op may be nil.
+// New returns a Server for b. op may be nil. The POS endpoints refuse
+// every request until SetToken gives them a token.
 func New(b Backend, op Operator, log zerolog.Logger) *Server {
 	s := &Server{b: b, op: op, log: log, reg: prometheus.NewRegistry(), streams: make(chan struct{}, MaxStreams)}
 	s.reg.MustRegister(&collector{b: b})
 	return s
 }
 
+// SetToken sets the bearer token the POS endpoints require (status.token_file).
+// Call it before Handler.
+func (s *Server) SetToken(token string) { s.token = token }
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/events", s.events)
-	mux.HandleFunc("POST /api/v1/next", s.next)
+	mux.Handle("POST /api/v1/next", s.requireToken(http.HandlerFunc(s.next)))
+	mux.Handle("POST /api/v1/scans", s.requireToken(http.HandlerFunc(s.scan)))
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -97,7 +111,7 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 func localOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && r.Method != http.MethodGet {
-			http.Error(w, "cross-origin requests are refused", http.StatusForbidden)
+			writeJSON(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Error: "requests from web pages (with an Origin header) may only read"})
 			return
 		}
 		host, _, err := net.SplitHostPort(r.Host)
@@ -105,7 +119,7 @@ func localOnly(h http.Handler) http.Handler {
 			host = r.Host
 		}
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			http.Error(w, "unexpected Host header", http.StatusForbidden)
+			writeJSON(w, http.StatusForbidden, ErrorBody{Code: CodeForbidden, Error: "the Host header must be localhost or a loopback address"})
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -114,30 +128,6 @@ func localOnly(h http.Handler) http.Handler {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.b.Status(r.Context()))
-}
-
-func (s *Server) next(w http.ResponseWriter, r *http.Request) {
-	var body NextRequest
-	if !decode(w, r, &body, `{"mode": "redeem", "purchase_sum": 12.5}`) {
-		return
-	}
-	if err := s.b.SetNext(body.Mode, body.PurchaseSum); err != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, OK{OK: "next scan set"})
-}
-
-// decode reads a small JSON body into v, refusing unknown fields; on
-// failure it answers 400 with the shape wanted and returns false.
-func decode(w http.ResponseWriter, r *http.Request, v any, want string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "body must be JSON " + want + ": " + err.Error()})
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -21,23 +21,35 @@ type fakeBackend struct {
 	events chan Event
 	mode   string
 	sum    *float64
+	crashy bool // mode "crash" fails as tillscan's own bug would
 }
 
-func (f *fakeBackend) Status(context.Context) Status { return f.status }
-func (f *fakeBackend) Subscribe() Subscription       { return chanSub(f.events) }
-func (f *fakeBackend) SetNext(mode string, sum *float64) error {
-	if mode == "bogus" {
-		return errors.New("unknown mode \"bogus\"")
+func (f *fakeBackend) Status(context.Context) Status       { return f.status }
+func (f *fakeBackend) Subscribe(after uint64) Subscription { return chanSub(f.events) }
+func (f *fakeBackend) SetNext(req NextRequest) (NextResult, error) {
+	switch req.Mode {
+	case "bogus":
+		return NextResult{}, &Error{Status: http.StatusBadRequest, Code: CodeUnknownMode, Message: "no rules for bogus"}
+	case "crash":
+		if f.crashy {
+			return NextResult{}, errors.New("pos: internal detail")
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.mode, f.sum = mode, sum
-	return nil
+	f.mode, f.sum = req.Mode, req.PurchaseSum
+	return NextResult{For: NextForTill, Mode: req.Mode, PurchaseSum: req.PurchaseSum}, nil
 }
+
+func (f *fakeBackend) Scan(_ context.Context, req ScanRequest) (ScanResult, error) {
+	return ScanResult{Outcome: "saved", Saved: true, Scanner: req.Scanner, Card: req.Text}, nil
+}
+
+const testToken = "0123456789abcdef"
 
 func newTestServer(t *testing.T) (*httptest.Server, *fakeBackend) {
 	t.Helper()
-	b := &fakeBackend{events: make(chan Event, 4), status: Status{
+	b := &fakeBackend{crashy: true, events: make(chan Event, 4), status: Status{
 		TillID: "till-1", Accepting: true,
 		Queue:    QueueStatus{Depth: map[string]int{"pending": 3, "done": 7}, OldestPendingAge: 12},
 		API:      APIStatus{Reachable: false, LastError: "dial tcp: connection refused"},
@@ -45,7 +57,9 @@ func newTestServer(t *testing.T) (*httptest.Server, *fakeBackend) {
 		Problems: []string{"loyalty API not reachable for 5 minutes"},
 		Recent:   []Event{{At: time.Unix(0, 0), Kind: "saved", Message: "544256-439-856: saved <b>"}},
 	}}
-	srv := httptest.NewServer(New(b, nil, zerolog.New(zerolog.NewTestWriter(t))).Handler())
+	s := New(b, nil, zerolog.New(zerolog.NewTestWriter(t)))
+	s.SetToken(testToken)
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv, b
 }
@@ -69,14 +83,18 @@ func TestStatusJSON(t *testing.T) {
 func TestNext(t *testing.T) {
 	srv, b := newTestServer(t)
 	tests := []struct {
-		name, body, origin string
-		want               int
+		name, body, origin, token string
+		want                      int
+		code                      string
 	}{
-		{"mode and sum", `{"mode":"redeem","purchase_sum":12.5}`, "", 200},
-		{"unknown field", `{"mood":"redeem"}`, "", 400},
-		{"rejected by backend", `{"mode":"bogus"}`, "", 400},
-		{"not json", `redeem`, "", 400},
-		{"cross origin", `{"mode":"redeem"}`, "http://evil.example", 403},
+		{"mode and sum", `{"mode":"redeem","purchase_sum":12.5}`, "", testToken, 200, ""},
+		{"unknown field", `{"mood":"redeem"}`, "", testToken, 400, CodeBadRequest},
+		{"rejected by backend", `{"mode":"bogus"}`, "", testToken, 400, CodeUnknownMode},
+		{"backend failure", `{"mode":"crash"}`, "", testToken, 500, CodeInternal},
+		{"not json", `redeem`, "", testToken, 400, CodeBadRequest},
+		{"cross origin", `{"mode":"redeem"}`, "http://evil.example", testToken, 403, CodeForbidden},
+		{"no token", `{"mode":"redeem"}`, "", "", 401, CodeUnauthorized},
+		{"wrong token", `{"mode":"redeem"}`, "", testToken + "x", 401, CodeUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,13 +102,21 @@ func TestNext(t *testing.T) {
 			if tt.origin != "" {
 				req.Header.Set("Origin", tt.origin)
 			}
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Fatalf("POST /api/v1/next %s = %d, want %d", tt.body, resp.StatusCode, tt.want)
+			defer resp.Body.Close()
+			var e ErrorBody
+			json.NewDecoder(resp.Body).Decode(&e)
+			if resp.StatusCode != tt.want || e.Code != tt.code {
+				t.Fatalf("POST /api/v1/next %s = %d %+v, want %d %q", tt.body, resp.StatusCode, e, tt.want, tt.code)
+			}
+			if strings.Contains(e.Error, "pos:") || strings.Contains(e.Error, "json:") {
+				t.Fatalf("error %q shows an internal error text", e.Error)
 			}
 		})
 	}
@@ -132,7 +158,7 @@ func TestEventsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "id: 7\ndata: {\"seq\":7,\"at\":\"1970-01-01T00:00:00Z\",\"kind\":\"applied\",\"message\":\"stamp 8/10\"}\n\n" +
-		"event: end\ndata: {\"error\":\"fell behind\"}\n\n"
+		"event: end\ndata: {\"code\":\"stream_ended\",\"error\":\"fell behind\"}\n\n"
 	if string(body) != want {
 		t.Fatalf("stream = %q, want %q", body, want)
 	}
@@ -175,3 +201,54 @@ func (c chanSub) Next(ctx context.Context) (Event, error) {
 }
 
 func (c chanSub) Close() {}
+
+// TestPOSEndpointsOffWithoutToken: with no token configured the POS
+// endpoints refuse every request, with or without an Authorization header.
+func TestPOSEndpointsOffWithoutToken(t *testing.T) {
+	h := New(&fakeBackend{}, nil, zerolog.Nop()).Handler()
+	for _, path := range []string{"/api/v1/scans", "/api/v1/next"} {
+		for _, auth := range []string{"", "Bearer ", "Bearer x"} {
+			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8765"+path, strings.NewReader(`{"text":"1"}`))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), CodeForbidden) {
+				t.Errorf("POST %s with %q and no token configured = %d %s, want 403 forbidden", path, auth, w.Code, w.Body)
+			}
+		}
+	}
+}
+
+// TestScanRequestChecked: a posted scan's text is checked before the
+// backend sees it.
+func TestScanRequestChecked(t *testing.T) {
+	srv, _ := newTestServer(t)
+	tests := []struct {
+		body string
+		want int
+	}{
+		{`{"text":"544256-439-856","scanner":"front"}`, 200},
+		{`{"text":""}`, 400},
+		{`{"scanner":"front"}`, 400},
+		{`{"text":"a\tb"}`, 400},
+		{`{"text":"\u0000"}`, 400},
+		{`{"text":"` + strings.Repeat("9", MaxScanText+1) + `"}`, 400},
+		{`{"text":7}`, 400},
+		{``, 400},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/scans", strings.NewReader(tt.body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("POST /api/v1/scans %.60s = %d %s, want %d", tt.body, resp.StatusCode, b, tt.want)
+		}
+	}
+}

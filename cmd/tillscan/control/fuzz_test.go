@@ -16,6 +16,7 @@ import (
 // Run: go test -fuzz FuzzRequestBodies ./cmd/tillscan/control
 func FuzzRequestBodies(f *testing.F) {
 	for _, s := range []string{
+		`{"text":"544256-439-856"}`, `{"text":"a\nb","scanner":"front"}`,
 		`{"mode":"redeem","purchase_sum":12.5}`, `{"mode":""}`, `{"purchase_sum":-1}`, `{"purchase_sum":1e400}`,
 		`{"mode":"bogus"}`, `{"mood":1}`, `{"reason":"x"}`, `{"applied":true,"note":"n"}`, `{"applied":null}`,
 		`[]`, `null`, `{"mode":"a"}{"mode":"b"}`, strings.Repeat("[", 5000),
@@ -23,13 +24,17 @@ func FuzzRequestBodies(f *testing.F) {
 		f.Add(uint8(0), s)
 		f.Add(uint8(1), s)
 		f.Add(uint8(2), s)
+		f.Add(uint8(3), s)
 	}
 	op := &fakeOperator{jobs: map[string]Job{"J1": {ID: "J1", State: "dead"}}}
-	h := New(&fakeBackend{}, op, zerolog.Nop()).Handler()
-	paths := []string{"/api/v1/next", "/api/v1/jobs/J1/drop", "/api/v1/jobs/J1/resolve"}
+	srv := New(&fakeBackend{}, op, zerolog.Nop())
+	srv.SetToken(testToken)
+	h := srv.Handler()
+	paths := []string{"/api/v1/next", "/api/v1/jobs/J1/drop", "/api/v1/jobs/J1/resolve", "/api/v1/scans"}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		path := paths[int(which)%len(paths)]
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8765"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		switch w.Code {

@@ -46,7 +46,7 @@ func (s *Server) routeJobs(mux *http.ServeMux) {
 		if l := q.Get("limit"); l != "" {
 			n, err := strconv.Atoi(l)
 			if err != nil || n < 0 || n > MaxList {
-				writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "limit: want a number from 1 to " + strconv.Itoa(MaxList)})
+				writeJSON(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Error: "limit: want a number from 1 to " + strconv.Itoa(MaxList)})
 				return
 			}
 			req.Limit = n
@@ -74,7 +74,7 @@ func (s *Server) routeJobs(mux *http.ServeMux) {
 			return
 		}
 		if body.Applied == nil {
-			writeJSON(w, http.StatusBadRequest, ErrorBody{Error: `say whether the job was applied: {"applied": true|false}`})
+			writeJSON(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Error: `say whether the job was applied: {"applied": true|false}`})
 			return
 		}
 		answer(w, OK{OK: "job resolved"}, s.op.ResolveJob(r.Context(), r.PathValue("id"), body))
@@ -83,17 +83,18 @@ func (s *Server) routeJobs(mux *http.ServeMux) {
 
 // answer writes v, or err with the status code its class calls for.
 func answer[T any](w http.ResponseWriter, v T, err error) {
-	code := http.StatusOK
+	// The operator reads these answers, so the queue's own words stay.
+	code, class := http.StatusOK, ""
 	switch {
 	case err == nil:
 		writeJSON(w, code, v)
 		return
 	case errors.Is(err, ErrNotFound):
-		code = http.StatusNotFound
+		code, class = http.StatusNotFound, CodeNotFound
 	case errors.Is(err, ErrConflict):
-		code = http.StatusConflict
+		code, class = http.StatusConflict, CodeConflict
 	default:
-		code = http.StatusInternalServerError
+		code, class = http.StatusInternalServerError, CodeInternal
 	}
-	writeJSON(w, code, ErrorBody{Error: err.Error()})
+	writeJSON(w, code, ErrorBody{Code: class, Error: err.Error()})
 }

@@ -61,10 +61,59 @@ type ScannerState struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// NextRequest is the body of POST /api/v1/next.
+// NextRequest is the body of POST /api/v1/next: the mode and purchase sum
+// of the next card scan, of one scanner if Scanner names one, else of
+// whichever scanner reads the next card. An empty mode and no sum clear it.
 type NextRequest struct {
 	Mode        string   `json:"mode"`
 	PurchaseSum *float64 `json:"purchase_sum"`
+	Scanner     string   `json:"scanner,omitempty"`
+}
+
+// NextResult is the answer to POST /api/v1/next: what the next card scan
+// will take, and for whom.
+type NextResult struct {
+	For         string   `json:"for"`               // "till" (any scanner) or "scanner"
+	Scanner     string   `json:"scanner,omitempty"` // set when For is "scanner"
+	Mode        string   `json:"mode"`              // "" is the default rules
+	PurchaseSum *float64 `json:"purchase_sum"`      // null: none
+	Message     string   `json:"message"`           // what the cashier reads
+}
+
+// Who a NextResult is for.
+const (
+	NextForTill    = "till"
+	NextForScanner = "scanner"
+)
+
+// ScanRequest is the body of POST /api/v1/scans: one scan as if a scanner
+// had read Text. Scanner names a configured scanner (its pending mode or
+// sum applies); empty means APIScanner.
+type ScanRequest struct {
+	Text    string `json:"text"`
+	Scanner string `json:"scanner,omitempty"`
+}
+
+// APIScanner is the scanner name of a scan posted without one.
+const APIScanner = "pos-api"
+
+// MaxScanText is the longest scan text POST /api/v1/scans takes, the same
+// bound as a scanner's.
+const MaxScanText = 4096
+
+// ScanResult is the answer to POST /api/v1/scans: what became of the scan
+// so far. Saved is the one field a POS must read: true means the scan is
+// on disk and will be applied (or refused) later, reported on the event
+// stream under the same Job.
+type ScanResult struct {
+	Seq     uint64 `json:"seq"`     // the event's number on GET /api/v1/events
+	Outcome string `json:"outcome"` // saved, not_saved, repeat, not_card, mode, refused
+	Saved   bool   `json:"saved"`
+	Message string `json:"message"` // the line the cashier reads
+	Scanner string `json:"scanner"`
+	Card    string `json:"card,omitempty"`
+	Job     string `json:"job,omitempty"`
+	Mode    string `json:"mode,omitempty"`
 }
 
 // QueueStats is GET /api/v1/queue: jobs per state and the ages that matter
@@ -140,10 +189,38 @@ type OK struct {
 	OK string `json:"ok"`
 }
 
-// ErrorBody is the answer of a request that failed.
+// ErrorBody is the answer of a request that failed: Code is stable, for
+// programs to branch on (see the Code constants); Error is for people.
 type ErrorBody struct {
+	Code  string `json:"code"`
 	Error string `json:"error"`
 }
+
+// The codes of ErrorBody.
+const (
+	CodeBadRequest     = "bad_request"     // the body or a parameter is wrong; Error says how
+	CodeUnauthorized   = "unauthorized"    // no or wrong bearer token
+	CodeForbidden      = "forbidden"       // cross-origin, foreign Host, or writes not enabled
+	CodeNotFound       = "not_found"       // no such job or path
+	CodeConflict       = "conflict"        // not allowed in the job's state
+	CodeUnknownScanner = "unknown_scanner" // no configured scanner has that name
+	CodeUnknownMode    = "unknown_mode"    // no rules for that mode
+	CodeBadSum         = "bad_sum"         // the purchase sum is not a positive amount
+	CodeUnavailable    = "unavailable"     // the daemon cannot take it now (stopping, too many streams)
+	CodeInternal       = "internal"        // tillscan's own failure; the log has the detail
+	CodeStreamEnded    = "stream_ended"    // the final "end" event of an event stream
+)
+
+// Error is an answer the Backend or Operator chose: the HTTP status, a
+// stable Code and a message for people. Errors of other types are answered
+// 500 CodeInternal without their text, which is logged instead.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
 
 // The classes of errors the control API tells apart. An Operator returns
 // them through NotFound and Conflict; Client returns errors that match
