@@ -21,7 +21,7 @@ func TestImportDirection(t *testing.T) {
 		"apiclient/sandbox":    {"configs/safeyaml"},
 		"queue":                nil,
 		"pos":                  {"apiclient", "queue", "scanner"},
-		"cmd/tillscan/config":  {"apiclient", "configs/safeyaml", "pos", "scanner", "scanner/hid"},
+		"cmd/tillscan/config":  {"apiclient", "apiclient/redislimit", "configs/safeyaml", "pos", "scanner", "scanner/hid"}, // checks each setting with its package's own parser
 		"configs/safeyaml":     nil,
 		"cmd/tillscan/control": nil,
 	}
