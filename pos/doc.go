@@ -4,10 +4,13 @@
 //
 // The front half, [Till], runs on the scanner's goroutine: it recognises
 // command barcodes (the next scan's mode or purchase sum, see
-// [ParsePurchaseSum]), extracts the card number ([Extractor]), drops
-// repeats inside the dedupe window, enqueues the job and publishes what
-// happened on the [Feed]. A known card whose rule needs a purchase sum the
-// scan lacks is refused at once. It never touches the network.
+// [ParsePurchaseSum]) and the POS's amount barcode ([AmountBarcode]),
+// extracts the card number ([Extractor]), drops repeats inside the dedupe
+// window, enqueues the job and publishes what happened on the [Feed]. A
+// known card whose scan cannot be applied as it is (no purchase sum, a sum
+// the [Rounding] refuses, a cap or cooldown of [Caps] reached, counted
+// from the queue's history) is refused at once and recorded refused for
+// the day's report. It never touches the network.
 //
 // The back half, [Worker], drains the queue: process owns one job end to
 // end. It looks the card up (through the [Cache], so a repeat customer
