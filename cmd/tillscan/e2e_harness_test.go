@@ -38,6 +38,9 @@ var (
 
 var adaptive = flag.Bool("e2e.adaptive", false, "every end-to-end daemon runs with api.adaptive: true (the adaptive send rate of issue 11)")
 
+// e2eToken is the daemon's POS token (status.token_file) in every test.
+const e2eToken = "e2e-pos-token-0123456789abcdef"
+
 var showLog = flag.Bool("e2e.log", false, "log every daemon line of every end-to-end test, not only the last 80 of a failed one")
 
 // tillscanBinary builds the real daemon once per test run.
@@ -138,6 +141,11 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 	if o.timeout == 0 {
 		o.timeout = 2 * time.Second
 	}
+	// The POS endpoints (POST /api/v1/next) need a bearer token from a file.
+	tokenFile := filepath.Join(h.dir, "pos-token")
+	if err := os.WriteFile(tokenFile, []byte(e2eToken+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	h.config = filepath.Join(h.dir, "tillscan.yaml")
 	cfg := fmt.Sprintf(`till_id: e2e
 state_dir: %s
@@ -154,7 +162,8 @@ scanners:
     terminator: crlf
 status:
   listen: %s
-%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, *adaptive, h.dev.Path, h.status, o.config)
+  token_file: %s
+%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, *adaptive, h.dev.Path, h.status, tokenFile, o.config)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +334,13 @@ func (h *harness) next(mode string, sum float64) {
 	if sum > 0 {
 		body = fmt.Sprintf(`{"mode":%q,"purchase_sum":%g}`, mode, sum)
 	}
-	resp, err := http.Post("http://"+h.status+"/api/v1/next", "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+h.status+"/api/v1/next", strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
