@@ -62,8 +62,9 @@ func (c Caps) For(typ apiclient.CardType, template int) (Cap, bool) {
 
 // Check returns a *CapError (wrapping ErrCapped) if a scan of card, of
 // type typ and template, made at now would break its cap, judged by the
-// card's jobs in h; nil if it may be saved. Jobs that were refused or
-// dropped did nothing and do not count, and neither do scans in a mode.
+// card's jobs in h; nil if it may be saved. Jobs that were refused,
+// dropped or undone did nothing and do not count, and neither do scans in
+// a mode or the undos themselves.
 // An error reading h is returned as it is: the caller decides (the till
 // saves the scan: a cap must never lose one).
 func (c Caps) Check(h History, card string, typ apiclient.CardType, template int, now time.Time) error {
@@ -85,10 +86,16 @@ func (c Caps) Check(h History, card string, typ apiclient.CardType, template int
 	if err != nil {
 		return fmt.Errorf("pos: caps of card %s: %w", card, err)
 	}
+	undone := map[string]bool{} // a scan taken back by UNDO did not count, nor did the undo
+	for _, j := range jobs {
+		if j.Undoes != "" && j.State != queue.Refused && j.State != queue.Dropped {
+			undone[j.Undoes] = true
+		}
+	}
 	today := 0
 	var last time.Time
 	for _, j := range jobs {
-		if j.Mode != "" || j.State == queue.Refused || j.State == queue.Dropped {
+		if j.Mode != "" || j.Undoes != "" || undone[j.ID] || j.State == queue.Refused || j.State == queue.Dropped {
 			continue
 		}
 		if !j.ScannedAt.Before(dayStart) {

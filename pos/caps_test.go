@@ -13,6 +13,9 @@ import (
 	"github.com/tillscan/tillscan/scanner"
 )
 
+// undoMode marks a capJob that undoes the one before it.
+const undoMode = "(undo)"
+
 // capJob is a job in a card's history for the caps tests.
 type capJob struct {
 	ago   time.Duration // before now
@@ -45,6 +48,7 @@ func TestCaps_Check(t *testing.T) {
 		{"yesterday does not count (midnight in the shop's zone)", stampDaily, apiclient.Stamp, 1, []capJob{{10 * time.Second, queue.Done, ""}}, ""},
 		{"refused does not count", stampDaily, apiclient.Stamp, 1, []capJob{{2 * time.Second, queue.Refused, ""}}, ""},
 		{"a redeem does not count", stampDaily, apiclient.Stamp, 1, []capJob{{2 * time.Second, queue.Done, ModeRedeem}}, ""},
+		{"an undone scan does not count", stampDaily, apiclient.Stamp, 1, []capJob{{3 * time.Second, queue.Done, ""}, {2 * time.Second, queue.Done, undoMode}}, ""},
 		{"three a day", Caps{ByType: map[apiclient.CardType]Cap{apiclient.Membership: {PerDay: 3}}, Location: london}, apiclient.Membership, 0,
 			[]capJob{{1 * time.Second, queue.Done, ""}, {2 * time.Second, queue.Done, ""}, {3 * time.Second, queue.Done, ""}}, "already visited 3 times today"},
 		{"cooldown", cooldown, apiclient.Stamp, 1, []capJob{{3 * time.Second, queue.Done, ""}}, "wait 12 s"},
@@ -122,9 +126,13 @@ func capQueue(t *testing.T, card string, now time.Time, history []capJob) *queue
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
+	var prev string
 	for _, h := range history {
 		at := now.Add(-h.ago)
 		s := queue.Scan{Card: card, TillID: "t", Scanner: "s", Raw: card, ScannedAt: at, Mode: h.mode}
+		if h.mode == undoMode {
+			s.Mode, s.Undoes = "", prev
+		}
 		if h.state == queue.Refused {
 			if _, err := q.EnqueueRefused(s, "refused", at); err != nil {
 				t.Fatal(err)
@@ -135,6 +143,7 @@ func capQueue(t *testing.T, card string, now time.Time, history []capJob) *queue
 		if err != nil {
 			t.Fatal(err)
 		}
+		prev = j.ID
 		if h.state == queue.Done {
 			if err := q.Sending(j.ID, "add-stamp 1", at); err != nil {
 				t.Fatal(err)

@@ -20,6 +20,9 @@ type Command struct {
 	PurchaseSum bool
 	// Cancel forgets the pending mode and sum.
 	Cancel bool
+	// Undo takes back the last action this till took for the last card
+	// scanned (see Till.Undo).
+	Undo bool
 }
 
 // commandPrefix starts every tillscan command barcode text by convention.
@@ -27,14 +30,18 @@ const commandPrefix = "TILLSCAN:"
 
 // DefaultCommands are the command barcodes when config names none:
 // "TILLSCAN:REDEEM" (mode redeem), "TILLSCAN:SUM:<amount>" (purchase sum,
-// e.g. "TILLSCAN:SUM:12.50") and "TILLSCAN:CANCEL".
+// e.g. "TILLSCAN:SUM:12.50"), "TILLSCAN:CANCEL" and "TILLSCAN:UNDO".
 func DefaultCommands() map[string]Command {
 	return map[string]Command{
 		"TILLSCAN:REDEEM": {Mode: ModeRedeem},
 		"TILLSCAN:SUM:":   {PurchaseSum: true},
 		"TILLSCAN:CANCEL": {Cancel: true},
+		undoText:          {Undo: true},
 	}
 }
+
+// undoText is the built-in UNDO command barcode's text.
+const undoText = "TILLSCAN:UNDO"
 
 // sumHint is the command barcode text the cashier is told to scan.
 const sumHint = "TILLSCAN:SUM:<amount>"
@@ -102,6 +109,8 @@ func (t *Till) applyCommand(ev Event, cmd Command, arg string) Event {
 		ctx = nextScan{}
 	}
 	switch {
+	case cmd.Undo:
+		return t.undoLocked(ev)
 	case cmd.Cancel:
 		delete(t.next, ev.Scanner)
 		delete(t.next, "")

@@ -25,6 +25,7 @@ const (
 	EventReconciling  EventKind = "reconciling"  // the outcome is unknown: checking GET /operations before any re-send
 	EventDead         EventKind = "dead"         // the till cannot decide by itself: parked for an operator
 	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice; parked for an operator
+	EventUndone       EventKind = "undone"       // UNDO cancelled a scan before it was sent
 
 	// EventRejected is the old name of EventRefused.
 	//
@@ -57,7 +58,7 @@ type Event struct {
 // business: a caller passing them on decides about those itself.)
 func (e Event) GoodRead() bool {
 	switch e.Kind {
-	case EventSaved, EventRepeat:
+	case EventSaved, EventRepeat, EventUndone:
 		return true
 	case EventMode:
 		return e.Err == ""

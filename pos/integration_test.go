@@ -41,6 +41,7 @@ type stackOpts struct {
 	sb          *sandbox.Server // reuse
 	quiet       bool
 	noStart     bool // the caller starts the worker with s.start
+	undoRepeat  bool // TillConfig.UndoRepeat
 }
 
 func newStack(tb testing.TB, o stackOpts) *stack {
@@ -98,7 +99,8 @@ func newStack(tb testing.TB, o stackOpts) *stack {
 		rules = pos.DefaultRules
 	}
 	// Wired as the daemon does: a known card that needs a sum is refused at once.
-	s.till = pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1, Rules: rules, Cards: s.cache}, s.q, s.feed, s.worker.Wake, log)
+	s.till = pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1, Rules: rules, Cards: s.cache, Jobs: s.q, UndoRepeat: o.undoRepeat},
+		s.q, s.feed, s.worker.Wake, log)
 	if !o.noStart {
 		s.start(tb)
 	}

@@ -28,7 +28,7 @@ func (w *Worker) send(ctx context.Context, job queue.Job, now time.Time) error {
 	}
 	var tried []Mechanics
 	for {
-		a, err := r.Decide(*card, mech, job.Mode, job.PurchaseSum)
+		a, err := w.decide(job, *card, mech, r)
 		if err != nil {
 			if errors.Is(err, ErrNeedPurchaseSum) && len(tried) > 0 && mech == MechSpend {
 				w.learn(card.TemplateID, mech, "every other accrual was refused") // by elimination
@@ -36,12 +36,18 @@ func (w *Worker) send(ctx context.Context, job queue.Job, now time.Time) error {
 			return w.refuse(job, now, refusal{phase: phaseDecide, err: err, why: refusalText(err)})
 		}
 		a.Card, a.Comment = job.Card, w.comment(job, r)
+		if job.Undoes != "" {
+			// Names the job taken back, without its marker: the marker must
+			// stay on that job's one operation for reconciliation.
+			a.Comment = w.marker(job) + " undoes " + job.Undoes
+		}
 		if err := w.q.Sending(job.ID, describe(a), now); err != nil {
 			return err // from here on, a crash leaves the job to be reconciled
 		}
 		res, err := w.api.Apply(ctx, a)
 		now = w.now()
 		used, accrual := mechanicsOf(card.Type, a.Method)
+		accrual = accrual && job.Undoes == "" // an undo reverses what was applied: nothing to learn or probe
 		if accrual && !declared && (err == nil || errors.Is(err, apiclient.ErrRejected) && !wrongMechanics(err)) {
 			// Accepted, or refused for another reason (a daily visit
 			// limit): either way the accrual type fits the template.
@@ -61,6 +67,15 @@ func (w *Worker) send(ctx context.Context, job queue.Job, now time.Time) error {
 		}
 		return w.outcome(ctx, sent{job: job, card: card, action: a, answer: res, err: err, at: now, declared: declared})
 	}
+}
+
+// decide returns the job's action: what the rules say for the card, or,
+// for a job that undoes another, the reverse of what that one applied.
+func (w *Worker) decide(job queue.Job, card apiclient.Card, mech Mechanics, r Rules) (apiclient.Action, error) {
+	if job.Undoes != "" {
+		return w.undoAction(job)
+	}
+	return r.Decide(card, mech, job.Mode, job.PurchaseSum)
 }
 
 // sent is one send of a job and what came of it.

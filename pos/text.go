@@ -79,6 +79,10 @@ func refusalText(err error) string {
 		return "unknown mode: " + err.Error()
 	case errors.Is(err, ErrNoRule):
 		return "no rule for this kind of card in the config"
+	case errors.Is(err, ErrNothingToUndo):
+		return "nothing to undo: " + strings.TrimPrefix(err.Error(), ErrNothingToUndo.Error()+": ")
+	case errors.Is(err, ErrCannotUndo):
+		return "this action cannot be undone: correct it in the loyalty dashboard"
 	}
 	se, ok := errors.AsType[*apiclient.StatusError](err)
 	if !ok {

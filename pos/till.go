@@ -42,9 +42,9 @@ type TillConfig struct {
 	// saving a job that can only be refused later (and, parked, would hold
 	// the card's next scans).
 	Cards *Cache
-	// Jobs, if set, lets the Till read the jobs it saved: caps need it.
-	// *queue.Queue satisfies it.
-	Jobs History
+	// Jobs, if set, lets the Till read and cancel the jobs it saved: caps
+	// and UNDO need it. *queue.Queue satisfies it.
+	Jobs TillJobs
 	// Caps limits how often a card the till knows (in Cards) gets its
 	// action: a capped scan is refused at once with the reason and kept for
 	// the day's report. Counted from Jobs, so it holds offline and across
@@ -54,6 +54,9 @@ type TillConfig struct {
 	// the receipt as a barcode: scanned before the card, it sets the sum
 	// like TILLSCAN:SUM:<amount>.
 	AmountBarcode *AmountBarcode
+	// UndoRepeat lets UNDO scanned again take back the action before the
+	// one just undone; without it a second UNDO in a row is refused.
+	UndoRepeat bool
 }
 
 // Validate checks the config.
@@ -64,7 +67,7 @@ func (c TillConfig) Validate() error {
 	}
 	for text, cmd := range c.Commands {
 		n := 0
-		for _, set := range []bool{cmd.Mode != "", cmd.PurchaseSum, cmd.Cancel} {
+		for _, set := range []bool{cmd.Mode != "", cmd.PurchaseSum, cmd.Cancel, cmd.Undo} {
 			if set {
 				n++
 			}
@@ -73,7 +76,7 @@ func (c TillConfig) Validate() error {
 		case strings.TrimSpace(text) == "" || strings.TrimSpace(text) != text:
 			errs = append(errs, fmt.Errorf("pos: command barcode %q: the text must not be empty or start or end with spaces", text))
 		case n != 1:
-			errs = append(errs, fmt.Errorf("pos: command barcode %q: set exactly one of mode, purchase sum or cancel", text))
+			errs = append(errs, fmt.Errorf("pos: command barcode %q: set exactly one of mode, purchase sum, cancel or undo", text))
 		case c.Rules != nil && cmd.Mode != "" && !c.Rules().HasMode(cmd.Mode):
 			errs = append(errs, fmt.Errorf("pos: command barcode %q: mode %q has no rules", text, cmd.Mode))
 		}
@@ -85,18 +88,20 @@ func (c TillConfig) Validate() error {
 // and a card scan into a durable job. Create one with NewTill; Handle and
 // SetNext are safe for concurrent use (several scanners, the control API).
 type Till struct {
-	cfg     TillConfig
-	ex      *Extractor
-	exact   map[string]Command // upper-cased text → command
-	prefix  map[string]Command // upper-cased prefix → purchase sum command
-	q       Enqueuer
-	feed    *Feed
-	wake    func()
-	log     zerolog.Logger
-	mu      sync.Mutex              // guards everything below; held across Enqueue so two scanners cannot both save one card
-	next    map[string]nextScan     // pending mode/sum by scanner name; "" is from SetNext, for any scanner
-	seen    map[string][]dedupeMark // saved scans by card, inside the window
-	handled int                     // scans since the last sweep of seen
+	cfg      TillConfig
+	ex       *Extractor
+	exact    map[string]Command // upper-cased text → command
+	prefix   map[string]Command // upper-cased prefix → purchase sum command
+	q        Enqueuer
+	feed     *Feed
+	wake     func()
+	log      zerolog.Logger
+	mu       sync.Mutex              // guards everything below; held across Enqueue so two scanners cannot both save one card
+	next     map[string]nextScan     // pending mode/sum by scanner name; "" is from SetNext, for any scanner
+	seen     map[string][]dedupeMark // saved scans by card, inside the window
+	handled  int                     // scans since the last sweep of seen
+	lastCard string                  // the card scanned last: what UNDO is about
+	lastUndo bool                    // the last thing scanned was UNDO
 }
 
 // nextScan is the context the next card scan takes.
@@ -188,6 +193,7 @@ func (t *Till) Handle(s scanner.Scan) Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sweepLocked(at)
+	t.lastCard, t.lastUndo = card, false
 	who, ctx := t.pendingLocked(s.Scanner, at)
 	ev.Mode = ctx.mode
 	key := dedupeKey(ctx)

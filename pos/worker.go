@@ -34,6 +34,7 @@ type JobQueue interface {
 	Ambiguous(id string, a queue.Attempt, recheck time.Time, misses int) error
 	Dead(id string, a queue.Attempt, reason string) error
 	Refuse(id string, a queue.Attempt, reason string) error
+	Get(id string) (queue.Job, error) // the job an undo takes back
 }
 
 // WorkerConfig configures a Worker. Zero fields mean the documented default.

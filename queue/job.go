@@ -50,6 +50,7 @@ type Scan struct {
 	ScannedAt   time.Time `json:"scanned_at"`
 	Mode        string    `json:"mode,omitempty"`         // cashier-selected mode, e.g. "redeem"; "" is the default
 	PurchaseSum *float64  `json:"purchase_sum,omitempty"` // entered before the scan, if any
+	Undoes      string    `json:"undoes,omitempty"`       // the id of the job this one takes back (UNDO), if any
 }
 
 // Attempt records one try at a job: a send or a reconciliation read.

@@ -143,6 +143,7 @@ func buildSheet(cfg *config.Config, path string, sums []string) (sheet, error) {
 	builtin := []code{
 		{Label: "Next card: redeem", Text: "TILLSCAN:REDEEM"},
 		{Label: "Cancel the pending mode / sum", Text: "TILLSCAN:CANCEL"},
+		{Label: "Undo the last action on the last card", Text: "TILLSCAN:UNDO"},
 	}
 	for _, a := range sums {
 		v, text, err := parseSum(a)

@@ -117,7 +117,7 @@ func decode128B(modules []bool) (string, error) {
 }
 
 func TestBarcodeEncoderMatchesCode128Table(t *testing.T) {
-	for _, text := range []string{"TILLSCAN:REDEEM", "TILLSCAN:CANCEL", "TILLSCAN-MODE-UNDO", "TILLSCAN:SUM:20"} {
+	for _, text := range []string{"TILLSCAN:REDEEM", "TILLSCAN:CANCEL", "TILLSCAN-MODE-SUBTRACT", "TILLSCAN:UNDO", "TILLSCAN:SUM:20"} {
 		t.Run(text, func(t *testing.T) {
 			bc, err := code128.Encode(text)
 			if err != nil {
@@ -306,8 +306,8 @@ func TestBarcodesSheet(t *testing.T) {
 state_dir: `+dir+`
 currency: "£"
 modes:
-  undo:
-    barcode: TILLSCAN-MODE-UNDO
+  subtract:
+    barcode: TILLSCAN-MODE-SUBTRACT
     rules:
       stamp: {action: subtract-stamp, quantity: 1}
   staff:
@@ -318,6 +318,7 @@ modes:
 	builtins := []sheetPageCode{
 		{label: "Next card: redeem", text: "TILLSCAN:REDEEM"},
 		{label: "Cancel the pending mode / sum", text: "TILLSCAN:CANCEL"},
+		{label: "Undo the last action on the last card", text: "TILLSCAN:UNDO"},
 	}
 	sumCodes := func(cur string, sums ...string) []sheetPageCode {
 		var c []sheetPageCode
@@ -338,14 +339,14 @@ modes:
 			name: "two modes and a currency", cmd: barcodesCmd{Config: twoModes},
 			want: slices.Concat([]sheetPageCode{
 				{label: "Next card: staff", text: `STAFF<&>"'`},
-				{label: "Next card: undo", text: "TILLSCAN-MODE-UNDO"},
+				{label: "Next card: subtract", text: "TILLSCAN-MODE-SUBTRACT"},
 			}, builtins, sumCodes("£", "5", "10", "20", "50")),
 		},
 		{
 			name: "chosen sums", cmd: barcodesCmd{Config: twoModes, Sum: []string{"12.50", "7,5"}},
 			want: slices.Concat([]sheetPageCode{
 				{label: "Next card: staff", text: `STAFF<&>"'`},
-				{label: "Next card: undo", text: "TILLSCAN-MODE-UNDO"},
+				{label: "Next card: subtract", text: "TILLSCAN-MODE-SUBTRACT"},
 			}, builtins, []sheetPageCode{
 				{label: "Purchase sum £12.50", text: "TILLSCAN:SUM:12.50"},
 				{label: "Purchase sum £7.50", text: "TILLSCAN:SUM:7.5"},
@@ -355,7 +356,7 @@ modes:
 			name: "default config file", defaultPath: twoModes,
 			want: slices.Concat([]sheetPageCode{
 				{label: "Next card: staff", text: `STAFF<&>"'`},
-				{label: "Next card: undo", text: "TILLSCAN-MODE-UNDO"},
+				{label: "Next card: subtract", text: "TILLSCAN-MODE-SUBTRACT"},
 			}, builtins, sumCodes("£", "5", "10", "20", "50")),
 		},
 		{
@@ -441,10 +442,10 @@ func TestBarcodesOutFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parseSheetPage(t, string(b))
-	if len(p.codes) != 3 {
-		t.Errorf("%d barcodes in %s, want 3", len(p.codes), out)
+	if len(p.codes) != 4 { // redeem, cancel, undo, one sum
+		t.Errorf("%d barcodes in %s, want 4", len(p.codes), out)
 	}
-	if want := "wrote 3 barcodes to " + out; !strings.Contains(stdout.String(), want) {
+	if want := "wrote 4 barcodes to " + out; !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout %q, want %q", stdout.String(), want)
 	}
 }

@@ -208,7 +208,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		return nil, err
 	}
 	tc.Cards = d.cache // a known card that needs a purchase sum is refused at once
-	tc.Jobs = d.q      // caps count the card's saved scans
+	tc.Jobs = d.q      // caps count the card's saved scans; UNDO cancels or reverses them
 	d.till = pos.NewTill(tc, d.metrics.queue(d.q), d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {

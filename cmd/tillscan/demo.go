@@ -36,6 +36,7 @@ const (
 	demoSubtract = "SUBTRACT"
 	demoSum      = "TILLSCAN:SUM:20"
 	demoCancel   = "TILLSCAN:CANCEL"
+	demoUndo     = "TILLSCAN:UNDO"
 )
 
 // demoCommands are the commands the demo's intro lists, in the order a
@@ -45,6 +46,7 @@ var demoCommands = []struct{ text, does string }{
 	{demoRedeem, "the next card redeems instead of earning (a reward, a coupon)"},
 	{demoSubtract, "the next card gets one stamp, visit or point taken off"},
 	{demoCancel, "forget a sum or mode typed by mistake"},
+	{demoUndo, "take back the last action on the last card (typed after the card)"},
 }
 
 func (c *demoCmd) Run(g *globals) error {
@@ -102,7 +104,7 @@ func (c *demoCmd) Run(g *globals) error {
 	}
 	printCardsNoted(out, sb.API.Cards(), firstScanNote(rules, sandbox.DemoSeed()))
 	out.printf("\nType or scan a card number (or a URL containing one) and press Enter.\n")
-	out.printf("Commands (type one before the card):\n")
+	out.printf("Commands:\n")
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	for _, c := range demoCommands {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.text, c.does)
@@ -155,7 +157,7 @@ func eventMark(k pos.EventKind) string {
 	switch k {
 	case pos.EventApplied:
 		return "✔"
-	case pos.EventSaved, pos.EventMode:
+	case pos.EventSaved, pos.EventMode, pos.EventUndone:
 		return "·"
 	case pos.EventNotSaved, pos.EventRejected, pos.EventDead, pos.EventUnauthorized:
 		return "✘"

@@ -21,8 +21,12 @@ func TestDemo_FirstScans(t *testing.T) {
 	for _, c := range seed.Cards {
 		in.WriteString(c.ID + "\n")
 	}
+	modes := 0 // the commands that set the next scan (UNDO acts at once: TestDemo_Undo)
 	for _, c := range demoCommands {
-		in.WriteString(c.text + "\n")
+		if c.text != demoUndo {
+			in.WriteString(c.text + "\n")
+			modes++
+		}
 	}
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"demo"}, strings.NewReader(in.String()), &out, &out, func(string) string { return "" }); err != nil {
@@ -33,13 +37,13 @@ func TestDemo_FirstScans(t *testing.T) {
 	if !ok {
 		t.Fatalf("demo output has no intro:\n%s", text)
 	}
-	for _, c := range []string{"TILLSCAN:SUM:", "REDEEM", "SUBTRACT", "TILLSCAN:CANCEL"} {
+	for _, c := range []string{"TILLSCAN:SUM:", "REDEEM", "SUBTRACT", "TILLSCAN:CANCEL", "TILLSCAN:UNDO"} {
 		if !strings.Contains(intro, "  "+c) {
 			t.Errorf("the intro does not list %s:\n%s", c, intro)
 		}
 	}
-	if n := strings.Count(after, "· next scan:"); n != len(demoCommands) {
-		t.Errorf("%d of the %d listed commands were understood:\n%s", n, len(demoCommands), after)
+	if n := strings.Count(after, "· next scan:"); n != modes {
+		t.Errorf("%d of the %d commands typed were understood:\n%s", n, modes, after)
 	}
 	lines := strings.Split(intro, "\n")
 	for _, c := range seed.Cards {
@@ -59,5 +63,26 @@ func TestDemo_FirstScans(t *testing.T) {
 		case needsSum != strings.Contains(listed, "needs a sum: type "+demoSum+" first"):
 			t.Errorf("card %s: list line %q; the scan needed a sum: %v", c.ID, listed, needsSum)
 		}
+	}
+}
+
+// TestDemo_Undo: UNDO typed after a card takes its stamp back: cancelled
+// before it was sent, or taken off once applied (which of the two depends
+// on how fast the demo's worker was).
+func TestDemo_Undo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole daemon")
+	}
+	var out bytes.Buffer
+	in := strings.NewReader(sandbox.DemoStampCard + "\n" + demoUndo + "\n")
+	if err := run(t.Context(), []string{"demo"}, in, &out, &out, func(string) string { return "" }); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	cancelled := strings.Contains(text, "· "+sandbox.DemoStampCard+": undone — the scan was cancelled before it was sent")
+	reversed := strings.Contains(text, "✔ "+sandbox.DemoStampCard+": 1 stamp added — 8/10") &&
+		strings.Contains(text, "✔ "+sandbox.DemoStampCard+": 1 stamp taken off — 7/10")
+	if cancelled == reversed {
+		t.Fatalf("UNDO after a stamp: want the stamp cancelled or added and taken off:\n%s", text)
 	}
 }

@@ -142,6 +142,7 @@ type reportScan struct {
 	Reason   string    `json:"reason,omitempty"`  // why refused, dropped or needing an operator
 	Balance  string    `json:"balance,omitempty"` // the card's balance after an applied action
 	Job      string    `json:"job"`
+	Undoes   string    `json:"undoes,omitempty"` // the job this scan (TILLSCAN:UNDO) takes back
 }
 
 // actionTotal counts the scans of one action method.
@@ -185,7 +186,7 @@ func collectReport(ctx context.Context, export func(context.Context, io.Writer) 
 		}
 		method, qty, _ := strings.Cut(j.Action, " ")
 		r.Scans = append(r.Scans, reportScan{Time: j.ScannedAt.In(day.Location()), Card: j.Card, Type: cardType(j.Card),
-			Action: method, Quantity: qty, Result: reportResult(j.State), Reason: j.Reason, Balance: j.Result, Job: j.ID})
+			Action: method, Quantity: qty, Result: reportResult(j.State), Reason: j.Reason, Balance: j.Result, Job: j.ID, Undoes: j.Undoes})
 	}
 	slices.SortStableFunc(r.Scans, func(a, b reportScan) int { return a.Time.Compare(b.Time) })
 	r.ByAction, r.ByResult = reportTotals(r.Scans)
@@ -246,7 +247,7 @@ func reportTotals(scans []reportScan) ([]actionTotal, []resultTotal) {
 }
 
 // reportCSVHeader names the CSV columns; one row per scan follows.
-var reportCSVHeader = []string{"date", "time", "card", "type", "action", "quantity", "result", "reason", "balance", "job"}
+var reportCSVHeader = []string{"date", "time", "card", "type", "action", "quantity", "result", "reason", "balance", "job", "undoes"}
 
 // writeReport writes r as text, csv or json.
 func writeReport(w io.Writer, r dayReport, format string) error {
@@ -259,7 +260,7 @@ func writeReport(w io.Writer, r dayReport, format string) error {
 		cw := csv.NewWriter(w)
 		cw.Write(reportCSVHeader)
 		for _, s := range r.Scans {
-			cw.Write([]string{r.Date, s.Time.Format(time.TimeOnly), s.Card, s.Type, s.Action, s.Quantity, s.Result, s.Reason, s.Balance, s.Job})
+			cw.Write([]string{r.Date, s.Time.Format(time.TimeOnly), s.Card, s.Type, s.Action, s.Quantity, s.Result, s.Reason, s.Balance, s.Job, s.Undoes})
 		}
 		cw.Flush()
 		return cw.Error()

@@ -121,6 +121,7 @@ func newTillConfig(cfg *config.Config, rules func() pos.Rules) (pos.TillConfig, 
 		Currency:      cfg.Currency,
 		Caps:          caps,
 		AmountBarcode: amount,
+		UndoRepeat:    cfg.Till.UndoRepeat,
 	}
 	if err := tc.Validate(); err != nil {
 		return pos.TillConfig{}, fmt.Errorf("config: %w", err)

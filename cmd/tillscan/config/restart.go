@@ -56,6 +56,7 @@ var reloadable = map[string]applied{
 	"till.rounding":       onReload, // part of the rules
 	"till.amount_barcode": onRestart,
 	"till.caps":           onRestart,
+	"till.undo_repeat":    onRestart,
 }
 
 // NeedsRestart returns the keys, sorted, whose values differ between c and

@@ -24,6 +24,9 @@ type Till struct {
 	AmountBarcode string `yaml:"amount_barcode"`
 	// Caps limit how often one card earns, per card type or template.
 	Caps Caps `yaml:"caps"`
+	// UndoRepeat lets TILLSCAN:UNDO scanned again take back the action
+	// before the one just undone; by default a second UNDO is refused.
+	UndoRepeat bool `yaml:"undo_repeat"`
 }
 
 // Caps are the caps by card type name and by template id; a template's
