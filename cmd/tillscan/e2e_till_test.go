@@ -50,3 +50,23 @@ func TestE2E_CapAcrossRestart(t *testing.T) {
 		t.Errorf("report rows = %q; want applied, then two refusals with the reason", rows[1:])
 	}
 }
+
+// TestE2E_AmountBarcode: the POS's amount barcode (GS1, amount payable
+// 12.50) scanned before a cashback card gives it its purchase sum; the API
+// takes whole amounts, so it is rounded by till.rounding (nearest: 13) and
+// the cashier's line says what counted (issue 10).
+func TestE2E_AmountBarcode(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, "till: {amount_barcode: gs1, rounding: nearest}\n")
+	h.start()
+	card := sandbox.DemoCashbackCard
+	h.scan("(8020)4711(3902)001250")
+	h.waitEvent(30*time.Second, "the amount taken", func(l logLine) bool { return l.Event == "mode" && strings.Contains(l.Message, "12.50") })
+	h.scan(card)
+	l := h.waitEvent(30*time.Second, "the cashback", func(l logLine) bool { return l.Card == card && (l.Event == "applied" || l.Event == "refused") })
+	if l.Event != "applied" || !strings.Contains(l.Message, "purchase of 12.50 added (13 counted)") {
+		t.Fatalf("cashback after the amount barcode: %s %q, want applied: purchase of 12.50 added (13 counted)", l.Event, l.Message)
+	}
+	if c, _ := h.sb.API.Card(card); c.Balance.Balance != 13.15 {
+		t.Errorf("cashback balance = %v, want 12.50 + 5%% of 13", c.Balance.Balance)
+	}
+}
