@@ -113,6 +113,8 @@ type daemon struct {
 	rules      atomic.Pointer[pos.Rules] // swapped by reload
 	apiKey     string                    // owned by the reload goroutine after start
 	posToken   string                    // bearer token of the POS endpoints; "": they are off
+	sock       net.Listener              // the operator socket; nil if off or not made
+	sockNote   string                    // why there is no operator socket, for the status page
 }
 
 // source is one configured scanner with its state for the status page.
@@ -236,8 +238,25 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 			}
 		}
 	}
+	d.listenSocket()
 	ok = true
 	return d, nil
+}
+
+// listenSocket makes the operator socket. Without it the till still takes
+// and sends scans, so a failure is a problem to show, not a reason to stop.
+func (d *daemon) listenSocket() {
+	path := d.cfg.Status.Socket
+	if path == "off" {
+		return
+	}
+	ln, err := control.ListenSocket(path)
+	if err != nil {
+		d.sockNote = fmt.Sprintf("tillscan queue and tillscan status cannot reach this daemon: %v", err)
+		d.log.Error().Err(err).Msg("no operator socket: tillscan queue commands cannot reach the daemon")
+		return
+	}
+	d.sock = ln
 }
 
 func (d *daemon) close() {
@@ -248,6 +267,9 @@ func (d *daemon) close() {
 	}
 	if d.ln != nil {
 		d.ln.Close()
+	}
+	if d.sock != nil {
+		d.sock.Close()
 	}
 	if d.shared != nil {
 		d.shared.Close()
@@ -273,11 +295,17 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		})
 	}
-	if d.ln != nil {
+	if d.ln != nil || d.sock != nil {
 		srv := control.New(statusBackend{d}, d.metrics.operator(queueOperator{q: d.q, wake: d.worker.Wake}), d.log.With().Str("component", "control").Logger())
 		srv.SetToken(d.posToken)
-		start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
-		d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
+		if d.ln != nil {
+			start("status server", func(ctx context.Context) error { return srv.Serve(ctx, d.ln) })
+			d.log.Info().Str("url", "http://"+d.ln.Addr().String()+"/").Msg("status page")
+		}
+		if d.sock != nil {
+			start("operator socket", func(ctx context.Context) error { return srv.ServeSocket(ctx, d.sock) })
+			d.log.Info().Str("path", d.sock.Addr().String()).Msg("operator socket")
+		}
 	}
 	start("worker", d.runWorker)
 	start("events", d.events.run)

@@ -146,11 +146,12 @@ modes:
       reward:     {action: subtract-scores}
 status:
   listen: 127.0.0.1:0
+  socket: %q
 worker:
   settle: 2s
   retry_base: 1s
   retry_cap: 10s
-`, stateDir, apiURL, demoRedeem, demoSubtract)
+`, stateDir, apiURL, demoRedeem, demoSubtract, demoSocket())
 }
 
 func eventMark(k pos.EventKind) string {

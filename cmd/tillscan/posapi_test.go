@@ -30,9 +30,10 @@ import (
 // scanner "front" that never reads anything, serving the control API on a
 // loopback port with a POS token from a token file.
 type posDaemon struct {
-	d     *daemon
-	base  string // http://127.0.0.1:port
-	token string
+	d      *daemon
+	base   string // http://127.0.0.1:port
+	token  string
+	config string // the config file's path
 }
 
 const testPOSToken = "0123456789abcdef0123456789abcdef"
@@ -49,7 +50,8 @@ func startPOSDaemon(t *testing.T) *posDaemon {
 	if err := os.WriteFile(tokenFile, []byte(testPOSToken+"\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`till_id: t
+	cfgPath := filepath.Join(dir, "tillscan.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`till_id: t
 state_dir: %q
 currency: "£"
 api: {base_url: %q}
@@ -57,7 +59,10 @@ scanners:
   - {name: front, type: stdin}
 status: {listen: "127.0.0.1:0", token_file: %q}
 worker: {settle: 1s, retry_base: 1s, retry_cap: 2s}
-`, dir, sb.URL, tokenFile)))
+`, dir, sb.URL, tokenFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +92,7 @@ worker: {settle: 1s, retry_base: 1s, retry_cap: 2s}
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return &posDaemon{d: d, base: "http://" + ln.Addr().String(), token: testPOSToken}
+	return &posDaemon{d: d, base: "http://" + ln.Addr().String(), token: testPOSToken, config: cfgPath}
 }
 
 // docExample is one example of docs/pos-api.md: a sh block and the answer
@@ -333,4 +338,19 @@ func TestPOSAPIGuards(t *testing.T) {
 			t.Errorf("%d job(s) %s after refused requests, want none", n, state)
 		}
 	}
+}
+
+// postScan posts text to the running daemon with the token.
+func postScan(t *testing.T, pd *posDaemon, text string) control.ScanResult {
+	t.Helper()
+	c := control.NewClient(strings.TrimPrefix(pd.base, "http://"), nil)
+	c.SetToken(pd.token)
+	res, err := c.Scan(t.Context(), control.ScanRequest{Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Saved || res.Job == "" {
+		t.Fatalf("scan %q: %+v, want saved", text, res)
+	}
+	return res
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +17,8 @@ import (
 
 // queueCmd is `tillscan queue …`: inspect and fix the queue. While the
 // daemon runs it holds the queue file, so the commands go through its
-// status API; when it is stopped they open the file directly.
+// operator socket (status.socket); when it is stopped they open the file
+// directly.
 type queueCmd struct {
 	Stats   queueStatsCmd   `cmd:"" help:"Jobs per state and the age of the oldest waiting one."`
 	List    queueListCmd    `cmd:"" help:"List jobs, oldest first."`
@@ -32,24 +31,23 @@ type queueCmd struct {
 	Compact queueCompactCmd `cmd:"" help:"Shrink the queue file (daemon must be stopped)."`
 }
 
-// queueTarget finds the queue: the running daemon's API, or the file.
+// queueTarget finds the queue: the running daemon's operator socket (or a
+// running demo's, when there is no config file), or the file.
 type queueTarget struct {
 	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file." type:"path"`
 }
 
 // open returns an Operator and a function to release it.
 func (t queueTarget) open(ctx context.Context) (control.Operator, func(), error) {
-	cfg, err := config.Load(t.Config)
+	cfg, socket, err := loadOrDemo(t.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Status.Listen != "off" {
-		c := control.NewClient(cfg.Status.Listen, &http.Client{Timeout: 30 * time.Second})
-		if _, err := c.Status(ctx); err == nil {
-			return c, func() {}, nil
-		} else if !errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, nil, fmt.Errorf("status API at %s: %w", cfg.Status.Listen, err)
-		}
+	c, err := socketClient(ctx, socket)
+	if err == nil {
+		return c, func() {}, nil
+	} else if !errors.Is(err, errNoDaemon) || cfg == nil {
+		return nil, nil, err
 	}
 	path := filepath.Join(cfg.StateDir, "queue.db")
 	q, err := queue.Open(path, queue.Options{Retention: cfg.Queue.Retention})

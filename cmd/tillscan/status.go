@@ -27,6 +27,9 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 		Recent:    []control.Event{},
 	}
 	st.Problems = append(st.Problems, d.queueNotes...)
+	if d.sockNote != "" {
+		st.Problems = append(st.Problems, d.sockNote)
+	}
 	if p := d.saves.problem(); p != "" {
 		st.Problems = append(st.Problems, p)
 	}

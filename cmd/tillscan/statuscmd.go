@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 )
 
@@ -18,7 +18,7 @@ import (
 // (the conditions of GET /readyz: the daemon owns that rule) or when
 // something else needs attention, so it also serves as a health check.
 type statusCmd struct {
-	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file (for status.listen)." type:"path"`
+	Config string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file (for status.socket and status.listen)." type:"path"`
 	JSON   bool   `help:"Print the raw JSON status."`
 }
 
@@ -29,23 +29,32 @@ var (
 )
 
 func (c *statusCmd) Run(g *globals) error {
-	cfg, err := config.Load(c.Config)
+	cfg, socket, err := loadOrDemo(c.Config)
 	if err != nil {
 		return err
 	}
-	if cfg.Status.Listen == "off" {
-		return fmt.Errorf("status.listen is off in %s: the daemon has no status API to ask", c.Config)
-	}
 	ctx, cancel := context.WithTimeout(g.Ctx, 10*time.Second)
 	defer cancel()
-	client := control.NewClient(cfg.Status.Listen, nil)
+	// The operator socket first; the read-only status on TCP when the
+	// socket is off or this user may not use it.
+	client, where := (*control.Client)(nil), socket
+	if sc, err := socketClient(ctx, socket); err == nil {
+		client = sc
+	} else if cfg == nil || cfg.Status.Listen == "off" {
+		if errors.Is(err, errNoDaemon) {
+			return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan)", socket)
+		}
+		return err
+	} else {
+		client, where = control.NewClient(cfg.Status.Listen, &http.Client{Timeout: 10 * time.Second}), cfg.Status.Listen
+	}
 	st, err := client.Status(ctx)
 	if err != nil {
-		return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan): %w", cfg.Status.Listen, err)
+		return fmt.Errorf("tillscan is not answering on %s (is it running? systemctl status tillscan): %w", where, err)
 	}
 	rd, err := client.Ready(ctx)
 	if err != nil {
-		return fmt.Errorf("tillscan on %s did not say whether it is ready: %w", cfg.Status.Listen, err)
+		return fmt.Errorf("tillscan on %s did not say whether it is ready: %w", where, err)
 	}
 	if c.JSON {
 		enc := json.NewEncoder(g.Stdout)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -157,6 +158,10 @@ type Status struct {
 	// TokenFile holds the bearer token of the POS endpoints (POST
 	// /api/v1/scans, /api/v1/next); without it they are off.
 	TokenFile string `yaml:"token_file"`
+	// Socket is the operator socket: `tillscan queue` and `tillscan
+	// status` talk to the daemon there. Default: control.sock in state_dir
+	// (the package sets /run/tillscan/control.sock); "off" disables it.
+	Socket string `yaml:"socket"`
 }
 
 // Queue configures the durable queue.
@@ -283,6 +288,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Status.Listen == "" {
 		c.Status.Listen = DefaultStatusListen
+	}
+	if c.Status.Socket == "" {
+		c.Status.Socket = filepath.Join(c.StateDir, "control.sock")
 	}
 	if c.Queue.Retention == 0 {
 		c.Queue.Retention = 30 * 24 * time.Hour

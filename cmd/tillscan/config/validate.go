@@ -113,7 +113,7 @@ func (c *Config) problems() []*FieldError {
 		if err != nil {
 			badf("status.listen", "%q: %v (want host:port, e.g. 127.0.0.1:8765, or \"off\")", c.Status.Listen, err)
 		} else if !isLoopback(host) {
-			badf("status.listen", "%q is not a loopback address: the status API can change the queue and must stay on this machine", c.Status.Listen)
+			badf("status.listen", "%q is not a loopback address: the status API takes scans and must stay on this machine", c.Status.Listen)
 		}
 	}
 	names := map[string]bool{}

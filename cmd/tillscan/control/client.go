@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Client talks to a running daemon's control API. It implements Operator.
@@ -27,6 +29,20 @@ func NewClient(addr string, hc *http.Client) *Client {
 		hc = http.DefaultClient
 	}
 	return &Client{base: "http://" + addr, hc: hc}
+}
+
+// NewSocketClient returns a Client for the daemon's operator socket at
+// path (the only way to the queue's operator endpoints), each request
+// bounded by timeout (0: none).
+func NewSocketClient(path string, timeout time.Duration) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		MaxIdleConns: 1,
+	}
+	return &Client{base: "http://tillscan", hc: &http.Client{Transport: tr, Timeout: timeout}}
 }
 
 // maxAnswer bounds what the client reads of one answer (an export is

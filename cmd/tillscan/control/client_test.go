@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -86,9 +90,23 @@ func newClientServer(t *testing.T) (*Client, *fakeOperator) {
 		"J1": {ID: "J1", State: "dead", Card: "544256-439-856", Attempts: []Attempt{{Kind: "send", Outcome: "rejected", HTTPStatus: 422}}},
 		"J2": {ID: "J2", State: "ambiguous", Card: "612001-100-201"},
 	}}
-	srv := httptest.NewServer(New(&fakeBackend{status: Status{TillID: "till-1"}}, op, zerolog.Nop()).Handler())
-	t.Cleanup(srv.Close)
-	return NewClient(strings.TrimPrefix(srv.URL, "http://"), srv.Client()), op
+	path := filepath.Join(t.TempDir(), "control.sock")
+	ln, err := ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- New(&fakeBackend{status: Status{TillID: "till-1"}}, op, zerolog.Nop()).ServeSocket(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return NewSocketClient(path, 10*time.Second), op
 }
 
 func TestClientRoundTrips(t *testing.T) {
@@ -181,11 +199,64 @@ func TestEventStreamsCapped(t *testing.T) {
 // TestServerTimeouts: stalled and idle clients cannot hold connections
 // for ever; event streams need no write deadline.
 func TestServerTimeouts(t *testing.T) {
-	s := New(&fakeBackend{}, nil, zerolog.Nop()).httpServer(t.Context())
+	s := New(&fakeBackend{}, nil, zerolog.Nop()).httpServer(t.Context(), nil)
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.IdleTimeout <= 0 {
 		t.Fatalf("timeouts: header %v, read %v, idle %v; want all set", s.ReadHeaderTimeout, s.ReadTimeout, s.IdleTimeout)
 	}
 	if s.WriteTimeout != 0 {
 		t.Fatalf("WriteTimeout %v would cut event streams", s.WriteTimeout)
+	}
+}
+
+// TestOperatorEndpointsNotOnTCP: over TCP (any local program can reach a
+// loopback port) the queue's operator endpoints do not exist; they are on
+// the operator socket only.
+func TestOperatorEndpointsNotOnTCP(t *testing.T) {
+	op := &fakeOperator{jobs: map[string]Job{"J1": {ID: "J1", State: "dead"}}}
+	h := New(&fakeBackend{}, op, zerolog.Nop()).Handler()
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/queue"}, {"GET", "/api/v1/queue/export"}, {"GET", "/api/v1/queue/check"},
+		{"GET", "/api/v1/jobs"}, {"GET", "/api/v1/jobs/J1"},
+		{"POST", "/api/v1/jobs/J1/retry"}, {"POST", "/api/v1/jobs/J1/drop"}, {"POST", "/api/v1/jobs/J1/resolve"},
+	} {
+		req := httptest.NewRequest(r.method, "http://127.0.0.1:8765"+r.path, strings.NewReader(`{"reason":"x","applied":true}`))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNotFound && w.Code != http.StatusMethodNotAllowed {
+			t.Errorf("TCP %s %s = %d %s, want 404", r.method, r.path, w.Code, w.Body)
+		}
+	}
+	if op.dropped.Reason != "" || op.resolved.Applied != nil {
+		t.Fatalf("the operator saw a request over TCP: %+v %+v", op.dropped, op.resolved)
+	}
+}
+
+// TestSocketReplacesStaleFile: a socket file left by a killed daemon is
+// replaced; a live daemon's socket and a regular file are not.
+func TestSocketReplacesStaleFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.sock")
+	ln, err := ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ListenSocket(path); err == nil || !strings.Contains(err.Error(), "another tillscan") {
+		t.Fatalf("second ListenSocket on a live socket = %v, want 'another tillscan answers there'", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // as after kill -9
+	ln.Close()
+	ln, err = ListenSocket(path)
+	if err != nil {
+		t.Fatalf("ListenSocket over a stale socket: %v", err)
+	}
+	defer ln.Close()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode = %v, %v; want 0660", fi.Mode(), err)
+	}
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, nil, 0o600)
+	if _, err := ListenSocket(plain); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("ListenSocket over a regular file = %v, want refused", err)
 	}
 }

@@ -1,12 +1,14 @@
 // Package control serves tillscan's local API and status page, and is that
 // API's client (Client, for the command line). Over TCP on loopback it
 // serves the read-only views (GET /api/v1/status, GET /api/v1/events as
-// server-sent events, GET /metrics, GET /) and the POS endpoints (POST
-// /api/v1/scans, POST /api/v1/next), which need a bearer token; docs/pos-api.md
-// is their contract. The queue's operator endpoints under /api/v1/queue and
-// /api/v1/jobs are served too. It sees the daemon only through Backend and
-// Operator, so it is tested with trivial fakes; the request and response
-// bodies are the types in types.go, shared by server and client.
+// server-sent events, GET /metrics, health, GET /) and the POS endpoints
+// (POST /api/v1/scans, POST /api/v1/next), which need a bearer token;
+// docs/pos-api.md is their contract. The queue's operator endpoints under
+// /api/v1/queue and /api/v1/jobs are served only on the operator socket, a
+// unix socket whose peers are checked (socket.go). It sees the daemon only
+// through Backend and Operator, so it is tested with trivial fakes; the
+// request and response bodies are the types in types.go, shared by server
+// and client.
 package control
 
 import (
@@ -60,25 +62,38 @@ func New(b Backend, op Operator, log zerolog.Logger) *Server {
 // Call it before Handler.
 func (s *Server) SetToken(token string) { s.token = token }
 
-// Handler returns the HTTP handler.
+// Handler returns the handler for TCP (loopback): the status page, the
+// read-only status, events, metrics and health, and the POS endpoints
+// behind the bearer token. The queue's operator endpoints are served on
+// the operator socket only (SocketHandler): every local program can reach
+// a loopback port.
 func (s *Server) Handler() http.Handler {
+	mux := s.publicMux()
+	mux.Handle("POST /api/v1/next", s.requireToken(http.HandlerFunc(s.next)))
+	mux.Handle("POST /api/v1/scans", s.requireToken(http.HandlerFunc(s.scan)))
+	return localOnly(mux)
+}
+
+// publicMux routes what both TCP and the operator socket serve alike.
+func (s *Server) publicMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/events", s.events)
-	mux.Handle("POST /api/v1/next", s.requireToken(http.HandlerFunc(s.next)))
-	mux.Handle("POST /api/v1/scans", s.requireToken(http.HandlerFunc(s.scan)))
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.page)
-	s.routeJobs(mux)
-	return localOnly(mux)
+	return mux
 }
 
-// Serve serves on ln until ctx ends; it returns nil then. The caller
-// listens first, so clients can connect as soon as Serve is called.
+// Serve serves Handler on ln until ctx ends; it returns nil then. The
+// caller listens first, so clients can connect as soon as Serve is called.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := s.httpServer(ctx)
+	return s.serve(ctx, ln, s.Handler())
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := s.httpServer(ctx, h)
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
@@ -91,11 +106,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// httpServer is the server Serve runs, its requests' context derived from
+// httpServer is the server serve runs, its requests' context derived from
 // ctx.
-func (s *Server) httpServer(ctx context.Context) *http.Server {
+func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
 	return &http.Server{
-		Handler: s.Handler(),
+		Handler: h,
 		// A client that stalls or idles cannot hold a connection for
 		// ever. No WriteTimeout: event streams stay open.
 		ReadHeaderTimeout: 5 * time.Second,

@@ -29,13 +29,17 @@ func FuzzRequestBodies(f *testing.F) {
 	op := &fakeOperator{jobs: map[string]Job{"J1": {ID: "J1", State: "dead"}}}
 	srv := New(&fakeBackend{}, op, zerolog.Nop())
 	srv.SetToken(testToken)
-	h := srv.Handler()
+	tcp, sock := srv.Handler(), srv.SocketHandler()
 	paths := []string{"/api/v1/next", "/api/v1/jobs/J1/drop", "/api/v1/jobs/J1/resolve", "/api/v1/scans"}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		path := paths[int(which)%len(paths)]
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8765"+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		w := httptest.NewRecorder()
+		h := tcp
+		if strings.Contains(path, "/jobs/") {
+			h = sock // the operator endpoints are on the socket only
+		}
 		h.ServeHTTP(w, req)
 		switch w.Code {
 		case http.StatusOK, http.StatusBadRequest, http.StatusNotFound:
