@@ -5,15 +5,15 @@
 #   deploy/check-install.sh DEB
 #
 # Checked, in order:
-#   1. install: the tillscan user and group, /etc/tillscan root:tillscan 0750
-#      and its config 0640, the unit enabled (multi-user.target.wants link),
+#   1. install: the tillscan user and group, /etc/tillscan root:tillscan 0750,
+#      its config and the POS token 0640, the unit enabled (multi-user.target.wants link),
 #      `tillscan version`, `tillscan check-config` with a key file
-#   2. remove: the queue directory, the config and the key are kept, the unit
+#   2. remove: the queue directory, the config, the key and the token are kept, the unit
 #      is masked; reinstall: enabled again, unmasked (remove + reinstall
 #      leaves the service as it was)
 #   3. an admin disables it; remove + reinstall: still disabled
-#   4. reinstall over itself (the upgrade path): state unchanged
-#   5. purge: key and /etc/tillscan gone, no mask left, queue kept
+#   4. reinstall over itself (the upgrade path): state and token unchanged
+#   5. purge: key, token and /etc/tillscan gone, no mask left, queue kept
 #
 # There is no systemd PID 1 in the root (as in an image build): the scripts
 # must manage enablement through deb-systemd-helper alone, and must not fail.
@@ -90,6 +90,10 @@ in_root id -nG tillscan | tr ' ' '\n' | grep -qx tillscan || fail "install: till
 [[ $(mode_of /etc/tillscan) == "root:tillscan 750" ]] || fail "install: /etc/tillscan is $(mode_of /etc/tillscan), want root:tillscan 750"
 [[ $(mode_of /etc/tillscan/tillscan.yaml) == "root:tillscan 640" ]] ||
 	fail "install: /etc/tillscan/tillscan.yaml is $(mode_of /etc/tillscan/tillscan.yaml), want root:tillscan 640"
+[[ $(mode_of /etc/tillscan/pos-token) == "root:tillscan 640" ]] ||
+	fail "install: /etc/tillscan/pos-token is $(mode_of /etc/tillscan/pos-token 2>&1), want root:tillscan 640"
+[[ $(wc -c <"$root/etc/tillscan/pos-token") -ge 32 ]] || fail "install: the POS token is shorter than 32 characters"
+token=$(cat "$root/etc/tillscan/pos-token")
 enabled || fail "install: the unit is not enabled (no $wants)"
 masked && fail "install: the unit is masked"
 want_version=$(dpkg-deb --field "$deb" Version)
@@ -109,6 +113,7 @@ dpkg_in_root -r tillscan
 [[ -f $root/var/lib/tillscan/queue.db ]] || fail "remove: deleted the queue"
 [[ -f $root/etc/tillscan/tillscan.yaml ]] || fail "remove: deleted the config (a conffile is kept until purge)"
 [[ -f $root/etc/tillscan/api-key ]] || fail "remove: deleted the API key"
+[[ $(cat "$root/etc/tillscan/pos-token" 2>/dev/null) == "$token" ]] || fail "remove: the POS token was deleted or changed"
 [[ -e $root/usr/bin/tillscan ]] && fail "remove: /usr/bin/tillscan is still there"
 masked || fail "remove: the unit is not masked (deb-systemd-helper mask)"
 dpkg_in_root -i /tmp/tillscan.deb
@@ -130,12 +135,14 @@ step_done "an admin's disable survives remove + reinstall"
 # --- 4. reinstall over itself (postinst configure <version>) -------------------------
 dpkg_in_root -i /tmp/tillscan.deb
 enabled || fail "upgrade: the unit is no longer enabled"
+[[ $(cat "$root/etc/tillscan/pos-token") == "$token" ]] || fail "upgrade: the POS token changed (POS software would lose access)"
 [[ $(mode_of /etc/tillscan) == "root:tillscan 750" ]] || fail "upgrade: /etc/tillscan is $(mode_of /etc/tillscan)"
 step_done "upgrade in place keeps the state"
 
 # --- 5. purge --------------------------------------------------------------------
 dpkg_in_root -P tillscan
 [[ -e $root/etc/tillscan/api-key ]] && fail "purge: the API key is still there"
+[[ -e $root/etc/tillscan/pos-token ]] && fail "purge: the POS token is still there"
 [[ -e $root/etc/tillscan ]] && fail "purge: /etc/tillscan is still there: $(ls -A "$root/etc/tillscan")"
 [[ -e $mask || -L $mask ]] && fail "purge: left $mask"
 [[ -f $root/var/lib/tillscan/queue.db ]] || fail "purge: deleted the queue (it may hold scans not yet sent)"
