@@ -40,6 +40,8 @@ type till struct {
 	dir    string
 	status string // host:port of its status API
 	pty    *scannertest.PTY
+	// apiExtra is more of the api section, each line indented two spaces.
+	apiExtra string
 
 	cmd  *exec.Cmd
 	exit chan error
@@ -88,7 +90,7 @@ log: {level: info, format: json}
 api:
   base_url: %s
   timeout: 10s
-dedupe_window: -1s
+%sdedupe_window: -1s
 scanners:
   - name: counter
     type: serial
@@ -97,7 +99,7 @@ scanners:
     terminator: crlf
 status:
   listen: %s
-%s`, t.name, filepath.Join(t.dir, "state"), baseURL, t.pty.Path, t.status, extra)
+%s`, t.name, filepath.Join(t.dir, "state"), baseURL, t.apiExtra, t.pty.Path, t.status, extra)
 	path := filepath.Join(t.dir, "tillscan.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -142,6 +144,7 @@ status:
 	case <-ready:
 		return nil
 	case err := <-t.exit:
+		t.cmd = nil
 		return fmt.Errorf("bench: %s exited before it was ready (%v); see %s", t.name, err, filepath.Join(t.dir, "daemon.log"))
 	case <-time.After(30 * time.Second):
 		t.stop()

@@ -322,9 +322,9 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	var extra string
 	switch driver {
 	case "daemon-adaptive":
-		extra = "api: {adaptive: true}\n"
+		extra = "  adaptive: true\n"
 	case "daemon-shared":
-		extra = fmt.Sprintf("api: {shared_limiter: %q}\n", shared)
+		extra = fmt.Sprintf("  shared_limiter: %q\n", shared)
 	}
 	each := int(window.Seconds()*limit/float64(tills)*1.5) + 20
 	seed, cards := stampCards(3, 5*tills)
@@ -347,7 +347,8 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	errs := make([]error, tills)
 	var wg sync.WaitGroup
 	for i, t := range ts {
-		wg.Go(func() { errs[i] = t.start(a.url(i), extra) })
+		t.apiExtra = extra
+		wg.Go(func() { errs[i] = t.start(a.url(i), "") })
 	}
 	wg.Wait()
 	for _, err := range errs {
