@@ -83,6 +83,7 @@ func (s *Server) publicMux() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.page)
+	s.routeDisplay(mux)
 	return mux
 }
 

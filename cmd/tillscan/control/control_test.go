@@ -252,3 +252,50 @@ func TestScanRequestChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestPageNeverAllGoodWhileUnreachable is the regression test for the
+// page saying "All good" in green above "Not reachable" in red: with no
+// problem listed yet (the API has been down under a minute) it says
+// neither.
+func TestPageNeverAllGoodWhileUnreachable(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		st   Status
+		good bool
+	}{
+		{"reachable", Status{Accepting: true, API: APIStatus{Reachable: true}}, true},
+		{"not reachable yet", Status{Accepting: true, API: APIStatus{Reachable: false}}, false},
+		{"paused", Status{Accepting: true, API: APIStatus{Reachable: true, Paused: true, PauseReason: "key refused"}}, false},
+		{"not accepting", Status{API: APIStatus{Reachable: true}}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := New(&fakeBackend{status: tt.st}, nil, zerolog.Nop()).Handler()
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8765/", nil))
+			if got := strings.Contains(w.Body.String(), "All good"); got != tt.good {
+				t.Fatalf("page says All good: %v, want %v\n%s", got, tt.good, w.Body)
+			}
+		})
+	}
+}
+
+// TestDisplayServedFromTheBinary: the counter display's files come from
+// the binary, under a policy that lets the page load nothing from
+// elsewhere, and name no other site.
+func TestDisplayServedFromTheBinary(t *testing.T) {
+	h := New(&fakeBackend{}, nil, zerolog.Nop()).Handler()
+	for _, path := range []string{"/display", "/display/display.js", "/display/display.css"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8765"+path, nil))
+		body := w.Body.String()
+		if w.Code != http.StatusOK || len(body) < 100 {
+			t.Fatalf("GET %s = %d (%d bytes)", path, w.Code, len(body))
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
+		}
+		if strings.Contains(body, "http://") || strings.Contains(body, "https://") || strings.Contains(body, "//cdn") {
+			t.Errorf("GET %s names another site", path)
+		}
+	}
+}

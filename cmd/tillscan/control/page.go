@@ -19,7 +19,8 @@ table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;border-bo
 </style></head><body>
 <h1>tillscan — till {{.TillID}}</h1>
 {{if .Problems}}<h2 class="bad">Needs attention</h2><ul>{{range .Problems}}<li class="bad">{{.}}</li>{{end}}</ul>
-{{else}}<p class="ok">All good: scans are saved and sent.</p>{{end}}
+{{else if and .Accepting .API.Reachable (not .API.Paused)}}<p class="ok">All good: scans are saved and sent.</p>
+{{else}}<p>Scans are saved; they are sent once the loyalty API answers (see below).</p>{{end}}
 <h2>Loyalty API</h2>
 <p>{{if .API.Paused}}<span class="bad">Sending paused: {{.API.PauseReason}}</span>
 {{else if .API.Reachable}}<span class="ok">Reachable</span>{{else}}<span class="bad">Not reachable — scans are saved and will be sent when it is back</span>{{end}}
@@ -28,6 +29,7 @@ table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;border-bo
 <table><tr><th>waiting</th><td>{{index .Queue.Depth "pending"}}</td></tr>
 <tr><th>checking (uncertain sends)</th><td>{{index .Queue.Depth "ambiguous"}}</td></tr>
 <tr><th>needs an operator</th><td>{{index .Queue.Depth "dead"}}</td></tr>
+<tr><th>refused (kept for the report)</th><td>{{index .Queue.Depth "refused"}}</td></tr>
 <tr><th>applied (kept for audit)</th><td>{{index .Queue.Depth "done"}}</td></tr>
 <tr><th>oldest waiting</th><td>{{printf "%.0f" .Queue.OldestPendingAge}} s</td></tr></table>
 <h2>Scanners</h2>
@@ -35,7 +37,7 @@ table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;border-bo
 <td>{{if .Connected}}<span class="ok">connected</span>{{else}}<span class="bad">not connected {{.Error}}</span>{{end}}</td></tr>{{end}}</table>
 <h2>Recent scans</h2>
 <table>{{range .Recent}}<tr><td>{{.At.Format "15:04:05"}}</td><td>{{.Kind}}</td><td>{{.Message}}</td></tr>{{end}}</table>
-<p><small>tillscan {{.Version}} · JSON at <a href="/api/v1/status">/api/v1/status</a> · metrics at <a href="/metrics">/metrics</a></small></p>
+<p><small>tillscan {{.Version}} · <a href="/display">counter display</a> (full screen, for a second screen facing the customer) · JSON at <a href="/api/v1/status">/api/v1/status</a> · metrics at <a href="/metrics">/metrics</a></small></p>
 </body></html>
 `))
 
