@@ -119,7 +119,9 @@ worker: {settle: 500ms, looks: 2, retry_base: 200ms, retry_cap: 1s}
 	h.sb.API.SetFaults(sandbox.Faults{})
 	h.start()
 	restarted := time.Now()
-	h.waitDrained(2 * time.Minute)
+	// The backlog drains at the rate limit (10 requests a second), so the
+	// bound grows with the scans written: 200 kills leave thousands.
+	h.waitDrained(2*time.Minute + time.Duration(written)*200*time.Millisecond)
 	drain := time.Since(restarted)
 	saved := h.saved()
 	if len(saved) == 0 {
