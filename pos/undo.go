@@ -25,6 +25,10 @@ type TillJobs interface {
 	Drop(id, reason string, now time.Time) error
 }
 
+// UndoneReason is the reason a job cancelled by UNDO before it was sent
+// is dropped with: the day's report tells it from an operator's drop.
+const UndoneReason = "undone at the till before it was sent"
+
 // undoWindow bounds how far back UNDO looks for the action to take back:
 // an undo is meant for the customer still at the till.
 const undoWindow = time.Hour
@@ -116,7 +120,7 @@ func (t *Till) undoLocked(ev Event) Event {
 	}
 	delete(t.seen, t.lastCard) // the card may be scanned again at once, to do it right
 	if target.State == queue.Pending {
-		err := t.cfg.Jobs.Drop(target.ID, "undone at the till before it was sent", ev.At)
+		err := t.cfg.Jobs.Drop(target.ID, UndoneReason, ev.At)
 		if err == nil {
 			t.lastUndo = true
 			ev.Kind, ev.JobID = EventUndone, target.ID

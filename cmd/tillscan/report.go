@@ -103,11 +103,12 @@ const (
 	resultUncertain = "uncertain"
 	resultOperator  = "needs an operator"
 	resultDropped   = "dropped"
+	resultUndone    = "undone" // cancelled by TILLSCAN:UNDO before it was sent
 )
 
-// reportResult maps a job's state to its result in the report.
-func reportResult(s queue.State) string {
-	switch s {
+// reportResult maps a job to its result in the report.
+func reportResult(j queue.Job) string {
+	switch s := j.State; s {
 	case queue.Done:
 		return resultApplied
 	case queue.Refused:
@@ -117,6 +118,9 @@ func reportResult(s queue.State) string {
 	case queue.Dead:
 		return resultOperator
 	case queue.Dropped:
+		if j.Reason == pos.UndoneReason {
+			return resultUndone
+		}
 		return resultDropped
 	}
 	return resultWaiting // pending, sending: not answered yet
@@ -186,7 +190,7 @@ func collectReport(ctx context.Context, export func(context.Context, io.Writer) 
 		}
 		method, qty, _ := strings.Cut(j.Action, " ")
 		r.Scans = append(r.Scans, reportScan{Time: j.ScannedAt.In(day.Location()), Card: j.Card, Type: cardType(j.Card),
-			Action: method, Quantity: qty, Result: reportResult(j.State), Reason: j.Reason, Balance: j.Result, Job: j.ID, Undoes: j.Undoes})
+			Action: method, Quantity: qty, Result: reportResult(j), Reason: j.Reason, Balance: j.Result, Job: j.ID, Undoes: j.Undoes})
 	}
 	slices.SortStableFunc(r.Scans, func(a, b reportScan) int { return a.Time.Compare(b.Time) })
 	r.ByAction, r.ByResult = reportTotals(r.Scans)

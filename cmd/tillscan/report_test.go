@@ -63,6 +63,8 @@ func reportQueue(t *testing.T) string {
 	u := enqueue("612001-100-207", day.Add(4*time.Hour))
 	must(q.Sending(u.ID, "add-scores 1", day.Add(4*time.Hour)))
 	must(q.Ambiguous(u.ID, queue.Attempt{At: day.Add(4 * time.Hour), Kind: "send", Outcome: "ambiguous"}, day.Add(5*time.Hour), 0))
+	undone := enqueue("612001-100-204", day.Add(5*time.Hour))
+	must(q.Drop(undone.ID, pos.UndoneReason, day.Add(5*time.Hour))) // TILLSCAN:UNDO before it was sent
 	enqueue("612001-100-202", day.Add(14*time.Hour+59*time.Minute)) // waiting
 	enqueue("612001-100-203", day.Add(24*time.Hour))                // the next day: not in the report
 	cache, err := pos.NewCache(q, zerolog.Nop())                    // the card types the till learned, in the queue's file
@@ -94,6 +96,7 @@ func TestReport(t *testing.T) {
 		{"2026-03-10", "11:00:00", "612001-100-201", "", "add-transaction-amount", "20", "applied", "", "balance 13.50"},
 		{"2026-03-10", "12:00:00", "612001-100-201", "", "", "", "refused", "needs the purchase sum, then the card again", ""},
 		{"2026-03-10", "13:00:00", "612001-100-207", "", "add-scores", "1", "uncertain", "", ""},
+		{"2026-03-10", "14:00:00", "612001-100-204", "", "", "", "undone", pos.UndoneReason, ""},
 		{"2026-03-10", "23:59:00", "612001-100-202", "", "", "", "waiting", "", ""},
 	}
 	if len(rows) != len(want) {
@@ -113,8 +116,8 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("report json does not decode: %v\n%s", err, out)
 	}
-	if r.Date != "2026-03-10" || r.TimeZone != "UTC" || len(r.Scans) != 6 {
-		t.Fatalf("report json = %s %s with %d scans, want 2026-03-10 UTC with 6", r.Date, r.TimeZone, len(r.Scans))
+	if r.Date != "2026-03-10" || r.TimeZone != "UTC" || len(r.Scans) != 7 {
+		t.Fatalf("report json = %s %s with %d scans, want 2026-03-10 UTC with 7", r.Date, r.TimeZone, len(r.Scans))
 	}
 	stamps := actionTotal{Action: "add-stamp", Scans: 2, Applied: 2, Quantity: 2}
 	if r.ByAction[0] != stamps {
@@ -124,7 +127,7 @@ func TestReport(t *testing.T) {
 	for _, rt := range r.ByResult {
 		results[rt.Result] = rt.Scans
 	}
-	wantResults := map[string]int{"applied": 3, "refused": 1, "uncertain": 1, "waiting": 1}
+	wantResults := map[string]int{"applied": 3, "refused": 1, "uncertain": 1, "waiting": 1, "undone": 1}
 	for k, v := range wantResults {
 		if results[k] != v {
 			t.Errorf("result %q: %d scans, want %d (all: %v)", k, results[k], v, results)
@@ -135,7 +138,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report text: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Scans on 2026-03-10 (UTC): 6", "needs the purchase sum", "add-transaction-amount 20", "uncertain"} {
+	for _, want := range []string{"Scans on 2026-03-10 (UTC): 7", "needs the purchase sum", "add-transaction-amount 20", "uncertain"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report text lacks %q:\n%s", want, out)
 		}
