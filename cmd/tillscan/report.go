@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tillscan/tillscan/apiclient"
-	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
@@ -33,20 +32,23 @@ type reportCmd struct {
 }
 
 func (c *reportCmd) Run(g *globals) error {
-	cfg, err := config.Load(c.Config)
+	cfg, _, err := loadOrDemo(c.Config) // cfg is nil for a running demo
 	if err != nil {
 		return err
 	}
-	loc, err := cfg.Till.Location() // the shop's day
-	if err != nil {
-		return err
+	loc, cardsFile := time.Local, ""
+	if cfg != nil {
+		if loc, err = cfg.Till.Location(); err != nil { // the shop's day
+			return err
+		}
+		cardsFile = filepath.Join(cfg.StateDir, "cards.json")
 	}
 	day, err := reportDay(c.Date, time.Now(), loc)
 	if err != nil {
 		return err
 	}
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		types, err := reportCardTypes(op, filepath.Join(cfg.StateDir, "cards.json"))
+		types, err := reportCardTypes(op, cardsFile)
 		if err != nil {
 			// The report is still right without card types; say why they are missing.
 			fmt.Fprintf(g.Stderr, "tillscan report: card types unknown: %v\n", err)
@@ -69,9 +71,11 @@ func (c *reportCmd) Run(g *globals) error {
 // and from the older cards.json file, which a running daemon may still
 // write.
 func reportCardTypes(op control.Operator, cardsFile string) (map[string]apiclient.CardType, error) {
-	types, err := pos.ReadCardTypes(cardsFile)
-	if err != nil {
-		types = map[string]apiclient.CardType{}
+	types, err := map[string]apiclient.CardType{}, error(nil)
+	if cardsFile != "" {
+		if types, err = pos.ReadCardTypes(cardsFile); err != nil {
+			types = map[string]apiclient.CardType{}
+		}
 	}
 	if qo, ok := op.(queueOperator); ok {
 		stored, serr := pos.CardTypes(qo.q)
