@@ -101,6 +101,15 @@ func (t *Till) undoLocked(ev Event) Event {
 		ev.Kind, ev.Err, ev.Message = EventRefused, why, msg
 		return t.feed.publish(ev)
 	}
+	notSaved := func(err error) Event {
+		ev.Kind, ev.Err = EventNotSaved, err.Error()
+		ev.Message = t.lastCard + ": undo NOT saved — scan UNDO again; if this repeats, see the tillscan log"
+		return t.feed.publish(ev)
+	}
+	undone := func() {
+		t.lastUndo = true
+		delete(t.seen, t.lastCard) // the card may be scanned again at once, to do it right
+	}
 	switch {
 	case t.cfg.Jobs == nil:
 		return refuse("undo not configured", "UNDO is not available on this till — nothing changed")
@@ -112,25 +121,20 @@ func (t *Till) undoLocked(ev Event) Event {
 	target, ok, err := t.undoTarget(t.lastCard, ev.At)
 	switch {
 	case err != nil:
-		ev.Kind, ev.Err = EventNotSaved, err.Error()
-		ev.Message = t.lastCard + ": undo NOT saved — scan UNDO again; if this repeats, see the tillscan log"
-		return t.feed.publish(ev)
+		return notSaved(err)
 	case !ok:
 		return refuse("nothing to undo", t.lastCard+": nothing to undo — no action of this till in the last "+roundAge(undoWindow))
 	}
-	delete(t.seen, t.lastCard) // the card may be scanned again at once, to do it right
 	if target.State == queue.Pending {
 		err := t.cfg.Jobs.Drop(target.ID, UndoneReason, ev.At)
 		if err == nil {
-			t.lastUndo = true
+			undone()
 			ev.Kind, ev.JobID = EventUndone, target.ID
 			ev.Message = t.lastCard + ": undone — the scan was cancelled before it was sent"
 			return t.feed.publish(ev)
 		}
 		if !errors.Is(err, queue.ErrState) {
-			ev.Kind, ev.Err = EventNotSaved, err.Error()
-			ev.Message = t.lastCard + ": undo NOT saved — scan UNDO again; if this repeats, see the tillscan log"
-			return t.feed.publish(ev)
+			return notSaved(err)
 		}
 		// The worker took it meanwhile: reverse it once it is settled.
 	}
@@ -142,11 +146,9 @@ func (t *Till) undoLocked(ev Event) Event {
 	sc := queue.Scan{Card: t.lastCard, TillID: t.cfg.TillID, Scanner: ev.Scanner, Raw: ev.Raw, ScannedAt: ev.At, Undoes: target.ID}
 	job, err := t.q.Enqueue(sc, ev.At)
 	if err != nil {
-		ev.Kind, ev.Err = EventNotSaved, err.Error()
-		ev.Message = t.lastCard + ": undo NOT saved — scan UNDO again; if this repeats, see the tillscan log"
-		return t.feed.publish(ev)
+		return notSaved(err)
 	}
-	t.lastUndo = true
+	undone()
 	ev.Kind, ev.JobID = EventSaved, job.ID
 	ev.Message = t.lastCard + ": undo saved"
 	if target.Action != "" {
