@@ -30,7 +30,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown key with position", "till_id: t\napi:\n  rate_limt: 5\n", []string{"t.yaml", "[3:3]", `unknown field "rate_limt"`}},
 		{"key in file refused", "till_id: t\napi:\n  key: secret\n", []string{"never goes in the config file"}},
-		{"duration as number", "till_id: t\ndedupe_window: 10\n", []string{"[2:16]", "Duration"}},
+		{"duration as number", "till_id: t\ndedupe_window: 10\n", []string{"line 2: dedupe_window: 10: a duration like 10s"}},
 		{"bad till id", "till_id: 'till 1'\n", []string{"till_id"}},
 		{"unknown scanner type", "till_id: t\nscanners:\n  - {type: bluetooth}\n", []string{"scanners[0].type", "bluetooth"}},
 		{"serial needs path", "till_id: t\nscanners:\n  - {type: serial}\n", []string{"scanners[0].path", "by-id"}},

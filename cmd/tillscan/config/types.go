@@ -7,22 +7,26 @@ import (
 	"strings"
 )
 
-// HexID is a USB vendor or product id, written 0x0c2e, 0c2e or 3118.
+// HexID is a USB vendor or product id, always hexadecimal as lsusb and
+// tillscan devices write it: 0x0c2e, or 0c2e. (A YAML number like 1200 is
+// refused before decoding: see preflight.)
 type HexID uint16
 
-// UnmarshalText accepts "0x0c2e" and bare hex "0c2e"; YAML integers arrive
-// here as decimal text.
+// UnmarshalYAML reads the value as written (a YAML integer such as 0x0c2e
+// would reach UnmarshalText as decimal text).
+func (h *HexID) UnmarshalYAML(b []byte) error {
+	return h.UnmarshalText([]byte(strings.Trim(strings.TrimSpace(string(b)), `"'`)))
+}
+
+// UnmarshalText reads "0x0c2e" or bare hex "0c2e".
 func (h *HexID) UnmarshalText(b []byte) error {
 	s := strings.TrimSpace(string(b))
-	base := 10
-	if strings.HasPrefix(strings.ToLower(s), "0x") {
-		s, base = s[2:], 16
-	} else if strings.ContainsAny(strings.ToLower(s), "abcdef") || (len(s) == 4 && s[0] == '0') {
-		base = 16 // "0c2e" or "0483"
+	if p, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		s = p
 	}
-	v, err := strconv.ParseUint(s, base, 16)
+	v, err := strconv.ParseUint(s, 16, 16)
 	if err != nil {
-		return fmt.Errorf("%q is not a USB id (want 0x0c2e)", string(b))
+		return fmt.Errorf("%q is not a USB id (want hexadecimal, like 0x0c2e)", string(b))
 	}
 	*h = HexID(v)
 	return nil
