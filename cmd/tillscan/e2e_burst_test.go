@@ -8,7 +8,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,17 +112,8 @@ func TestE2E_BurstWithSlowLog(t *testing.T) {
 // queuedJobs is how many jobs the running daemon's queue holds, in any
 // state, from its status API (0 if it does not answer).
 func (h *harness) queuedJobs() int {
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Queue struct{ Depth map[string]int } `json:"queue"`
-	}
-	json.NewDecoder(resp.Body).Decode(&st)
 	n := 0
-	for _, d := range st.Queue.Depth {
+	for _, d := range h.depth() {
 		n += d
 	}
 	return n

@@ -377,25 +377,34 @@ func (h *harness) waitDrained(timeout time.Duration) {
 	for !h.drained() {
 		select {
 		case <-tick.C:
+		case _, ok := <-h.lines: // keep the log flowing: a full pipe would stall the daemon
+			if !ok {
+				h.t.Fatal("the daemon exited while its queue drained")
+			}
 		case <-deadline:
-			h.t.Fatalf("queue not drained after %v", timeout)
+			h.t.Fatalf("queue not drained after %v; queue depth %v, problems %q", timeout, h.depth(), h.problems())
 		}
 	}
 }
 
-// drained reports whether the daemon's queue has nothing left to send.
-func (h *harness) drained() bool {
+// depth is the running daemon's queue depth per state, from its status API.
+func (h *harness) depth() map[string]int {
 	resp, err := http.Get("http://" + h.status + "/api/v1/status")
 	if err != nil {
-		return false
+		return nil
 	}
 	defer resp.Body.Close()
 	var st struct {
 		Queue struct{ Depth map[string]int } `json:"queue"`
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
-	d := st.Queue.Depth
-	return d["pending"]+d["sending"]+d["ambiguous"] == 0
+	return st.Queue.Depth
+}
+
+// drained reports whether the daemon's queue has nothing left to send.
+func (h *harness) drained() bool {
+	d := h.depth()
+	return d != nil && d["pending"]+d["sending"]+d["ambiguous"] == 0
 }
 
 // checkExactlyOnce: every acknowledged job's marker is in the sandbox's

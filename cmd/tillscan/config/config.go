@@ -207,6 +207,18 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates a config file's text; name is used in errors.
 func Parse(name string, b []byte) (*Config, error) {
 	var c Config
+	// Read ahead for the installer's usual mistakes, whose decoder errors
+	// are cryptic; only within the decoder's bounds (a hostile file is
+	// refused by Unmarshal below, with its reason).
+	if safeyaml.Check(b) == nil {
+		if probs := preflight(b); len(probs) > 0 {
+			errs := make([]error, len(probs))
+			for i, p := range probs {
+				errs[i] = p
+			}
+			return nil, fmt.Errorf("config: %s: %w", name, errors.Join(errs...))
+		}
+	}
 	if err := safeyaml.Unmarshal(b, &c, yaml.Strict()); err != nil {
 		if errors.Is(err, safeyaml.ErrTooLarge) || errors.Is(err, safeyaml.ErrTooDeep) || errors.Is(err, safeyaml.ErrExpansion) || errors.Is(err, safeyaml.ErrDecoder) {
 			return nil, fmt.Errorf("config: %s: %w", name, err)
