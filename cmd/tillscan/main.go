@@ -33,6 +33,8 @@ type globals struct {
 // cli is the command line. Each command is a struct with
 // Run(*globals) error, in a file of its own.
 type cli struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
 	Run         runCmd         `cmd:"" help:"Run the daemon (as the systemd service does)."`
 	Demo        demoCmd        `cmd:"" help:"Try tillscan: the daemon with a built-in sandbox API and demo cards, scans from the keyboard."`
 	Sandbox     sandboxCmd     `cmd:"" help:"Serve the fake Highlight Cards API on its own."`
@@ -66,10 +68,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(int) { exited = true }),
 		kong.UsageOnError(),
-		kong.Vars{"demo_key": sandbox.DemoAPIKey},
+		kong.Vars{"demo_key": sandbox.DemoAPIKey, "version": "tillscan " + version},
 	)
 	if err != nil {
 		return err
+	}
+	if len(args) == 0 {
+		args = []string{"--help"} // `tillscan` alone: what it can do, not an error
 	}
 	kctx, err := parser.Parse(args)
 	if exited {
