@@ -51,7 +51,7 @@ type options struct {
 
 var (
 	scenarios    = []string{"drain", "applied", "fleet", "saved", "idle"}
-	fleetDrivers = []string{"daemon", "daemon-adaptive", "daemon-shared", "fixed", "adaptive", "shared"}
+	fleetDrivers = []string{"daemon-fixed", "daemon-adaptive", "daemon-shared", "fixed", "adaptive", "shared"}
 )
 
 func parseFlags(args []string) (options, error) {
@@ -65,7 +65,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.scans, "scans", 0, "scans queued per drain (default 100, -full 2000)")
 	fs.StringVar(&lat, "latencies", "0,100ms,300ms,1s", "API answer times for the drains and scan → applied")
 	fs.StringVar(&tills, "tills", "", "fleet sizes (default 2,5; -full 2,5,10)")
-	fs.StringVar(&drivers, "drivers", "daemon,daemon-adaptive,daemon-shared", "fleet drivers: daemon, daemon-adaptive, daemon-shared (the real binary at its defaults, with api.adaptive, with api.shared_limiter); fixed, adaptive, shared (in-process apiclient.Clients)")
+	fs.StringVar(&drivers, "drivers", "daemon-fixed,daemon-adaptive,daemon-shared", "fleet drivers: daemon-fixed, daemon-adaptive, daemon-shared (the real binary with api.adaptive false, true, and with api.shared_limiter); fixed, adaptive, shared (in-process apiclient.Clients)")
 	fs.StringVar(&bursts, "bursts", "10,0", "nginx bursts for the fleets (0: strict spacing; n: burst=n nodelay)")
 	fs.DurationVar(&o.window, "window", 0, "how long each fleet runs (default 15s, -full 60s)")
 	fs.IntVar(&o.samples, "samples", 10, "scans per answer time for scan → applied")
@@ -178,7 +178,7 @@ func run(ctx context.Context, o options, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 	r := &rig{dir: dir}
-	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && (o.drivers["daemon"] || o.drivers["daemon-adaptive"] || o.drivers["daemon-shared"]) {
+	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && (o.drivers["daemon-fixed"] || o.drivers["daemon-adaptive"] || o.drivers["daemon-shared"]) {
 		if r.bin, err = buildDaemon(ctx, dir); err != nil {
 			return err
 		}
@@ -222,7 +222,7 @@ func run(ctx context.Context, o options, args []string) error {
 		defer redis.stop()
 		for _, n := range o.tills {
 			for _, burst := range o.bursts {
-				for _, driver := range []string{"daemon", "daemon-adaptive", "daemon-shared"} {
+				for _, driver := range []string{"daemon-fixed", "daemon-adaptive", "daemon-shared"} {
 					if !o.drivers[driver] {
 						continue
 					}

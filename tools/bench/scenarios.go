@@ -306,7 +306,7 @@ func (r *rig) scanToApplied(ctx context.Context, latency time.Duration, samples 
 type fleetResult struct {
 	tills    int
 	burst    int
-	driver   string // "daemon" or the in-process client's mode
+	driver   string // "daemon-…" or the in-process client's mode
 	tally    tally
 	requests int
 }
@@ -315,12 +315,15 @@ type fleetResult struct {
 // through nginx (burst as given), each with a queued backlog, and counts
 // what nginx answered while all of them still had work.
 //
-// driver names the config: "daemon" (the defaults), "daemon-adaptive"
-// (api.adaptive: true) or "daemon-shared" (api.shared_limiter: shared).
+// driver names the config: "daemon-fixed" (api.adaptive: false),
+// "daemon-adaptive" (api.adaptive: true) or "daemon-shared"
+// (api.shared_limiter: shared).
 func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int, window time.Duration, shared string) (fleetResult, error) {
 	dir := r.scratch(fmt.Sprintf("fleet-%s-%d-b%d", driver, tills, burst))
 	var extra string
 	switch driver {
+	case "daemon-fixed":
+		extra = "  adaptive: false\n"
 	case "daemon-adaptive":
 		extra = "  adaptive: true\n"
 	case "daemon-shared":
