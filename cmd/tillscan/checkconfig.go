@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
 
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
 	"github.com/tillscan/tillscan/pos"
@@ -13,6 +16,7 @@ import (
 type checkConfigCmd struct {
 	Config     string `short:"c" default:"/etc/tillscan/tillscan.yaml" env:"TILLSCAN_CONFIG" help:"Config file." type:"path"`
 	NoKeyCheck bool   `help:"Do not require the API key and the POS token to be readable (checking a config on another machine)."`
+	NoDevices  bool   `name:"no-device-check" help:"Do not open the pass-through keyboards (/dev/uinput) as run does (checking a config on another machine)."`
 }
 
 func (c *checkConfigCmd) Run(g *globals) error {
@@ -51,7 +55,23 @@ func (c *checkConfigCmd) Run(g *globals) error {
 			}
 		}
 	}
+	// The scanners as run builds them (pass-through keyboards included,
+	// opened and closed again), so check-config fails where run would.
+	check := cfg
+	if c.NoDevices {
+		check = withoutPassthrough(cfg)
+	}
+	if srcs, err := buildSources(check, strings.NewReader(""), zerolog.Nop()); err != nil {
+		problems = append(problems, err)
+	} else {
+		for _, s := range srcs {
+			if s.pass != nil {
+				s.pass.Close()
+			}
+		}
+	}
 	for _, s := range cfg.Scanners {
+		fmt.Fprintf(g.Stdout, "scanner %s: %s\n", s.Name, scannerOpens(s))
 		if s.Type == "serial" {
 			if _, err := os.Stat(s.Path); err != nil {
 				fmt.Fprintf(g.Stdout, "note: scanner %s: %s is not there now (not plugged in?); tillscan opens it when it appears\n", s.Name, s.Path)
@@ -64,4 +84,44 @@ func (c *checkConfigCmd) Run(g *globals) error {
 	fmt.Fprintf(g.Stdout, "config OK: %s (till %s, %d scanner(s), %d mode(s), state in %s, status on %s)\n",
 		c.Config, cfg.TillID, len(cfg.Scanners), len(cfg.Modes), cfg.StateDir, cfg.Status.Listen)
 	return nil
+}
+
+// scannerOpens says what run will open for s, in the installer's terms.
+func scannerOpens(s config.Scanner) string {
+	var what string
+	switch s.Type {
+	case "serial":
+		what = fmt.Sprintf("serial port %s at %d baud", s.Path, s.Baud)
+	case "hid":
+		what = fmt.Sprintf("USB-HID scanner %s:%s", s.VID, s.PID)
+		if s.Serial != "" {
+			what += " serial " + s.Serial
+		}
+		if s.USBPath != "" {
+			what += " at USB port " + s.USBPath
+		}
+		what += ", keyboard layout " + s.Layout
+		if s.HIDMode != "" {
+			what += ", mode " + s.HIDMode
+		}
+	case "stdin":
+		what = "standard input (one scan per line)"
+	default:
+		what = s.Type
+	}
+	if s.Passthrough {
+		what += "; other barcodes re-typed to the POS through /dev/uinput"
+	}
+	return what
+}
+
+// withoutPassthrough is a copy of cfg whose scanners open no pass-through
+// keyboard.
+func withoutPassthrough(cfg *config.Config) *config.Config {
+	c := *cfg
+	c.Scanners = append([]config.Scanner(nil), cfg.Scanners...)
+	for i := range c.Scanners {
+		c.Scanners[i].Passthrough = false
+	}
+	return &c
 }

@@ -214,7 +214,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	d.till = pos.NewTill(tc, d.metrics.queue(d.q), d.feed, d.worker.Wake, d.log.With().Str("component", "till").Logger())
 	d.sources, err = buildSources(cfg, opt.Stdin, d.log)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	d.metrics.registerGauges(daemonGauges{d})
 	if opt.OnInputEnd != nil {

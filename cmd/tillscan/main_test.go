@@ -44,7 +44,7 @@ func TestCLI(t *testing.T) {
 		{"no command prints usage", []string{}, "Usage: tillscan <command>", false},
 		{"--version", []string{"--version"}, "tillscan dev", false},
 		{"version command", []string{"version"}, "tillscan dev", false},
-		{"example config", []string{"check-config", "--no-key-check", "--config", "../../configs/tillscan.yaml"}, "config OK", false},
+		{"example config", []string{"check-config", "--no-key-check", "--no-device-check", "--config", "../../configs/tillscan.yaml"}, "config OK", false},
 		{"example config needs a key", []string{"check-config", "--config", "../../configs/tillscan.yaml"}, "no API key", true},
 		{"misspelt key", []string{"check-config", "--config", bad}, `[3:20] unknown field "pth"`, true},
 		{"good config with key file", []string{"check-config", "--config", good}, "api key: found", false},

@@ -18,33 +18,33 @@ func buildSources(cfg *config.Config, stdin io.Reader, log zerolog.Logger) ([]*s
 		key := fmt.Sprintf("scanners[%d] (%s)", i, sc.Name)
 		frame, err := sc.FrameConfig()
 		if err != nil {
-			return nil, fmt.Errorf("config: %s: %w", key, err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		s := &source{typ: sc.Type, term: passTerminator(frame.Terminator)}
 		switch sc.Type {
 		case config.TypeStdin:
 			if stdin == nil {
-				return nil, fmt.Errorf("config: %s: a stdin scanner needs the daemon's standard input (not available here)", key)
+				return nil, fmt.Errorf("%s: a stdin scanner needs the daemon's standard input (not available here)", key)
 			}
 			s.src = scanner.NewStdin(sc.Name, stdin, log.With().Str("scanner", sc.Name).Logger())
 		case config.TypeSerial:
 			scfg, err := sc.SerialConfig()
 			if err != nil {
-				return nil, fmt.Errorf("config: %s: %w", key, err)
+				return nil, fmt.Errorf("%s: %w", key, err)
 			}
 			src, err := scanner.NewSerial(scfg, log.With().Str("scanner", sc.Name).Logger())
 			if err != nil {
-				return nil, fmt.Errorf("config: %s: %w", key, err)
+				return nil, fmt.Errorf("%s: %w", key, err)
 			}
 			s.src = src
 		case config.TypeHID:
 			src, err := newHIDSource(sc, frame, log)
 			if err != nil {
-				return nil, fmt.Errorf("config: %s: %w", key, err)
+				return nil, fmt.Errorf("%s: %w", key, err)
 			}
 			s.src = src
 		default:
-			return nil, fmt.Errorf("config: %s: unknown type %q", key, sc.Type)
+			return nil, fmt.Errorf("%s: unknown type %q", key, sc.Type)
 		}
 		if sc.Passthrough {
 			layout := sc.PassLayout
@@ -58,7 +58,7 @@ func buildSources(cfg *config.Config, stdin io.Reader, log zerolog.Logger) ([]*s
 			kb, err := openPassTyper("tillscan pass-through "+sc.Name, layout, log.With().Str("scanner", sc.Name).Logger())
 			if err != nil {
 				closeSources(out)
-				return nil, fmt.Errorf("config: %s: passthrough: %w", key, err)
+				return nil, fmt.Errorf("%s: %w", key, err) // the error names pass-through
 			}
 			s.pass = kb
 		}
