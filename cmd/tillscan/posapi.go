@@ -16,7 +16,7 @@ import (
 )
 
 // This file holds the daemon's side of the POS endpoints (POST
-// /api/v1/scans and /api/v1/next): a posted scan goes through the same
+// /api/v1/scans, /api/v1/undo and /api/v1/next): a posted scan goes through the same
 // till as a scanner's, and errors become the control API's stable codes.
 
 // Scan handles a posted scan as if the named scanner (control.APIScanner if
@@ -36,10 +36,33 @@ func (b statusBackend) Scan(_ context.Context, req control.ScanRequest) (control
 	}
 	ev := d.till.Handle(scanner.Scan{Text: req.Text, Scanner: name, At: time.Now()})
 	d.saves.record(ev)
+	return scanResult(ev, name), nil
+}
+
+// Undo takes back the last action for the last card scanned, as the UNDO
+// command barcode read by the named scanner (control.APIScanner if none).
+func (b statusBackend) Undo(_ context.Context, req control.UndoRequest) (control.ScanResult, error) {
+	d := b.d
+	if !d.accepting.Load() {
+		return control.ScanResult{}, &control.Error{Status: http.StatusServiceUnavailable, Code: control.CodeUnavailable,
+			Message: "tillscan is starting or stopping and takes no requests now: try again in a few seconds"}
+	}
+	name := req.Scanner
+	if name == "" {
+		name = control.APIScanner
+	} else if err := d.knownScanner(name); err != nil {
+		return control.ScanResult{}, err
+	}
+	return scanResult(d.till.Undo(name), name), nil
+}
+
+// scanResult is ev, the till's answer to a scan or an undo, as the POS API
+// answers it.
+func scanResult(ev pos.Event, scanner string) control.ScanResult {
 	return control.ScanResult{
 		Seq: ev.Seq, Outcome: string(ev.Kind), Saved: ev.Kind == pos.EventSaved, Message: ev.Message,
-		Scanner: name, Card: ev.Card, Job: ev.JobID, Mode: ev.Mode,
-	}, nil
+		Scanner: scanner, Card: ev.Card, Job: ev.JobID, Mode: ev.Mode,
+	}
 }
 
 // knownScanner is nil if a configured scanner is called name, else the
@@ -76,11 +99,10 @@ func (b statusBackend) SetNext(req control.NextRequest) (control.NextResult, err
 		return res, err
 	}
 	res.For, res.Scanner = control.NextForScanner, req.Scanner
-	ev, err := d.setNextOn(req)
-	if err != nil {
-		return res, err
+	if err := d.till.SetNextOn(req.Scanner, req.Mode, req.PurchaseSum); err != nil {
+		return res, nextError(err, req)
 	}
-	res.Message = ev.Message
+	res.Message = "next card scan on " + req.Scanner + ": " + nextText(req, d.cfg.Currency)
 	return res, nil
 }
 
@@ -96,46 +118,6 @@ func (d *daemon) checkNext(req control.NextRequest) error {
 		}
 	}
 	return nil
-}
-
-// setNextOn gives one scanner its next scan's context the way a cashier
-// does: the scanner "reads" the command barcodes (cancel, mode, sum), so
-// the till keeps one rule for what a pending mode is and when it expires.
-// The last event says what the next scan takes.
-func (d *daemon) setNextOn(req control.NextRequest) (pos.Event, error) {
-	var texts []string
-	if req.Mode == "" && req.PurchaseSum == nil {
-		texts = append(texts, d.commandText(pos.Command{Cancel: true}))
-	}
-	if req.Mode != "" {
-		texts = append(texts, d.commandText(pos.Command{Mode: req.Mode}))
-	}
-	if req.PurchaseSum != nil {
-		texts = append(texts, d.commandText(pos.Command{PurchaseSum: true})+sumText(*req.PurchaseSum))
-	}
-	var ev pos.Event
-	for _, text := range texts {
-		ev = d.till.Handle(scanner.Scan{Text: text, Scanner: req.Scanner, At: time.Now()})
-		if ev.Kind != pos.EventMode {
-			d.log.Error().Str("command", text).Str("outcome", string(ev.Kind)).Str("message", ev.Message).Msg("POS next-scan request: the till did not take its command barcode")
-			return ev, errors.New("the till did not take command " + strconv.Quote(text))
-		}
-	}
-	return ev, nil
-}
-
-// commandText is the barcode text of cmd on this till (the built-in ones
-// and each mode's barcode).
-func (d *daemon) commandText(cmd pos.Command) string {
-	if m, ok := d.cfg.Modes[cmd.Mode]; ok && cmd.Mode != "" && m.Barcode != "" {
-		return m.Barcode
-	}
-	for text, c := range pos.DefaultCommands() {
-		if c == cmd {
-			return text
-		}
-	}
-	return ""
 }
 
 // nextError is err (from pos) as the control API answers it.

@@ -354,3 +354,51 @@ func postScan(t *testing.T, pd *posDaemon, text string) control.ScanResult {
 	}
 	return res
 }
+
+// TestPOSNextForOneScanner: a sum set for one named scanner goes to that
+// scanner's next card scan only; another scanner's scan does not take it.
+func TestPOSNextForOneScanner(t *testing.T) {
+	pd := startPOSDaemon(t)
+	c := control.NewClient(strings.TrimPrefix(pd.base, "http://"), nil)
+	c.SetToken(pd.token)
+	sum := 20.0
+	res, err := c.SetNext(t.Context(), control.NextRequest{PurchaseSum: &sum, Scanner: "front"})
+	if err != nil || res.For != control.NextForScanner || res.Scanner != "front" {
+		t.Fatalf("SetNext for front = %+v, %v", res, err)
+	}
+	// The pos-api scanner is not "front": its scan comes without the sum.
+	other, err := c.Scan(t.Context(), control.ScanRequest{Text: "612001-100-205"})
+	if err != nil || other.Mode != "" || !strings.Contains(other.Message, "saved") || strings.Contains(other.Message, "purchase") {
+		t.Fatalf("scan on another scanner = %+v, %v; want it saved without the sum", other, err)
+	}
+	front, err := c.Scan(t.Context(), control.ScanRequest{Text: "612001-100-201", Scanner: "front"})
+	if err != nil || !front.Saved || !strings.Contains(front.Message, "purchase £20.00") {
+		t.Fatalf("scan on front = %+v, %v; want it saved with the purchase sum", front, err)
+	}
+}
+
+// TestPOSUndo: POST /api/v1/undo takes back the last scan (cancelled if
+// not sent yet, else reversed by a new saved job) and names an unknown
+// scanner as such.
+func TestPOSUndo(t *testing.T) {
+	pd := startPOSDaemon(t)
+	c := control.NewClient(strings.TrimPrefix(pd.base, "http://"), nil)
+	c.SetToken(pd.token)
+	scan := postScan(t, pd, "544256-439-856")
+	res, err := c.Undo(t.Context(), control.UndoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch res.Outcome {
+	case "undone": // cancelled before it was sent
+	case "saved": // applied already: the reversal is a job of its own
+		if res.Job == "" || res.Job == scan.Job {
+			t.Fatalf("undo of an applied scan = %+v, want a reversing job of its own", res)
+		}
+	default:
+		t.Fatalf("undo = %+v, want undone or saved", res)
+	}
+	if _, err := c.Undo(t.Context(), control.UndoRequest{Scanner: "back"}); err == nil || !strings.Contains(err.Error(), `scanner "back" is not configured`) {
+		t.Fatalf("undo on an unknown scanner = %v", err)
+	}
+}

@@ -65,6 +65,12 @@ func (c *Client) SetNext(ctx context.Context, req NextRequest) (NextResult, erro
 	return res, c.call(ctx, http.MethodPost, "/api/v1/next", req, &res)
 }
 
+// Undo takes back the last action for the last card scanned.
+func (c *Client) Undo(ctx context.Context, req UndoRequest) (ScanResult, error) {
+	var res ScanResult
+	return res, c.call(ctx, http.MethodPost, "/api/v1/undo", req, &res)
+}
+
 // Scan hands the daemon a scan as if a scanner had read it.
 func (c *Client) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	var res ScanResult

@@ -38,6 +38,8 @@ type Backend interface {
 	// Scan handles text as a scan read by req.Scanner (APIScanner if
 	// empty) and says what became of it.
 	Scan(ctx context.Context, req ScanRequest) (ScanResult, error)
+	// Undo takes back the last action for the last card scanned.
+	Undo(ctx context.Context, req UndoRequest) (ScanResult, error)
 }
 
 // Server serves the control API.
@@ -71,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux := s.publicMux()
 	mux.Handle("POST /api/v1/next", s.requireToken(http.HandlerFunc(s.next)))
 	mux.Handle("POST /api/v1/scans", s.requireToken(http.HandlerFunc(s.scan)))
+	mux.Handle("POST /api/v1/undo", s.requireToken(http.HandlerFunc(s.undo)))
 	return localOnly(mux)
 }
 

@@ -41,6 +41,10 @@ func (f *fakeBackend) SetNext(req NextRequest) (NextResult, error) {
 	return NextResult{For: NextForTill, Mode: req.Mode, PurchaseSum: req.PurchaseSum}, nil
 }
 
+func (f *fakeBackend) Undo(_ context.Context, req UndoRequest) (ScanResult, error) {
+	return ScanResult{Outcome: "undone", Scanner: req.Scanner}, nil
+}
+
 func (f *fakeBackend) Scan(_ context.Context, req ScanRequest) (ScanResult, error) {
 	return ScanResult{Outcome: "saved", Saved: true, Scanner: req.Scanner, Card: req.Text}, nil
 }
@@ -206,7 +210,7 @@ func (c chanSub) Close() {}
 // endpoints refuse every request, with or without an Authorization header.
 func TestPOSEndpointsOffWithoutToken(t *testing.T) {
 	h := New(&fakeBackend{}, nil, zerolog.Nop()).Handler()
-	for _, path := range []string{"/api/v1/scans", "/api/v1/next"} {
+	for _, path := range []string{"/api/v1/scans", "/api/v1/next", "/api/v1/undo"} {
 		for _, auth := range []string{"", "Bearer ", "Bearer x"} {
 			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8765"+path, strings.NewReader(`{"text":"1"}`))
 			if auth != "" {

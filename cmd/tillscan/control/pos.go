@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// This file holds the POS endpoints: POST /api/v1/scans and POST
+// This file holds the POS endpoints: POST /api/v1/scans, /api/v1/undo and
 // /api/v1/next, for POS software that hands tillscan a scan or the next
 // scan's purchase sum. docs/pos-api.md is their contract.
 
@@ -67,6 +67,19 @@ func checkScanText(text string) string {
 		return "text: control characters (a line break?) in it: post one scan per request, without its terminator"
 	}
 	return ""
+}
+
+func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
+	var body UndoRequest
+	if !decode(w, r, &body, `{"scanner": "front"}`) {
+		return
+	}
+	res, err := s.b.Undo(r.Context(), body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {

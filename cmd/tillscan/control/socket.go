@@ -24,6 +24,7 @@ func (s *Server) SocketHandler() http.Handler {
 	mux := s.publicMux()
 	mux.HandleFunc("POST /api/v1/next", s.next)
 	mux.HandleFunc("POST /api/v1/scans", s.scan)
+	mux.HandleFunc("POST /api/v1/undo", s.undo)
 	s.routeJobs(mux)
 	return mux
 }

@@ -94,6 +94,15 @@ type ScanRequest struct {
 	Scanner string `json:"scanner,omitempty"`
 }
 
+// UndoRequest is the body of POST /api/v1/undo: take back the last action
+// this till took for the last card scanned, as the UNDO command barcode
+// does. Scanner names who asks (APIScanner if empty); the answer is a
+// ScanResult (outcome undone, saved for the reversing job, or refused with
+// the reason).
+type UndoRequest struct {
+	Scanner string `json:"scanner,omitempty"`
+}
+
 // APIScanner is the scanner name of a scan posted without one.
 const APIScanner = "pos-api"
 

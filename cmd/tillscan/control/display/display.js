@@ -56,6 +56,9 @@ function onEvent(ev) {
       if (ev.job && lastJob && ev.job !== lastJob && ev.card) break;
       show("refused", "Not applied", reason(ev));
       break;
+    case "undone":
+      show("saved", "Undone", reason(ev));
+      break;
     case "not_saved":
       show("not_saved", "NOT saved — please scan again", ev.card);
       break;
