@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +195,55 @@ func TestCounterDisplay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCounterDisplayOffline: with the loyalty API unreachable the display
+// says so, and that scans are saved, in a banner readable from 2 m.
+func TestCounterDisplayOffline(t *testing.T) {
+	ctx := browser(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String() // nothing answers there once closed
+	ln.Close()
+	pd := startPOSDaemonFor(t, dead)
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(800, 480),
+		chromedp.Navigate(pd.base+"/display"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-connected="1"]`)),
+	); err != nil {
+		t.Fatalf("open the display: %v", err)
+	}
+	postScan(t, pd, "544256-439-856")
+	l, _, ok := waitLooks(t, ctx, 15*time.Second, func(l looks) bool { return l.Offline })
+	if !ok {
+		t.Fatalf("the display shows %+v, want the offline banner", l)
+	}
+	type banner struct {
+		Text   string  `json:"text"`
+		FontPx float64 `json:"fontPx"`
+		Color  string  `json:"color"`
+		Bg     string  `json:"bg"`
+	}
+	b, err := chromedp.Run(ctx, chromedp.Evaluate[banner](`(() => { const e = document.getElementById("offline"), cs = getComputedStyle(e);
+	  return {text: e.textContent, fontPx: parseFloat(cs.fontSize), color: cs.color, bg: cs.backgroundColor}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Text, "scans are saved") {
+		t.Errorf("offline banner %q, want it to say scans are saved", b.Text)
+	}
+	if b.FontPx < 24 {
+		t.Errorf("offline banner text %.0f px, want >= 24", b.FontPx)
+	}
+	if c := contrast(t, b.Color, b.Bg); c < 7 {
+		t.Errorf("offline banner contrast %.2f:1, want >= 7:1", c)
+	}
+	if !strings.Contains(l.Queue, "waiting") {
+		t.Errorf("queue line %q, want the scans waiting", l.Queue)
+	}
+	screenshot(t, ctx, filepath.Join(artefactDir(t), "800x480-offline.png"))
 }
 
 // postScanAny posts text and returns the result whatever it is.

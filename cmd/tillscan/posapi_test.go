@@ -45,6 +45,12 @@ func startPOSDaemon(t *testing.T) *posDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
+	return startPOSDaemonFor(t, sb.URL)
+}
+
+// startPOSDaemonFor is startPOSDaemon with the loyalty API at apiURL.
+func startPOSDaemonFor(t *testing.T, apiURL string) *posDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "pos-token")
 	if err := os.WriteFile(tokenFile, []byte(testPOSToken+"\n"), 0o640); err != nil {
@@ -59,7 +65,7 @@ scanners:
   - {name: front, type: stdin}
 status: {listen: "127.0.0.1:0", token_file: %q}
 worker: {settle: 1s, retry_base: 1s, retry_cap: 2s}
-`, dir, sb.URL, tokenFile)), 0o600); err != nil {
+`, dir, apiURL, tokenFile)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgPath)
