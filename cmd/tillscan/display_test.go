@@ -153,12 +153,14 @@ func TestCounterDisplay(t *testing.T) {
 			postScan(t, pd, card)
 			// Saved shows within 1 s (generous: a push, not a poll), then
 			// the worker applies it.
-			if l, took, ok := waitLooks(t, ctx, time.Second, func(l looks) bool {
+			l, took, ok := waitLooks(t, ctx, time.Second, func(l looks) bool {
 				return (l.State == "saved" && l.Detail == card) || l.State == "applied"
-			}); !ok {
+			})
+			if !ok {
 				t.Fatalf("the display shows %+v %v after the scan was saved, want the scan", l, took)
 			}
-			l, _, ok := waitLooks(t, ctx, 15*time.Second, func(l looks) bool { return l.State == "applied" })
+			t.Logf("the display showed the scan %v after the POST returned", took.Round(time.Millisecond))
+			l, _, ok = waitLooks(t, ctx, 15*time.Second, func(l looks) bool { return l.State == "applied" })
 			if !ok {
 				t.Fatalf("the display shows %+v, want the applied stamp", l)
 			}
