@@ -102,7 +102,9 @@ got=$(in_root tillscan version 2>&1) || fail "install: tillscan version failed: 
 # The admin's next steps, as postinst prints them: a key, then check-config.
 printf 'chroot-test-key-0123456789\n' >"$root/etc/tillscan/api-key"
 chmod 0600 "$root/etc/tillscan/api-key"
-out=$(in_root tillscan check-config --config /etc/tillscan/tillscan.yaml 2>&1) ||
+# --no-device-check: the root is not the till; the example config names a
+# pass-through keyboard (/dev/uinput) and scanners this machine does not have.
+out=$(in_root tillscan check-config --no-device-check --config /etc/tillscan/tillscan.yaml 2>&1) ||
 	fail "install: tillscan check-config on the packaged config failed: $out"
 step_done "install ($want_version): user, modes, enabled, version, check-config"
 
