@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -187,7 +188,37 @@ func (t *txn) strays(name []byte, f *findings) {
 	})
 }
 
-// rebuild quarantines every record decodeJob refuses, drops damaged cache
+// filedCards returns, per job id, the card numbers the history index files
+// it under: an independent copy of each record's card, written with it.
+func (t *txn) filedCards() map[string][]string {
+	filed := map[string][]string{}
+	if t.history == nil { // a format-1 file: no history index yet
+		return filed
+	}
+	_ = t.history.ForEach(func(k, _ []byte) error {
+		if len(k) > idLen+1 && k[len(k)-idLen-1] == 0 {
+			id := idOf(k)
+			filed[id] = append(filed[id], string(k[:len(k)-idLen-1]))
+		}
+		return nil
+	})
+	return filed
+}
+
+// disagrees returns an error when the indexes file job j under other card
+// numbers than its record's. A record whose card number was damaged into
+// another valid one still decodes; rebuilding the indexes from it would
+// send the scan to someone else's card. Which copy is right cannot be told,
+// so the record is quarantined for an operator rather than trusted.
+func disagrees(j Job, filed []string) error {
+	if len(filed) == 0 || slices.Contains(filed, j.Card) {
+		return nil
+	}
+	return fmt.Errorf("its card number %q disagrees with the card %q the queue's history filed it under (one of them is damaged; sending it could credit the wrong card)", j.Card, filed[0])
+}
+
+// rebuild quarantines every record decodeJob refuses or whose card number
+// the indexes contradict, drops damaged cache
 // entries, and writes every index and counter anew from the remaining
 // records, all in t. It returns what it quarantined or dropped, one
 // sentence each.
@@ -197,9 +228,14 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 		err error
 	}
 	var bads []bad
+	filed := t.filedCards()
 	c := t.jobs.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if _, err := decodeJob(k, v); err != nil {
+		j, err := decodeJob(k, v)
+		if err == nil {
+			err = disagrees(j, filed[j.ID])
+		}
+		if err != nil {
 			bads = append(bads, bad{bytes.Clone(k), err})
 		}
 	}

@@ -122,36 +122,62 @@ func TestOpen_QuarantinesDamagedRecords(t *testing.T) {
 }
 
 // Issue 8, defect 2: one job whose card bytes changed (the record decodes,
-// the card index disagrees). Before the fix Next kept handing it out and
-// Sending refused it (not its card's head) forever, and every later job of
-// the card waited. Now Open rebuilds the indexes from the records.
-func TestOpen_RebuildsIndexesFromRecords(t *testing.T) {
-	q, path := openQueue(t, queue.Options{})
-	a1 := enqueue(t, q, "A", t0)
-	a2 := enqueue(t, q, "A", t0)
-	rewrite(t, q, a1.ID, replace(`"card":"A"`, `"card":"Z"`))
-	if err := q.Check(); !errors.Is(err, queue.ErrCorrupt) {
-		t.Fatalf("Check() = %v, want ErrCorrupt", err)
+// the card index disagrees). Before the first fix Next kept handing it out
+// and Sending refused it (not its card's head) forever, and every later job
+// of the card waited. Rebuilding the indexes from the record then sent the
+// scan to the other card, which is someone else's when the damage turns one
+// valid card number into another (found by the daemon's damage campaign).
+// Now the record is quarantined: reported, never sent, and its card's later
+// job goes ahead.
+func TestOpen_QuarantinesRecordWhoseCardDisagrees(t *testing.T) {
+	tests := []struct{ name, from, to string }{
+		{"letter", `"card":"A"`, `"card":"Z"`},
+		{"one bit of the last digit", `"card":"700000-000-001"`, `"card":"700000-000-000"`},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card := strings.TrimSuffix(strings.TrimPrefix(tt.from, `"card":"`), `"`)
+			other := strings.TrimSuffix(strings.TrimPrefix(tt.to, `"card":"`), `"`)
+			q, path := openQueue(t, queue.Options{})
+			a1 := enqueue(t, q, card, t0)
+			a2 := enqueue(t, q, card, t0)
+			o := enqueue(t, q, other, t0)
+			damaged := rewrite(t, q, a1.ID, replace(tt.from, tt.to))
+			if err := q.Check(); !errors.Is(err, queue.ErrCorrupt) {
+				t.Fatalf("Check() = %v, want ErrCorrupt", err)
+			}
 
-	q = reopen(t, q, path)
-	if rep := strings.Join(q.Repaired(), "\n"); !strings.Contains(rep, "rebuilt every index from the 2 job records") {
-		t.Errorf("Repaired() = %q, want the rebuild", rep)
+			q = reopen(t, q, path)
+			rep := strings.Join(q.Repaired(), "\n")
+			if !strings.Contains(rep, "quarantined damaged record") || !strings.Contains(rep, "disagrees with the card") {
+				t.Errorf("Repaired() = %q, want %s quarantined for its card number", rep, a1.ID)
+			}
+			mustCheck(t, q)
+			quar, err := q.Quarantined()
+			if err != nil || len(quar) != 1 || quar[0].Key != a1.ID || !bytes.Equal(quar[0].Data, damaged) {
+				t.Fatalf("Quarantined() = %+v, %v; want %s byte for byte", quar, err, a1.ID)
+			}
+			// Both cards' own jobs go ahead; the damaged one is never handed out.
+			sent := map[string]bool{}
+			for range 2 {
+				j, err := q.Next(t0)
+				if err != nil {
+					t.Fatalf("Next() = %v", err)
+				}
+				if j.ID == a1.ID {
+					t.Fatalf("Next() handed out the quarantined job %s (card %s)", j.ID, j.Card)
+				}
+				sent[j.ID] = true
+				if err := errors.Join(q.Sending(j.ID, "add-stamp 1", t0), q.Done(j.ID, send("applied"), "")); err != nil {
+					t.Fatalf("sending %s: %v", j.ID, err)
+				}
+			}
+			if !sent[a2.ID] || !sent[o.ID] {
+				t.Errorf("sent %v, want %s (card %s) and %s (card %s)", sent, a2.ID, card, o.ID, other)
+			}
+			wantNext(t, q, t0, "")
+		})
 	}
-	mustCheck(t, q)
-	for _, want := range []string{a1.ID, a2.ID} { // two cards now: both heads
-		j, err := q.Next(t0)
-		if err != nil {
-			t.Fatalf("Next() = %v", err)
-		}
-		if j.ID != want {
-			t.Fatalf("Next() = %s, want %s", j.ID, want)
-		}
-		if err := errors.Join(q.Sending(j.ID, "add-stamp 1", t0), q.Done(j.ID, send("applied"), "")); err != nil {
-			t.Fatalf("sending %s: %v", j.ID, err)
-		}
-	}
-	wantNext(t, q, t0, "")
 }
 
 // Every way an index can disagree with the records is repaired at Open,
