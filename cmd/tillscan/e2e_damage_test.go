@@ -344,21 +344,15 @@ func queueVerdict(t *testing.T, bad []byte) verdict {
 	return verdict{moved: moved != "", repaired: len(q.Repaired()), quarantined: st.Quarantined}
 }
 
-// cardFlip is off until the queue detects a record whose card number was
-// damaged into another valid one (REQUESTS.md, H6 → H1); turn it on by
-// default once this passes.
-var cardFlip = flag.Bool("e2e.damage.cardflip", false, "run TestE2E_DamagedCardNumber (fails until the queue detects a changed card number)")
-
 // TestE2E_DamagedCardNumber: one bit flipped in a waiting job's card number
 // turns it into another card of the shop ("…-001" → "…-000"). The record is
 // still valid JSON with a valid card number, but it is damaged: the daemon
-// must not apply that scan to the other card, and must say so.
+// must not apply that scan to the other card, and must say so. It failed
+// until the queue quarantined a record whose card disagrees with its history
+// index (found by the 200-round damage campaign).
 //
-//	go test -run DamagedCardNumber -v ./cmd/tillscan/ -args -e2e.damage.cardflip
+//	go test -run DamagedCardNumber -v ./cmd/tillscan/
 func TestE2E_DamagedCardNumber(t *testing.T) {
-	if !*cardFlip {
-		t.Skip("known defect, run with -args -e2e.damage.cardflip (see REQUESTS.md)")
-	}
 	h := newHarness(t, sandbox.Options{Seed: manyStampCards(6)}, faultWorker)
 	tp := buildQueueTemplate(t, h)
 	var victim string

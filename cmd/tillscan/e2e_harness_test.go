@@ -269,6 +269,13 @@ func (h *harness) signal(sig syscall.Signal) {
 		return
 	}
 	cmd.Process.Signal(sig)
+	// Bounded: a daemon that ignores SIGTERM is a failure to report, not a
+	// test that hangs until go test's timeout.
+	stuck := time.AfterFunc(60*time.Second, func() {
+		h.t.Errorf("the daemon did not exit within 60s of signal %v: killing it", sig)
+		cmd.Process.Kill()
+	})
+	defer stuck.Stop()
 	for range h.lines { // drain so the reader goroutine can finish
 	}
 	<-exit
