@@ -123,6 +123,12 @@ func BenchmarkTillSaved(b *testing.B) {
 	defer q.Close()
 	till := pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1}, q, pos.NewFeed(0), nil, zerolog.Nop())
 	cards := []string{sandbox.DemoStampCard, sandbox.DemoRewardPointsCard, sandbox.DemoCouponCard}
+	benchSaved(b, till, cards)
+}
+
+// benchSaved scans cards in turn through till, each expected "saved", and
+// reports the p50 and p99 of Till.Handle.
+func benchSaved(b *testing.B, till *pos.Till, cards []string) {
 	var lat []time.Duration
 	i := 0
 	for b.Loop() {
@@ -164,20 +170,7 @@ func BenchmarkTillSavedCapped(b *testing.B) {
 	caps := pos.Caps{ByType: map[apiclient.CardType]pos.Cap{apiclient.Stamp: {PerDay: 1_000_000, MinInterval: time.Nanosecond}}}
 	till := pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1, Cards: cache, Jobs: q, Caps: caps, Rules: pos.DefaultRules},
 		q, pos.NewFeed(0), nil, zerolog.Nop())
-	var lat []time.Duration
-	i := 0
-	for b.Loop() {
-		s := scanner.Scan{Text: cards[i%len(cards)], Scanner: "bench", At: time.Now()}
-		i++
-		start := time.Now()
-		if ev := till.Handle(s); ev.Kind != pos.EventSaved {
-			b.Fatalf("Handle = %+v", ev)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	benchSaved(b, till, cards)
 }
 
 // BenchmarkCacheGetWhilePut measures what the till's scan path waits for
