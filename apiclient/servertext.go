@@ -76,17 +76,20 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// cleanMessage makes server text safe to keep and show: the key removed
-// (see redactKey), control and bidirectional-override characters turned
-// into spaces, at most maxMessageRunes runes, trimmed.
+// cleanMessage makes server text safe to keep and show: control and
+// bidirectional-override characters (and invalid UTF-8) turned into spaces,
+// the key removed (see redactKey), at most maxMessageRunes runes, trimmed.
+// The key is removed after the spaces are made: a space made from a byte the
+// server sent could otherwise complete a run of a key that has spaces in it
+// (found by FuzzErrorMessage).
 func cleanMessage(msg, key string) string {
-	msg = redactKey(msg, key)
 	msg = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar {
 			return ' '
 		}
 		return r
 	}, msg)
+	msg = redactKey(msg, key)
 	if r := []rune(msg); len(r) > maxMessageRunes {
 		msg = string(r[:maxMessageRunes]) + "…"
 	}

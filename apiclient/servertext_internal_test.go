@@ -68,6 +68,21 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
+// A key with a space inside, echoed with a control character or an invalid
+// byte where the space is: the cleaning turns that byte into a space, so the
+// key must be removed after it, not before (FuzzErrorMessage found it).
+func TestErrorMessage_SpaceMadeByCleaning(t *testing.T) {
+	const key = "abc defgh" // every 8-byte piece holds the space
+	for _, body := range []string{
+		"{\"message\":\"key abc\u0007defgh refused\"}",
+		"{\"message\":\"key abc\xcbdefgh refused\"}",
+	} {
+		if got := errorMessage([]byte(body), key); strings.Contains(strings.ToLower(got), "c defg") {
+			t.Errorf("errorMessage(%q) = %q: holds the key", body, got)
+		}
+	}
+}
+
 // A scrubbed error keeps what errors.Is matched, but not the raw text.
 func TestScrub(t *testing.T) {
 	const key = "tk-SECRET-9f8e7d6c5b4a"
