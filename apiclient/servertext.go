@@ -79,21 +79,39 @@ func lowerASCII(s string) string {
 // cleanMessage makes server text safe to keep and show: control and
 // bidirectional-override characters (and invalid UTF-8) turned into spaces,
 // the key removed (see redactKey), at most maxMessageRunes runes, trimmed.
-// The key is removed after the spaces are made: a space made from a byte the
-// server sent could otherwise complete a run of a key that has spaces in it
-// (found by FuzzErrorMessage).
+// The two steps can feed each other: a space made from a byte the server
+// sent can complete a run of a key that has spaces in it, and removing a run
+// a non-ASCII key shares can cut a character in half. So both repeat until
+// neither changes the text (found by FuzzErrorMessage); text that does not
+// settle is dropped whole rather than kept with a piece of the key.
 func cleanMessage(msg, key string) string {
-	msg = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar {
-			return ' '
+	settled := false
+	for range 8 {
+		next := redactKey(printable(msg), key)
+		if next == msg {
+			settled = true
+			break
 		}
-		return r
-	}, msg)
-	msg = redactKey(msg, key)
+		msg = next
+	}
+	if !settled {
+		return redacted
+	}
 	if r := []rune(msg); len(r) > maxMessageRunes {
 		msg = string(r[:maxMessageRunes]) + "…"
 	}
 	return strings.TrimSpace(msg)
+}
+
+// printable turns control and bidirectional-override characters, and
+// invalid UTF-8, into spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // errorMessage extracts the API's message from an error body: "message"
