@@ -39,17 +39,7 @@ func TestCache_FilePersistReloadCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenCache(reload) = %v", err)
 	}
-	got, ok := c2.Get("612001-100-207")
-	if !ok || got.Type != apiclient.Reward || got.TemplateID != 7 || !got.UpdatedAt.Equal(info.UpdatedAt) ||
-		len(got.RewardTiers) != 1 || got.RewardTiers[0].ID != 11 {
-		t.Errorf("Get after reload = %+v, %v; want %+v", got, ok, info)
-	}
-	if _, ok := c2.Get("544256-439-856"); ok {
-		t.Error("forgotten card came back after reload")
-	}
-	if m, ok := c2.Mechanics(7); m != MechPoints || !ok {
-		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
-	}
+	checkReloaded(t, c2, info)
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(leftovers) > 0 {
 		t.Errorf("temp files left behind: %v", leftovers)
 	}
@@ -132,17 +122,7 @@ func TestCache_Store(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewCache(reload) = %v", err)
 	}
-	got, ok := c2.Get("612001-100-207")
-	if !ok || got.Type != apiclient.Reward || got.TemplateID != 7 || !got.UpdatedAt.Equal(info.UpdatedAt) ||
-		len(got.RewardTiers) != 1 || got.RewardTiers[0].ID != 11 {
-		t.Errorf("Get after reload = %+v, %v; want %+v", got, ok, info)
-	}
-	if _, ok := c2.Get("544256-439-856"); ok {
-		t.Error("forgotten card came back after reload")
-	}
-	if m, ok := c2.Mechanics(7); m != MechPoints || !ok {
-		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
-	}
+	checkReloaded(t, c2, info)
 	if types, err := CardTypes(q); err != nil || len(types) != 1 || types["612001-100-207"] != apiclient.Reward {
 		t.Errorf("CardTypes() = %v, %v; want the reward card", types, err)
 	}
@@ -177,5 +157,23 @@ func TestCache_Store(t *testing.T) {
 	}
 	if n, err := ImportCacheFile(c2, old); n != 0 || err != nil {
 		t.Errorf("second ImportCacheFile = %d, %v; want nothing (the file was renamed)", n, err)
+	}
+}
+
+// checkReloaded checks what a cache reloaded from its store holds after the
+// tests' Put of info as 612001-100-207, Forget of 544256-439-856 and the
+// learned mechanics of template 7.
+func checkReloaded(t *testing.T, c *Cache, info CardInfo) {
+	t.Helper()
+	got, ok := c.Get("612001-100-207")
+	if !ok || got.Type != apiclient.Reward || got.TemplateID != 7 || !got.UpdatedAt.Equal(info.UpdatedAt) ||
+		len(got.RewardTiers) != 1 || got.RewardTiers[0].ID != 11 {
+		t.Errorf("Get after reload = %+v, %v; want %+v", got, ok, info)
+	}
+	if _, ok := c.Get("544256-439-856"); ok {
+		t.Error("forgotten card came back after reload")
+	}
+	if m, ok := c.Mechanics(7); m != MechPoints || !ok {
+		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
 	}
 }
