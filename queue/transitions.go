@@ -107,16 +107,31 @@ func (q *Queue) newID(t *txn, now time.Time) (string, error) {
 // whose card has no earlier unfinished job. It does not change the job.
 // ErrEmpty if none. It is one index lookup: the due index holds only card
 // heads, ordered by due time.
-func (q *Queue) Next(now time.Time) (Job, error) {
+func (q *Queue) Next(now time.Time) (Job, error) { return q.NextFree(now, nil) }
+
+// NextFree is Next for a sender with several jobs in flight: it returns the
+// oldest due job whose card busy does not name (busy is the sender's own set
+// of cards it is working on; nil means none). Each card has at most one
+// entry in the due index, so it passes over at most as many entries as busy
+// holds. ErrEmpty if none.
+func (q *Queue) NextFree(now time.Time, busy func(card string) bool) (Job, error) {
 	var j Job
 	err := q.view(func(t *txn) error {
-		k, _ := t.due.Cursor().First()
-		if k == nil || keyTime(k) > keyTime(tkey(now)) {
-			return ErrEmpty
+		c := t.due.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if keyTime(k) > keyTime(tkey(now)) {
+				break
+			}
+			job, err := t.get(idOf(k))
+			if err != nil {
+				return err
+			}
+			if busy == nil || !busy(job.Card) {
+				j = job
+				return nil
+			}
 		}
-		var err error
-		j, err = t.get(idOf(k))
-		return err
+		return ErrEmpty
 	})
 	if err != nil && !errors.Is(err, ErrEmpty) {
 		return Job{}, fmt.Errorf("queue: next: %w", err)
