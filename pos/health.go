@@ -73,24 +73,34 @@ func (w *Worker) unreachable(now time.Time, err error) {
 // failed records a failure to reach the API, starts or extends the backoff
 // (no job is sent before it ends) and returns when to try again. The first
 // failure of a streak publishes one "waiting" event, not one per job.
+//
+// A failure that comes while a backoff is already running belongs to a
+// request sent before it (several are in flight): it says nothing new about
+// the API, so it does not lengthen the streak; otherwise one outage would
+// reach RetryCap at once. It may still lengthen the hold to a Retry-After.
 func (w *Worker) failed(now time.Time, err error, job queue.Job) time.Time {
 	w.mu.Lock()
-	w.streak++
-	d := backoff(w.streak, w.cfg.RetryBase, w.cfg.RetryCap, rand.Float64())
-	if se, ok := errors.AsType[*apiclient.StatusError](err); ok && se.RetryAfter > d {
-		d = se.RetryAfter
+	var retryAfter time.Duration
+	if se, ok := errors.AsType[*apiclient.StatusError](err); ok {
+		retryAfter = se.RetryAfter
 	}
-	first, streak := w.streak == 1, w.streak
-	w.hold = now.Add(d)
+	counted := !now.Before(w.hold)
+	if counted {
+		w.streak++
+		w.hold = now.Add(max(backoff(w.streak, w.cfg.RetryBase, w.cfg.RetryCap, rand.Float64()), retryAfter))
+	} else if ra := now.Add(retryAfter); ra.After(w.hold) {
+		w.hold = ra
+	}
+	first, streak, hold := counted && w.streak == 1, w.streak, w.hold
 	w.status.APIReachable = statusOf(err) != 0
-	w.status.LastError, w.status.LastErr, w.status.RetryAt = now, err.Error(), w.hold
+	w.status.LastError, w.status.LastErr, w.status.RetryAt = now, err.Error(), hold
 	w.mu.Unlock()
 	if first {
 		w.feed.publish(waitingEvent(job, now, err))
-	} else {
-		w.log.Debug().Err(err).Int("failures", streak).Dur("retry_in", d).Msg("API still unreachable")
+	} else if counted {
+		w.log.Debug().Err(err).Int("failures", streak).Dur("retry_in", hold.Sub(now)).Msg("API still unreachable")
 	}
-	return now.Add(d)
+	return hold
 }
 
 // keyRefused records a 401/403 and, the first time in a pause, tells the

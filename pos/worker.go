@@ -3,7 +3,6 @@ package pos
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -26,7 +25,7 @@ type Loyalty interface {
 // JobQueue is the part of the queue the Worker needs; *queue.Queue
 // satisfies it.
 type JobQueue interface {
-	Next(now time.Time) (queue.Job, error)
+	NextFree(now time.Time, busy func(card string) bool) (queue.Job, error)
 	NextDue() (at time.Time, ok bool, err error)
 	Sending(id string, action string, now time.Time) error
 	Done(id string, a queue.Attempt, result string) error
@@ -75,6 +74,11 @@ type WorkerConfig struct {
 	// is reported at start, and Status knows whether the API answers
 	// before the first scan. It costs one request per start.
 	StartupCheck bool
+	// InFlight is how many jobs may be in flight at once, each for a
+	// different card; 0 means DefaultInFlight, at most MaxInFlight. 1 applies one job at a time.
+	// More in flight keeps the key's rate when each answer is slow; a
+	// kill -9 leaves at most this many jobs uncertain, each reconciled.
+	InFlight int
 	// Heartbeat, if set, is called at each turn of Run's loop with 0, and
 	// before each wait with the wait's length, so a watchdog can tell a
 	// waiting worker from a stuck one. It must not block.
@@ -97,12 +101,17 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.PageSize <= 0 {
 		c.PageSize = 100
 	}
+	if c.InFlight <= 0 {
+		c.InFlight = DefaultInFlight
+	}
+	c.InFlight = min(c.InFlight, MaxInFlight)
 	return c
 }
 
-// Worker is the back half of tillscan: it applies due jobs, one job end to
-// end in process, in per-card order (the queue hands out only a card's
-// oldest unfinished job). Create one with NewWorker and call Run once;
+// Worker is the back half of tillscan: it applies due jobs, each end to
+// end in process, several at once for different cards and in per-card
+// order (the queue hands out only a card's oldest unfinished job, and
+// never one of a card already in flight). Create one with NewWorker and call Run once;
 // Wake and Status are safe to call from any goroutine.
 type Worker struct {
 	cfg   WorkerConfig
@@ -123,6 +132,7 @@ type Worker struct {
 	// on the feed, so each pause is reported once. The pause itself is the
 	// client's (Loyalty.Status); this only remembers what was said.
 	announced bool
+	flights   *flights // the jobs in flight; set by Run
 }
 
 // NewWorker returns a Worker. cache nil means an in-memory cache; rules nil
@@ -154,48 +164,8 @@ func (w *Worker) Wake() {
 // SetAPIKey, then Wake.
 func (w *Worker) Resume() { w.Wake() }
 
-// Run applies due jobs until ctx is done. It returns nil on cancellation
-// and an error only if the queue itself fails.
-func (w *Worker) Run(ctx context.Context) error {
-	if w.cfg.StartupCheck {
-		w.check(ctx)
-	}
-	for ctx.Err() == nil {
-		w.beat(0)
-		if w.waitWhilePaused(ctx) {
-			continue
-		}
-		now := w.now()
-		if hold := w.holdUntil(); now.Before(hold) {
-			w.sleep(ctx, hold.Sub(now), false) // a new scan does not end the backoff
-			continue
-		}
-		job, err := w.q.Next(now)
-		if errors.Is(err, queue.ErrEmpty) {
-			w.idle(ctx, now)
-			continue
-		} else if err != nil {
-			return fmt.Errorf("pos: worker: %w", err)
-		}
-		err = w.process(ctx, job)
-		switch {
-		case err == nil:
-		case errors.Is(err, queue.ErrState) || errors.Is(err, queue.ErrNotFound):
-			// An operator changed the job under us (dropped, resolved): its
-			// new state stands. Pause a little so a surprise cannot spin.
-			w.log.Warn().Err(err).Str("job", job.ID).Msg("job changed while being worked on; moving on")
-			w.sleep(ctx, w.cfg.RetryBase, false)
-		case ctx.Err() != nil:
-			return nil
-		default:
-			return fmt.Errorf("pos: worker: job %s: %w", job.ID, err)
-		}
-	}
-	return nil
-}
-
-// process works on one job handed out by Next, from the decision to the
-// queue verb that records its outcome. It owns the job alone: nothing
+// process works on one job handed out by NextFree, from the decision to
+// the queue verb that records its outcome. It owns the job alone: nothing
 // else changes it meanwhile but an operator (ErrState).
 func (w *Worker) process(ctx context.Context, job queue.Job) error {
 	if job.State != queue.Pending { // ambiguous (sending cannot be handed out; treat it alike)

@@ -563,7 +563,9 @@ func TestWorker_Run(t *testing.T) {
 	})
 }
 
-// brokenQueue fails Next.
+// brokenQueue fails NextFree.
 type brokenQueue struct{ *recQueue }
 
-func (brokenQueue) Next(time.Time) (queue.Job, error) { return queue.Job{}, errors.New("disk on fire") }
+func (brokenQueue) NextFree(time.Time, func(string) bool) (queue.Job, error) {
+	return queue.Job{}, errors.New("disk on fire")
+}
