@@ -197,6 +197,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		Looks:     cfg.Worker.Looks,
 		RetryBase: cfg.Worker.RetryBase,
 		RetryCap:  cfg.Worker.RetryCap,
+		InFlight:  cfg.Worker.InFlight,
 		Currency:  cfg.Currency,
 		// Opt-in: an operator looks at every refusal.
 		ParkRefusals: cfg.Worker.OnRejected == "park",

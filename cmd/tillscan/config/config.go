@@ -175,6 +175,10 @@ type Worker struct {
 	Looks     int           `yaml:"looks"`      // reads that must miss before re-sending; default 3
 	RetryBase time.Duration `yaml:"retry_base"` // default 2s
 	RetryCap  time.Duration `yaml:"retry_cap"`  // default 5m
+	// InFlight is how many scans (of different cards) may be sent at once;
+	// default pos.DefaultInFlight, enough to keep the key's 10 requests a
+	// second when each answer takes a second. 1 sends one at a time.
+	InFlight int `yaml:"in_flight"`
 	// OnRejected "park" is an opt-in for shops that want an operator to
 	// look at every refusal: a refused scan is parked as needing an
 	// operator and holds its card's later scans until retried or dropped.

@@ -52,6 +52,8 @@ func TestParseErrors(t *testing.T) {
 		{"query in base_url", "till_id: t\napi: {base_url: 'https://api.example.com/v2?key=1'}\n", []string{"api.base_url", "query or fragment"}},
 		{"fragment in base_url", "till_id: t\napi: {base_url: 'https://api.example.com/v2#x'}\n", []string{"api.base_url", "query or fragment"}},
 		{"bad hex", "till_id: t\nscanners:\n  - {type: stdin, feedback: {good: 'zz'}}\n", []string{"not hex"}},
+		{"in_flight negative", "till_id: t\nworker: {in_flight: -1}\n", []string{"worker.in_flight", "1 to 64"}},
+		{"in_flight past the bound", "till_id: t\nworker: {in_flight: 1000}\n", []string{"line 2: worker.in_flight", "1 to 64"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,6 +151,9 @@ func (c *Config) problems() []*FieldError {
 	if c.Worker.Looks < 0 || c.Worker.Settle < 0 || c.Worker.RetryBase < 0 || c.Worker.RetryCap < 0 {
 		badf("worker", "durations and counts must not be negative")
 	}
+	if c.Worker.InFlight < 0 || c.Worker.InFlight > pos.MaxInFlight {
+		badf("worker.in_flight", "%d: want 1 to %d (leave it out for the default, %d)", c.Worker.InFlight, pos.MaxInFlight, pos.DefaultInFlight)
+	}
 	return errs
 }
 
