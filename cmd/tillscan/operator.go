@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
+	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
 )
 
@@ -92,6 +93,18 @@ func (o queueOperator) ResolveJob(_ context.Context, id string, req control.Reso
 func (o queueOperator) ExportJobs(_ context.Context, w io.Writer) error { return o.q.Export(w) }
 
 func (o queueOperator) CheckQueue(context.Context) error { return o.q.Check() }
+
+func (o queueOperator) CardTypes(context.Context) (control.CardTypes, error) {
+	types, err := pos.CardTypes(o.q)
+	if err != nil {
+		return control.CardTypes{}, err
+	}
+	out := control.CardTypes{Types: make(map[string]string, len(types))}
+	for card, t := range types {
+		out.Types[card] = t.String()
+	}
+	return out, nil
+}
 
 // opErr marks the queue's errors with the control API's classes, keeping
 // their text as it is.

@@ -125,6 +125,12 @@ func (c *Client) CheckQueue(ctx context.Context) error {
 	return c.call(ctx, http.MethodGet, "/api/v1/queue/check", nil, nil)
 }
 
+// CardTypes implements Operator.
+func (c *Client) CardTypes(ctx context.Context) (CardTypes, error) {
+	var ct CardTypes
+	return ct, c.call(ctx, http.MethodGet, "/api/v1/cards/types", nil, &ct)
+}
+
 // ExportJobs implements Operator: it copies the daemon's export to w as it
 // arrives.
 func (c *Client) ExportJobs(ctx context.Context, w io.Writer) error {

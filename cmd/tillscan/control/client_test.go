@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,7 @@ type fakeOperator struct {
 	jobs     map[string]Job
 	dropped  DropRequest
 	resolved ResolveRequest
+	types    map[string]string // card number → card type
 }
 
 func (f *fakeOperator) QueueStats(context.Context) (QueueStats, error) {
@@ -84,12 +86,16 @@ func (f *fakeOperator) ExportJobs(_ context.Context, w io.Writer) error {
 
 func (f *fakeOperator) CheckQueue(context.Context) error { return errors.New("queue: index disagrees") }
 
+func (f *fakeOperator) CardTypes(context.Context) (CardTypes, error) {
+	return CardTypes{Types: maps.Clone(f.types)}, nil
+}
+
 func newClientServer(t *testing.T) (*Client, *fakeOperator) {
 	t.Helper()
 	op := &fakeOperator{jobs: map[string]Job{
 		"J1": {ID: "J1", State: "dead", Card: "544256-439-856", Attempts: []Attempt{{Kind: "send", Outcome: "rejected", HTTPStatus: 422}}},
 		"J2": {ID: "J2", State: "ambiguous", Card: "612001-100-201"},
-	}}
+	}, types: map[string]string{"544256-439-856": "stamp", "612001-100-201": "cashback"}}
 	path := filepath.Join(t.TempDir(), "control.sock")
 	ln, err := ListenSocket(path)
 	if err != nil {
@@ -135,6 +141,30 @@ func TestClientRoundTrips(t *testing.T) {
 	var export strings.Builder
 	if err := c.ExportJobs(ctx, &export); err != nil || export.String() != "{\"id\":\"A\"}\n{\"id\":\"B\"}\n" {
 		t.Fatalf("ExportJobs = %q, %v", export.String(), err)
+	}
+	types, err := c.CardTypes(ctx)
+	if err != nil || !maps.Equal(types.Types, op.types) || types.Omitted != 0 {
+		t.Fatalf("CardTypes = %+v, %v; want %v", types, err, op.types)
+	}
+}
+
+// TestCardTypesBounded: the answer holds at most MaxCardTypes cards, the
+// first in number order, and counts the others.
+func TestCardTypesBounded(t *testing.T) {
+	c, op := newClientServer(t)
+	op.types = make(map[string]string, MaxCardTypes+3)
+	for i := range MaxCardTypes + 3 {
+		op.types[fmt.Sprintf("700000-%06d", i)] = "stamp"
+	}
+	got, err := c.CardTypes(t.Context())
+	if err != nil || len(got.Types) != MaxCardTypes || got.Omitted != 3 {
+		t.Fatalf("CardTypes = %d cards, %d omitted, %v; want %d and 3", len(got.Types), got.Omitted, err, MaxCardTypes)
+	}
+	if _, ok := got.Types[fmt.Sprintf("700000-%06d", MaxCardTypes-1)]; !ok {
+		t.Errorf("the last card in number order within the bound is missing")
+	}
+	if _, ok := got.Types[fmt.Sprintf("700000-%06d", MaxCardTypes)]; ok {
+		t.Errorf("a card past the bound is in the answer")
 	}
 }
 
@@ -216,7 +246,7 @@ func TestOperatorEndpointsNotOnTCP(t *testing.T) {
 	h := New(&fakeBackend{}, op, zerolog.Nop()).Handler()
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/api/v1/queue"}, {"GET", "/api/v1/queue/export"}, {"GET", "/api/v1/queue/check"},
-		{"GET", "/api/v1/jobs"}, {"GET", "/api/v1/jobs/J1"},
+		{"GET", "/api/v1/jobs"}, {"GET", "/api/v1/jobs/J1"}, {"GET", "/api/v1/cards/types"},
 		{"POST", "/api/v1/jobs/J1/retry"}, {"POST", "/api/v1/jobs/J1/drop"}, {"POST", "/api/v1/jobs/J1/resolve"},
 	} {
 		req := httptest.NewRequest(r.method, "http://127.0.0.1:8765"+r.path, strings.NewReader(`{"reason":"x","applied":true}`))

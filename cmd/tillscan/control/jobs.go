@@ -8,8 +8,8 @@ import (
 	"strconv"
 )
 
-// Operator is the queue's operator view, for `tillscan queue` while the
-// daemon holds the queue file. Client implements it over HTTP, and
+// Operator is the queue's operator view, for `tillscan queue` and
+// `tillscan report` while the daemon holds the queue file. Client implements it over HTTP, and
 // cmd/tillscan implements it on the queue file. Errors are marked with
 // NotFound or Conflict where the caller can branch.
 type Operator interface {
@@ -21,6 +21,8 @@ type Operator interface {
 	ResolveJob(ctx context.Context, id string, req ResolveRequest) error
 	ExportJobs(ctx context.Context, w io.Writer) error
 	CheckQueue(ctx context.Context) error
+	// CardTypes reads the card cache kept in the queue's file.
+	CardTypes(ctx context.Context) (CardTypes, error)
 }
 
 func (s *Server) routeJobs(mux *http.ServeMux) {
@@ -39,6 +41,10 @@ func (s *Server) routeJobs(mux *http.ServeMux) {
 		if err := s.op.ExportJobs(r.Context(), w); err != nil {
 			s.log.Error().Err(err).Msg("export queue")
 		}
+	})
+	mux.HandleFunc("GET /api/v1/cards/types", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.op.CardTypes(r.Context())
+		answer(w, v.bounded(MaxCardTypes), err)
 	})
 	mux.HandleFunc("GET /api/v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

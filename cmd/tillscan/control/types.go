@@ -2,6 +2,8 @@ package control
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -167,6 +169,32 @@ type Attempt struct {
 	Error      string    `json:"error,omitempty"`
 	HTTPStatus int       `json:"http_status,omitempty"`
 	Note       string    `json:"note,omitempty"`
+}
+
+// CardTypes is GET /api/v1/cards/types: the type of every card the till
+// has looked up (its card cache), by card number, e.g. "stamp", for the
+// day's report. An answer holds at most MaxCardTypes cards, the first in
+// number order; Omitted counts the others.
+type CardTypes struct {
+	Types   map[string]string `json:"types"`
+	Omitted int               `json:"omitted,omitempty"`
+}
+
+// MaxCardTypes bounds a CardTypes answer (about 3 MB), well above the card
+// cache's own bound of 50 000 cards.
+const MaxCardTypes = 100_000
+
+// bounded returns ct with at most limit cards, the first in number order.
+func (ct CardTypes) bounded(limit int) CardTypes {
+	if len(ct.Types) <= limit {
+		return ct
+	}
+	cards := slices.Sorted(maps.Keys(ct.Types))
+	out := CardTypes{Types: make(map[string]string, limit), Omitted: ct.Omitted + len(cards) - limit}
+	for _, card := range cards[:limit] {
+		out.Types[card] = ct.Types[card]
+	}
+	return out
 }
 
 // ListRequest selects jobs for GET /api/v1/jobs.
