@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/queue/queuetest"
 )
 
 // The damaged-file campaign: a queue file with known content (200 jobs of
@@ -29,12 +30,11 @@ var (
 	damageKeep   = flag.String("damage.keep", "", "directory where TestDamagedFile keeps the damaged file of a failing round")
 )
 
-// template is the known file and what is in it.
+// template is the known file and the state of each job in it.
 type template struct {
-	data     []byte
-	pageSize int
-	jobs     map[string]queue.State // id → state after Open (sending becomes ambiguous)
-	page     map[string]int         // id → page holding its record
+	queuetest.File
+	jobs map[string]queue.State // id → state after Open (sending becomes ambiguous)
+	ids  []string               // the jobs, sorted: the ones damage may aim at
 }
 
 func buildTemplate(t *testing.T, rng *rand.Rand) template {
@@ -92,79 +92,29 @@ func buildTemplate(t *testing.T, rng *rand.Rand) template {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := template{jobs: map[string]queue.State{}, page: map[string]int{}, pageSize: os.Getpagesize()}
-	recs := map[string][]byte{}
+	tp := template{jobs: map[string]queue.State{}}
 	for _, j := range all {
 		s := j.State
 		if s == queue.Sending {
 			s = queue.Ambiguous
 		}
 		tp.jobs[j.ID] = s
-		recs[j.ID] = q.RawRecord(j.ID)
+		tp.ids = append(tp.ids, j.ID)
 	}
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A compacted copy holds each record once: no stale copies in free pages.
-	tight := filepath.Join(t.TempDir(), "queue.db")
-	if err := queue.Compact(path, tight); err != nil {
+	if tp.File, err = queuetest.Load(path, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if tp.data, err = os.ReadFile(tight); err != nil {
-		t.Fatal(err)
-	}
-	for id, rec := range recs {
-		off := bytes.Index(tp.data, rec)
-		if off < 0 || bytes.Index(tp.data[off+1:], rec) >= 0 {
-			t.Fatalf("record of %s not found exactly once in the file", id)
+	// Load reads the records with bbolt, not through the queue: it must find
+	// every job the queue lists.
+	for id := range tp.jobs {
+		if _, ok := tp.Record[id]; !ok {
+			t.Fatalf("queuetest.Load did not locate the record of job %s", id)
 		}
-		tp.page[id] = off / tp.pageSize
 	}
 	return tp
-}
-
-// damage returns a damaged copy of data, what was done and which pages it
-// touched (nil for a truncation: every page past the cut is gone).
-func damage(rng *rand.Rand, tp template) ([]byte, string, map[int]bool) {
-	b := bytes.Clone(tp.data)
-	pages := map[int]bool{}
-	switch rng.IntN(4) {
-	case 0: // 8 random bytes at a random place
-		off := rng.IntN(len(b) - 8)
-		for i := range 8 {
-			b[off+i] = byte(rng.UintN(256))
-			pages[(off+i)/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("8 random bytes at %d", off), pages
-	case 1: // bit flips inside one job record
-		ids := make([]string, 0, len(tp.page))
-		for id := range tp.page {
-			ids = append(ids, id)
-		}
-		id := ids[rng.IntN(len(ids))]
-		base := tp.page[id] * tp.pageSize
-		n := 1 + rng.IntN(3)
-		for range n {
-			off := base + rng.IntN(tp.pageSize)
-			b[off] ^= 1 << rng.IntN(8)
-			pages[off/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("%d bit flips in the page of job %s", n, id), pages
-	case 2: // bit flips anywhere
-		n := 1 + rng.IntN(4)
-		for range n {
-			off := rng.IntN(len(b))
-			b[off] ^= 1 << rng.IntN(8)
-			pages[off/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("%d bit flips anywhere", n), pages
-	default: // truncated
-		n := rng.IntN(len(b))
-		for p := n / tp.pageSize; p <= len(b)/tp.pageSize; p++ {
-			pages[p] = true
-		}
-		return b[:n], fmt.Sprintf("truncated to %d of %d bytes", n, len(b)), pages
-	}
 }
 
 func TestDamagedFile(t *testing.T) {
@@ -177,7 +127,8 @@ func TestDamagedFile(t *testing.T) {
 	tp := buildTemplate(t, rng)
 	var repaired, clean, moved, quarantined int
 	for round := range *damageRounds {
-		bad, what, pages := damage(rng, tp)
+		d := tp.Damage(rng, tp.ids)
+		bad, what, pages := d.Data, d.What, d.Pages
 		path := filepath.Join(fastDir(t), "queue.db")
 		if err := os.WriteFile(path, bad, 0o600); err != nil {
 			t.Fatal(err)
@@ -255,13 +206,13 @@ func openDamaged(t *testing.T, path string, bad []byte, tp template, pages map[i
 	seen := map[string]int{}
 	for _, j := range all {
 		seen[j.ID]++
-		if want, ok := tp.jobs[j.ID]; ok && !pages[tp.page[j.ID]] && j.State != want {
+		if want, ok := tp.jobs[j.ID]; ok && !pages[tp.Page(j.ID)] && j.State != want {
 			res.err = fmt.Errorf("undamaged job %s is %s, was %s", j.ID, j.State, want)
 			return res
 		}
 	}
 	for id := range tp.jobs {
-		if !pages[tp.page[id]] && seen[id] != 1 {
+		if !pages[tp.Page(id)] && seen[id] != 1 {
 			res.err = fmt.Errorf("undamaged job %s is listed %d times, want once (repaired: %q)", id, seen[id], q.Repaired())
 			return res
 		}

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -24,10 +25,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/queue/queuetest"
 )
 
 var (
@@ -37,14 +37,11 @@ var (
 
 // queueTemplate is the known queue file and what is in it.
 type queueTemplate struct {
-	data     []byte
-	pageSize int
-	state    map[string][]byte // the other files of the state directory (the card cache)
-	applied  map[string]bool   // jobs applied before the file was damaged
-	waiting  map[string]bool   // jobs saved while the API was out
-	page     map[string]int    // job id → page holding its record
-	record   map[string][2]int // job id → its record's [start, end) in data
-	card     map[string]string // job id → card number
+	queuetest.File
+	state   map[string][]byte // the other files of the state directory (the card cache)
+	applied map[string]bool   // jobs applied before the file was damaged
+	waiting map[string]bool   // jobs saved while the API was out
+	card    map[string]string // job id → card number
 }
 
 // TestE2E_DamagedQueueFile runs the campaign.
@@ -68,7 +65,8 @@ func TestE2E_DamagedQueueFile(t *testing.T) {
 	outcomes := map[string]int{}
 	var damagedSent, wrongCard int
 	for round := range *damageRounds {
-		bad, what, pages := damageQueue(rng, tp)
+		d := tp.Damage(rng, slices.Sorted(maps.Keys(tp.waiting)))
+		bad, what, pages := d.Data, d.What, d.Pages
 		// What the queue itself makes of this file, on a copy: the daemon
 		// must say the same.
 		expect := queueVerdict(t, bad)
@@ -129,7 +127,7 @@ func TestE2E_DamagedQueueFile(t *testing.T) {
 		}
 		for job := range tp.applied {
 			if sent[job] > 0 {
-				if pages[tp.page[job]] {
+				if pages[tp.Page(job)] {
 					damagedSent++
 					t.Logf("round %d (%s): already applied job %s, whose page was damaged, was sent again", round, what, job)
 				} else {
@@ -139,7 +137,7 @@ func TestE2E_DamagedQueueFile(t *testing.T) {
 		}
 		if len(moved) == 0 {
 			for job := range tp.waiting {
-				if !pages[tp.page[job]] && sent[job] != 1 {
+				if !pages[tp.Page(job)] && sent[job] != 1 {
 					fail("undamaged waiting job %s applied %d times, want exactly once", job, sent[job])
 				}
 			}
@@ -160,8 +158,7 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 		h.scanSaved(c.ID)
 	}
 	h.waitCount(time.Minute, "applied", len(h.sb.API.Cards()))
-	tp := queueTemplate{applied: h.saved(), waiting: map[string]bool{}, state: map[string][]byte{},
-		page: map[string]int{}, record: map[string][2]int{}, card: map[string]string{}, pageSize: os.Getpagesize()}
+	tp := queueTemplate{applied: h.saved(), waiting: map[string]bool{}, state: map[string][]byte{}, card: map[string]string{}}
 	h.sb.Outage(time.Hour)
 	for range 2 {
 		for _, c := range h.sb.API.Cards() {
@@ -178,12 +175,8 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 		}
 	}
 	stateDir := filepath.Join(h.dir, "state")
-	tight := filepath.Join(t.TempDir(), "queue.db")
-	if err := queue.Compact(filepath.Join(stateDir, "queue.db"), tight); err != nil {
-		t.Fatal(err)
-	}
 	var err error
-	if tp.data, err = os.ReadFile(tight); err != nil {
+	if tp.File, err = queuetest.Load(filepath.Join(stateDir, "queue.db"), t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(stateDir)
@@ -197,38 +190,16 @@ func buildQueueTemplate(t *testing.T, h *harness) queueTemplate {
 			}
 		}
 	}
-	// Locate every job record in the file.
-	db, err := bolt.Open(tight, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("jobs"))
-		if b == nil {
-			return fmt.Errorf("no jobs bucket in the queue file")
+	for id, r := range tp.Record {
+		var rec struct {
+			Scan struct{ Card string } `json:"scan"`
+			Card string                `json:"card"`
 		}
-		return b.ForEach(func(k, v []byte) error {
-			off := bytes.Index(tp.data, v)
-			if off < 0 || bytes.Contains(tp.data[off+1:], v) {
-				return fmt.Errorf("record of %s not found exactly once in the file", k)
-			}
-			tp.page[string(k)] = off / tp.pageSize
-			tp.record[string(k)] = [2]int{off, off + len(v)}
-			var rec struct {
-				Scan struct{ Card string } `json:"scan"`
-				Card string                `json:"card"`
-			}
-			_ = json.Unmarshal(v, &rec)
-			tp.card[string(k)] = rec.Card + rec.Scan.Card
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
+		_ = json.Unmarshal(tp.Data[r[0]:r[1]], &rec)
+		tp.card[id] = rec.Card + rec.Scan.Card
 	}
 	for j := range h.saved() {
-		if _, ok := tp.page[j]; !ok {
+		if _, ok := tp.Record[j]; !ok {
 			t.Fatalf("acknowledged job %s is not in the queue file", j)
 		}
 	}
@@ -252,54 +223,6 @@ func installState(t *testing.T, stateDir string, tp queueTemplate, queue []byte)
 	}
 	if err := os.WriteFile(filepath.Join(stateDir, "queue.db"), queue, 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// damageQueue returns a damaged copy of the template, what was done, and
-// the pages it touched (a truncation touches every page past the cut).
-// These are the corruptions of queue/damage_test.go's campaign, applied
-// here to a file the real daemon wrote; one package's test helpers cannot
-// be imported by another's tests, hence the copy.
-func damageQueue(rng *rand.Rand, tp queueTemplate) ([]byte, string, map[int]bool) {
-	b := bytes.Clone(tp.data)
-	pages := map[int]bool{}
-	switch rng.IntN(4) {
-	case 0: // 8 random bytes at a random place, as in issue 8's audit
-		off := rng.IntN(len(b) - 8)
-		for i := range 8 {
-			b[off+i] = byte(rng.UintN(256))
-			pages[(off+i)/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("8 random bytes at %d", off), pages
-	case 1: // bit flips in the page of a job still waiting to be sent
-		var ids []string
-		for id := range tp.waiting {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		id := ids[rng.IntN(len(ids))]
-		base := tp.page[id] * tp.pageSize
-		n := 1 + rng.IntN(3)
-		for range n {
-			off := base + rng.IntN(tp.pageSize)
-			b[off] ^= 1 << rng.IntN(8)
-			pages[off/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("%d bit flips in the page of waiting job %s", n, id), pages
-	case 2: // bit flips anywhere
-		n := 1 + rng.IntN(4)
-		for range n {
-			off := rng.IntN(len(b))
-			b[off] ^= 1 << rng.IntN(8)
-			pages[off/tp.pageSize] = true
-		}
-		return b, fmt.Sprintf("%d bit flips anywhere", n), pages
-	default: // truncated, as by a full disk or a bad copy
-		n := rng.IntN(len(b))
-		for p := n / tp.pageSize; p <= len(b)/tp.pageSize; p++ {
-			pages[p] = true
-		}
-		return b[:n], fmt.Sprintf("truncated to %d of %d bytes", n, len(b)), pages
 	}
 }
 
@@ -365,8 +288,8 @@ func TestE2E_DamagedCardNumber(t *testing.T) {
 	if victim == "" {
 		t.Fatal("no waiting job of card 700000-000-001 in the template")
 	}
-	bad := bytes.Clone(tp.data)
-	rec := tp.record[victim]
+	bad := bytes.Clone(tp.Data)
+	rec := tp.Record[victim]
 	field := bytes.Index(bad[rec[0]:rec[1]], []byte(`"card":"700000-000-001"`))
 	if field < 0 {
 		t.Fatal("the victim's record has no card field")
