@@ -240,6 +240,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b) // a write error means the client went away
 }
 
+// deleteByID serves a DELETE /…/{id}: it removes the entity id from m (a
+// map of a's state, made once by New; a.mu guards its content) and answers
+// {"id": id} as the API does, or 404 with notFound if there was none.
+func deleteByID[V any](a *API, w http.ResponseWriter, r *http.Request, m map[string]V, notFound string) {
+	id := r.PathValue("id")
+	a.mu.Lock()
+	_, ok := m[id]
+	delete(m, id)
+	a.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, notFound)
+		return
+	}
+	a.reply(w, map[string]string{"id": id}, nil)
+}
+
 // writeFault answers an injected 5xx. 500 carries the API's JSON error body;
 // 502–504 carry an HTML page as a load balancer in front of the API would,
 // so clients must classify by status, not by body.

@@ -273,16 +273,7 @@ func setCustomFields(c *cardState, t *Template, vals []cardCustomFieldValue) str
 
 // deleteCard serves DELETE /cards/{id}; data is {id}.
 func (a *API) deleteCard(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	a.mu.Lock()
-	_, ok := a.cards[id]
-	delete(a.cards, id)
-	a.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Card not found")
-		return
-	}
-	a.reply(w, map[string]string{"id": id}, nil)
+	deleteByID(a, w, r, a.cards, "Card not found")
 }
 
 // newCardNumberLocked draws an unused serial in the API's NNNNNN-NNN-NNN form.

@@ -163,14 +163,5 @@ func (a *API) patchCustomer(w http.ResponseWriter, r *http.Request) {
 // deleteCustomer serves DELETE /customers/{id}. The customer's cards stay
 // (with a null customer); what the real API does with them is UNKNOWN.
 func (a *API) deleteCustomer(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	a.mu.Lock()
-	_, ok := a.customers[id]
-	delete(a.customers, id)
-	a.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Customer not found")
-		return
-	}
-	a.reply(w, map[string]string{"id": id}, nil)
+	deleteByID(a, w, r, a.customers, "Customer not found")
 }
