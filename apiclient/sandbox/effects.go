@@ -24,6 +24,17 @@ func notEnough(what string) *rejection {
 	return &rejection{http.StatusBadRequest, "not enough " + what + " on the card"}
 }
 
+// take removes n from the balance field *from, or refuses with notEnough
+// (what) and changes nothing when it holds less: the rule every
+// subtraction shares.
+func take(from *float64, n float64, what string) *rejection {
+	if *from < n {
+		return notEnough(what)
+	}
+	*from -= n
+	return nil
+}
+
 func invalid(format string, args ...any) *rejection {
 	return &rejection{http.StatusUnprocessableEntity, fmt.Sprintf(format, args...)}
 }
@@ -119,10 +130,9 @@ func (x *actx) addStamps(n float64) float64 {
 }
 
 func (x *actx) takeStamps(n float64) (float64, *rejection) {
-	if x.c.bal.CurrentNumberOfUses < n {
-		return 0, notEnough("stamps")
+	if rej := take(&x.c.bal.CurrentNumberOfUses, n, "stamps"); rej != nil {
+		return 0, rej
 	}
-	x.c.bal.CurrentNumberOfUses -= n
 	return x.addStamps(0), nil
 }
 
@@ -157,10 +167,9 @@ func subtractReward(x *actx) (float64, *rejection) {
 	if x.t.Type != typeStamp {
 		return 0, irrelevant()
 	}
-	if x.c.bal.NumberRewardsUnused < x.q {
-		return 0, notEnough("rewards")
+	if rej := take(&x.c.bal.NumberRewardsUnused, x.q, "rewards"); rej != nil {
+		return 0, rej
 	}
-	x.c.bal.NumberRewardsUnused -= x.q
 	x.c.rewardsRedeem += int(x.q)
 	x.c.lastRedeem = ptr(x.now)
 	return x.c.bal.NumberRewardsUnused, nil
@@ -191,12 +200,7 @@ func subtractPurchase(x *actx) (float64, *rejection) {
 	if x.t.Type == typeStamp {
 		return x.takeStamps(math.Floor(x.q / spendPerStamp(x.t)))
 	}
-	p := math.Floor(x.q * pointsPerUnit(x.t))
-	if x.c.bal.BonusBalance < p {
-		return 0, notEnough("points")
-	}
-	x.c.bal.BonusBalance -= p
-	return x.c.bal.BonusBalance, nil
+	return x.takePoints(math.Floor(x.q * pointsPerUnit(x.t)))
 }
 
 func spendPerStamp(t *Template) float64  { return cmp.Or(t.SpendPerStamp, 10) }
@@ -225,10 +229,9 @@ func subtractPoint(x *actx) (float64, *rejection) {
 }
 
 func (x *actx) takePoints(n float64) (float64, *rejection) {
-	if x.c.bal.BonusBalance < n {
-		return 0, notEnough("points")
+	if rej := take(&x.c.bal.BonusBalance, n, "points"); rej != nil {
+		return 0, rej
 	}
-	x.c.bal.BonusBalance -= n
 	return x.c.bal.BonusBalance, nil
 }
 
@@ -265,10 +268,10 @@ func subtractAmount(x *actx) (float64, *rejection) {
 	if x.t.Type != typeCashback {
 		return 0, irrelevant()
 	}
-	if x.c.bal.Balance < x.q {
-		return 0, notEnough("balance")
+	if rej := take(&x.c.bal.Balance, x.q, "balance"); rej != nil {
+		return 0, rej
 	}
-	x.c.bal.Balance = round2(x.c.bal.Balance - x.q)
+	x.c.bal.Balance = round2(x.c.bal.Balance)
 	return x.c.bal.Balance, nil
 }
 
@@ -282,10 +285,9 @@ func receiveReward(x *actx) (float64, *rejection) {
 		if float64(rt.ID) != x.q {
 			continue
 		}
-		if x.c.bal.BonusBalance < rt.Threshold {
-			return 0, notEnough("points")
+		if rej := take(&x.c.bal.BonusBalance, rt.Threshold, "points"); rej != nil {
+			return 0, rej
 		}
-		x.c.bal.BonusBalance -= rt.Threshold
 		x.c.rewardsRedeem++
 		x.c.lastRedeem = ptr(x.now)
 		x.q = rt.Threshold // logged as the points spent

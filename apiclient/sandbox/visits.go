@@ -49,10 +49,9 @@ func subtractVisit(x *actx) (float64, *rejection) {
 	b := &x.c.bal
 	switch x.t.Type {
 	case typeMultipass:
-		if b.CurrentNumberOfUses < x.q {
-			return 0, notEnough("visits")
+		if rej := take(&b.CurrentNumberOfUses, x.q, "visits"); rej != nil {
+			return 0, rej
 		}
-		b.CurrentNumberOfUses -= x.q
 		x.registerVisits(int(x.q))
 		return b.CurrentNumberOfUses, nil
 	case typeMembership:
