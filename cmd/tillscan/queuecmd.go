@@ -131,13 +131,8 @@ type queueRetryCmd struct {
 }
 
 func (c *queueRetryCmd) Run(g *globals) error {
-	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.RetryJob(g.Ctx, c.ID); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.Stdout, "job %s will be sent again\n", c.ID)
-		return nil
-	})
+	return c.act(g, func(op control.Operator) error { return op.RetryJob(g.Ctx, c.ID) },
+		fmt.Sprintf("job %s will be sent again", c.ID))
 }
 
 type queueDropCmd struct {
@@ -147,13 +142,8 @@ type queueDropCmd struct {
 }
 
 func (c *queueDropCmd) Run(g *globals) error {
-	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.DropJob(g.Ctx, c.ID, control.DropRequest{Reason: c.Reason}); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.Stdout, "job %s dropped; its card's next scans go ahead\n", c.ID)
-		return nil
-	})
+	return c.act(g, func(op control.Operator) error { return op.DropJob(g.Ctx, c.ID, control.DropRequest{Reason: c.Reason}) },
+		fmt.Sprintf("job %s dropped; its card's next scans go ahead", c.ID))
 }
 
 type queueResolveCmd struct {
@@ -165,13 +155,9 @@ type queueResolveCmd struct {
 }
 
 func (c *queueResolveCmd) Run(g *globals) error {
-	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.ResolveJob(g.Ctx, c.ID, control.ResolveRequest{Applied: &c.Applied, Note: c.Note}); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.Stdout, "job %s resolved as applied=%v\n", c.ID, c.Applied)
-		return nil
-	})
+	return c.act(g, func(op control.Operator) error {
+		return op.ResolveJob(g.Ctx, c.ID, control.ResolveRequest{Applied: &c.Applied, Note: c.Note})
+	}, fmt.Sprintf("job %s resolved as applied=%v", c.ID, c.Applied))
 }
 
 type queueExportCmd struct{ queueTarget }
@@ -183,13 +169,7 @@ func (c *queueExportCmd) Run(g *globals) error {
 type queueCheckCmd struct{ queueTarget }
 
 func (c *queueCheckCmd) Run(g *globals) error {
-	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		if err := op.CheckQueue(g.Ctx); err != nil {
-			return err
-		}
-		fmt.Fprintln(g.Stdout, "queue OK")
-		return nil
-	})
+	return c.act(g, func(op control.Operator) error { return op.CheckQueue(g.Ctx) }, "queue OK")
 }
 
 type queueCompactCmd struct{ queueTarget }
@@ -209,6 +189,18 @@ func (c *queueCompactCmd) Run(g *globals) error {
 		fmt.Fprintf(g.Stdout, "compacted %s: %d → %d bytes\n", path, before.Size(), after.Size())
 	}
 	return nil
+}
+
+// act runs do on the queue and, once it has succeeded, prints done: the
+// commands that act (or check) and say so in one line.
+func (t queueTarget) act(g *globals, do func(control.Operator) error, done string) error {
+	return withOperator(g, t, func(op control.Operator) error {
+		if err := do(op); err != nil {
+			return err
+		}
+		fmt.Fprintln(g.Stdout, done)
+		return nil
+	})
 }
 
 func withOperator(g *globals, t queueTarget, f func(control.Operator) error) error {
