@@ -18,6 +18,67 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (string, error)
 	return out.String() + errOut.String(), err
 }
 
+// cliCase is one run of the command line: want is text expected in its
+// output or its error, and wantErr whether it must fail.
+type cliCase struct {
+	name    string
+	args    []string
+	want    string
+	wantErr bool
+}
+
+// runCLICases runs each case as a subtest. Runs of white space in the
+// output and the error count as one space: help text wraps at the
+// terminal's width.
+func runCLICases(t *testing.T, tests []cliCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runCLI(t, nil, tt.args...)
+			text := out
+			if err != nil {
+				text += " " + err.Error()
+			}
+			text = strings.Join(strings.Fields(text), " ")
+			if (err != nil) != tt.wantErr || !strings.Contains(text, tt.want) {
+				t.Fatalf("tillscan %v = %q, %v; want error %v and %q", tt.args, out, err, tt.wantErr, tt.want)
+			}
+		})
+	}
+}
+
+// stoppedQueue makes what `tillscan queue` finds on a till whose daemon is
+// stopped: a config file and, in its state directory, a queue file. It
+// returns the config's path and the queue, open for the test to fill;
+// close it before running a command.
+func stoppedQueue(t *testing.T) (cfg string, q *queue.Queue) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg = filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(filepath.Join(dir, "queue.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, q
+}
+
+// sentJob saves a scan of card and marks it sending, as the worker does
+// just before its request.
+func sentJob(t *testing.T, q *queue.Queue, card string, now time.Time) queue.Job {
+	t.Helper()
+	j, err := q.Enqueue(queue.Scan{Card: card, TillID: "t", Scanner: "s", Raw: card, ScannedAt: now}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Sending(j.ID, "add-stamp 1", now); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 func TestCLI(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -34,12 +95,7 @@ func TestCLI(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\napi: {key_file: "+key+"}\n"), 0o600)
 
-	tests := []struct {
-		name    string
-		args    []string
-		want    string // in the output or the error
-		wantErr bool
-	}{
+	runCLICases(t, []cliCase{
 		{"version", []string{"version"}, "tillscan dev", false},
 		{"no command prints usage", []string{}, "Usage: tillscan <command>", false},
 		{"--version", []string{"--version"}, "tillscan dev", false},
@@ -53,39 +109,15 @@ func TestCLI(t *testing.T) {
 		{"rate not a number refused as run would", []string{"check-config", "--no-key-check", "--config", nanCfg}, "line 2: api.rate_limit", true},
 		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, "no such file", true},
 		{"unknown command", []string{"frobnicate"}, "unexpected argument", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := runCLI(t, nil, tt.args...)
-			text := out
-			if err != nil {
-				text += err.Error()
-			}
-			if (err != nil) != tt.wantErr || !strings.Contains(text, tt.want) {
-				t.Fatalf("tillscan %v = %q, %v; want error %v and %q", tt.args, out, err, tt.wantErr, tt.want)
-			}
-		})
-	}
+	})
 }
 
 // TestQueueCommandsOffline drives `tillscan queue` on the file, as an
 // installer does with the daemon stopped.
 func TestQueueCommandsOffline(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("till_id: t\nstate_dir: "+dir+"\nstatus: {listen: 'off'}\n"), 0o600)
-	q, err := queue.Open(filepath.Join(dir, "queue.db"), queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, q := stoppedQueue(t)
 	now := time.Now()
-	j, err := q.Enqueue(queue.Scan{Card: "544256-439-856", TillID: "t", Scanner: "s", Raw: "544256-439-856", ScannedAt: now}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Sending(j.ID, "add-stamp 1", now); err != nil {
-		t.Fatal(err)
-	}
+	j := sentJob(t, q, "544256-439-856", now)
 	if err := q.Dead(j.ID, queue.Attempt{At: now, Kind: "send", Outcome: "rejected", HTTPStatus: 404}, "Card not found"); err != nil {
 		t.Fatal(err)
 	}
