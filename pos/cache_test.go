@@ -1,7 +1,6 @@
 package pos
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,61 +9,6 @@ import (
 	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/queue"
 )
-
-// TestCache_FilePersistReloadCorrupt covers the deprecated file mode.
-func TestCache_FilePersistReloadCorrupt(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cards.json")
-	log := zerolog.New(zerolog.NewTestWriter(t))
-	c, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(new) = %v", err)
-	}
-	info := CardInfo{Type: apiclient.Reward, TemplateID: 7, UpdatedAt: time.Unix(1700000000, 0).UTC(),
-		RewardTiers: []apiclient.RewardTier{{ID: 11, Threshold: ptr(100.0)}}}
-	if err := c.Put("612001-100-207", info); err != nil {
-		t.Fatalf("Put = %v", err)
-	}
-	if err := c.LearnMechanics(7, MechPoints); err != nil {
-		t.Fatalf("LearnMechanics = %v", err)
-	}
-	if err := c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
-		t.Fatalf("Put = %v", err)
-	}
-	if err := c.Forget("544256-439-856"); err != nil {
-		t.Fatalf("Forget = %v", err)
-	}
-
-	c2, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(reload) = %v", err)
-	}
-	checkReloaded(t, c2, info)
-	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(leftovers) > 0 {
-		t.Errorf("temp files left behind: %v", leftovers)
-	}
-
-	if err := os.WriteFile(path, []byte(`{"version":1,"cards":{"x":`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c3, err := OpenCache(path, log)
-	if err != nil {
-		t.Fatalf("OpenCache(corrupt) = %v, want a fresh cache", err)
-	}
-	if c3.Len() != 0 {
-		t.Errorf("corrupt cache gave %d cards, want 0", c3.Len())
-	}
-	aside, _ := filepath.Glob(path + ".corrupt-*")
-	if len(aside) != 1 {
-		t.Fatalf("corrupt file moved to %v, want one .corrupt-* file", aside)
-	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Errorf("corrupt file still at %s (err %v)", path, err)
-	}
-	if err := c3.Put("544256-439-856", CardInfo{Type: apiclient.Stamp}); err != nil {
-		t.Fatalf("Put after corrupt = %v", err)
-	}
-}
 
 func TestCache_Memory(t *testing.T) {
 	c, err := NewCache(nil, zerolog.Nop())
@@ -140,24 +84,6 @@ func TestCache_Store(t *testing.T) {
 		t.Errorf("store holds %d cards after eviction, want 2", len(types))
 	}
 
-	old := filepath.Join(t.TempDir(), "cards.json")
-	f, err := OpenCache(old, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Put("612001-100-203", CardInfo{Type: apiclient.Coupon, TemplateID: 5}); err != nil {
-		t.Fatal(err)
-	}
-	c2.max = maxCacheCards
-	if n, err := ImportCacheFile(c2, old); n != 1 || err != nil {
-		t.Fatalf("ImportCacheFile = %d, %v; want 1 card", n, err)
-	}
-	if _, ok := c2.Get("612001-100-203"); !ok {
-		t.Error("imported card not in the cache")
-	}
-	if n, err := ImportCacheFile(c2, old); n != 0 || err != nil {
-		t.Errorf("second ImportCacheFile = %d, %v; want nothing (the file was renamed)", n, err)
-	}
 }
 
 // checkReloaded checks what a cache reloaded from its store holds after the

@@ -1,18 +1,16 @@
 package pos
 
-// The card cache's old home: one JSON file rewritten whole on every change
-// (cards.json in the state directory). The daemon still keeps its cache
-// there; NewCache keeps it in the queue's file instead, and ImportCacheFile
-// moves an old file's cards over once.
+// The card cache's old home: cards.json in the state directory, one JSON
+// file the daemon rewrote whole for every new card. The cache now lives in
+// the queue's file (NewCache); ImportCacheFile moves an old file's cards
+// over once, and this file is only its reader.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -20,56 +18,34 @@ import (
 	"github.com/tillscan/tillscan/apiclient"
 )
 
-// cacheFile is the on-disk form of a Cache.
+// cacheFile is the form of the old cache file.
 type cacheFile struct {
 	Version   int                  `json:"version"`
 	Cards     map[string]CardInfo  `json:"cards"`
 	Mechanics map[string]Mechanics `json:"mechanics"` // learned, by template id
 }
 
-// OpenCache loads the cache file at path, or starts empty if there is none.
-// path "" keeps the cache in memory only. A file that cannot be decoded is
-// moved aside (to "<path>.corrupt-<UTC time>") with a warning on log and the
-// cache starts empty: losing it only costs one GET per card. An error means
-// the file exists but cannot be read, or the directory cannot be written.
-//
-// Deprecated: keep the cache in the queue's file with NewCache(q, log); the
-// whole-file JSON rewrites the file for every new card. ImportCacheFile
-// moves an old file's cards over.
-func OpenCache(path string, log zerolog.Logger) (*Cache, error) {
-	c := &Cache{path: path, log: log, max: maxCacheCards, cards: map[string]CardInfo{}, mech: map[int]Mechanics{}}
-	if path == "" {
-		return c, nil
-	}
-	cards, mech, err := readCacheFile(path, log)
-	if err != nil {
-		return nil, err
-	}
-	c.cards, c.mech = cards, mech
-	return c, nil
-}
+// cacheFileVersion is the only version of the old cache file there was.
+const cacheFileVersion = 1
 
 // ImportCacheFile stores the cards and mechanics of an old cache file
-// (OpenCache's) in c, except those c already knows, then renames the file
-// to "<path>.imported" so the import runs once. A missing file imports
-// nothing. It returns how many cards it stored.
+// (cards.json) in c, except those c already knows and the cards beyond its
+// bound, then renames the file to "<path>.imported" so the import runs
+// once and nobody takes the file for the live cache. A missing file
+// imports nothing; one that cannot be decoded is moved aside to
+// "<path>.corrupt-<UTC time>" with a warning and imports nothing (each of
+// its cards costs one GET when it comes back). It returns how many cards
+// it stored; after an error the file stays, so the next start tries again.
 func ImportCacheFile(c *Cache, path string) (int, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
 	cards, mech, err := readCacheFile(path, c.log)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
 		return 0, err
 	}
-	n := 0
-	for card, info := range cards {
-		if _, ok := c.Get(card); ok {
-			continue
-		}
-		if err := c.Put(card, info); err != nil {
-			return n, err
-		}
-		n++
+	n, err := c.putMany(cards)
+	if err != nil {
+		return n, err
 	}
 	for id, m := range mech {
 		if _, ok := c.Mechanics(id); !ok {
@@ -78,30 +54,35 @@ func ImportCacheFile(c *Cache, path string) (int, error) {
 			}
 		}
 	}
-	if err := os.Rename(path, path+".imported"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return n, fmt.Errorf("pos: card cache: %w", err)
-	}
-	return n, nil
+	return n, renameImported(path)
 }
 
-// readCacheFile reads an OpenCache file; one that cannot be decoded is
-// moved aside and reads as empty.
+// renameImported marks an imported file as such; one already gone (moved
+// aside as unreadable) is fine.
+func renameImported(path string) error {
+	if err := os.Rename(path, path+".imported"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pos: card cache: %w", err)
+	}
+	return nil
+}
+
+// readCacheFile reads an old cache file, keeping the entries that are
+// valid. A missing file is an error matching fs.ErrNotExist; one that
+// cannot be decoded is moved aside and reads as empty.
 func readCacheFile(path string, log zerolog.Logger) (map[string]CardInfo, map[int]Mechanics, error) {
-	cards, mech := map[string]CardInfo{}, map[int]Mechanics{}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return cards, mech, nil
-	} else if err != nil {
+	if err != nil {
 		return nil, nil, fmt.Errorf("pos: card cache: %w", err)
 	}
+	cards, mech := map[string]CardInfo{}, map[int]Mechanics{}
 	var f cacheFile
-	if err := decodeCache(b, &f); err != nil {
+	if err := decodeCacheFile(b, &f); err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, nil, fmt.Errorf("pos: card cache %s is unreadable (%v) and cannot be moved aside: %w", path, err, rerr)
 		}
 		log.Warn().Err(err).Str("path", path).Str("moved_to", aside).
-			Msg("card cache was unreadable and was moved aside; starting empty (costs one extra API request per card)")
+			Msg("the old card cache file was unreadable and was moved aside; nothing imported (costs one extra API request per card)")
 		return cards, mech, nil
 	}
 	for k, v := range f.Cards {
@@ -119,78 +100,12 @@ func readCacheFile(path string, log zerolog.Logger) (map[string]CardInfo, map[in
 	return cards, mech, nil
 }
 
-func decodeCache(b []byte, f *cacheFile) error {
+func decodeCacheFile(b []byte, f *cacheFile) error {
 	if err := json.Unmarshal(b, f); err != nil {
 		return err
 	}
-	if f.Version != cacheVersion {
-		return fmt.Errorf("cache version %d, want %d", f.Version, cacheVersion)
+	if f.Version != cacheFileVersion {
+		return fmt.Errorf("cache version %d, want %d", f.Version, cacheFileVersion)
 	}
 	return nil
-}
-
-// saveFileLocked writes the whole cache file atomically (file mode only),
-// unless it already holds this version. Only the copy of the maps holds
-// mu; encoding and writing the file do not, so Get never waits for the
-// disk. saveMu must be held.
-func (c *Cache) saveFileLocked() error {
-	if c.path == "" {
-		return nil
-	}
-	c.mu.Lock()
-	version := c.version
-	if version == c.saved {
-		c.mu.Unlock()
-		return nil
-	}
-	f := cacheFile{Version: cacheVersion, Cards: maps.Clone(c.cards), Mechanics: make(map[string]Mechanics, len(c.mech))}
-	for id, m := range c.mech {
-		f.Mechanics[strconv.Itoa(id)] = m
-	}
-	c.mu.Unlock()
-	b, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("pos: card cache: %w", err)
-	}
-	if err := writeAtomic(c.path, b); err != nil {
-		return fmt.Errorf("pos: card cache: %w", err)
-	}
-	c.saved = version
-	return nil
-}
-
-// writeAtomic replaces path with b so that a crash leaves either the old or
-// the new file, never a torn one.
-func writeAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -153,9 +153,16 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	}
 	d.metrics = newMetrics(cfg.TillID, version)
 	d.watch = newWatchdog(func() error { _, err := d.q.Stats(time.Now()); return err }, d.log.With().Str("component", "watchdog").Logger())
-	d.cache, err = pos.OpenCache(filepath.Join(cfg.StateDir, "cards.json"), d.log.With().Str("component", "cache").Logger())
-	if err != nil {
+	cacheLog := d.log.With().Str("component", "cache").Logger()
+	if d.cache, err = pos.NewCache(d.q, cacheLog); err != nil { // the card cache lives in the queue's file
 		return nil, err
+	}
+	// The cache's old home is imported once; failing costs one API request
+	// per card, never the start.
+	if n, err := pos.ImportCacheFile(d.cache, filepath.Join(cfg.StateDir, "cards.json")); err != nil {
+		cacheLog.Warn().Err(err).Msg("the old card cache cards.json could not be imported (each of its cards costs one extra API request; the next start tries again)")
+	} else if n > 0 {
+		cacheLog.Info().Int("cards", n).Msg("the old card cache cards.json was imported into the queue file and renamed cards.json.imported")
 	}
 	var shared apiclient.SharedLimiter
 	if url := cfg.API.SharedLimiter; url != "" {

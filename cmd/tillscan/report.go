@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
@@ -36,53 +33,31 @@ func (c *reportCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	loc, cardsFile := time.Local, ""
+	loc := time.Local
 	if cfg != nil {
 		if loc, err = cfg.Till.Location(); err != nil { // the shop's day
 			return err
 		}
-		cardsFile = filepath.Join(cfg.StateDir, "cards.json")
 	}
 	day, err := reportDay(c.Date, time.Now(), loc)
 	if err != nil {
 		return err
 	}
 	return withOperator(g, c.queueTarget, func(op control.Operator) error {
-		types, err := reportCardTypes(op, cardsFile)
+		// The card cache in the queue's file, read by the daemon or here.
+		types, err := op.CardTypes(g.Ctx)
 		if err != nil {
 			// The report is still right without card types; say why they are missing.
 			fmt.Fprintf(g.Stderr, "tillscan report: card types unknown: %v\n", err)
+		} else if types.Omitted > 0 {
+			fmt.Fprintf(g.Stderr, "tillscan report: card types unknown for %d cards (the daemon's answer is bounded)\n", types.Omitted)
 		}
-		r, err := collectReport(g.Ctx, op.ExportJobs, day, func(card string) string {
-			if t, ok := types[card]; ok {
-				return t.String()
-			}
-			return ""
-		})
+		r, err := collectReport(g.Ctx, op.ExportJobs, day, func(card string) string { return types.Types[card] })
 		if err != nil {
 			return err
 		}
 		return writeReport(g.Stdout, r, c.Format)
 	})
-}
-
-// reportCardTypes returns the card types the till has seen: from the
-// queue file's card cache when the daemon is stopped (op reads the file),
-// and from the older cards.json file, which a running daemon may still
-// write.
-func reportCardTypes(op control.Operator, cardsFile string) (map[string]apiclient.CardType, error) {
-	types, err := map[string]apiclient.CardType{}, error(nil)
-	if cardsFile != "" {
-		if types, err = pos.ReadCardTypes(cardsFile); err != nil {
-			types = map[string]apiclient.CardType{}
-		}
-	}
-	if qo, ok := op.(queueOperator); ok {
-		stored, serr := pos.CardTypes(qo.q)
-		maps.Copy(types, stored)
-		err = errors.Join(err, serr)
-	}
-	return types, err
 }
 
 // reportDay returns midnight at the start of the day date names in loc
