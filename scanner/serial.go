@@ -14,8 +14,12 @@ import (
 	"go.bug.st/serial"
 )
 
-// DefaultReadTimeout is how long one read of a serial port waits for bytes.
-// It is the tick at which Run notices ctx ending and ends idle scans.
+// DefaultReadTimeout was the period at which Run's reads returned to
+// notice ctx ending and end idle scans.
+//
+// Deprecated: Run no longer polls. A read waits for bytes with no timeout
+// while no scan is partly read, and until the Framer's idle deadline while
+// one is; ctx ending closes the port, which ends the read.
 const DefaultReadTimeout = 100 * time.Millisecond
 
 // ErrNotConnected is returned by Feedback while the device is not open.
@@ -39,7 +43,10 @@ type SerialConfig struct {
 	// many RS-232 scanners, "B" for Datalogic). A BadRead is also sent when
 	// the Framer rejects a scan. Empty means no feedback.
 	GoodRead, BadRead []byte
-	// ReadTimeout bounds each read; 0 means DefaultReadTimeout.
+	// ReadTimeout is ignored.
+	//
+	// Deprecated: reads wait for bytes, or for the Framer's idle deadline
+	// while a scan is partly read (Frame.IdleTimeout sets it).
 	ReadTimeout time.Duration
 }
 
@@ -104,12 +111,6 @@ func NewSerial(cfg SerialConfig, log zerolog.Logger) (*Serial, error) {
 	default:
 		return nil, fmt.Errorf("%s: stop bits %v: use 1 or 2", where, cfg.StopBits)
 	}
-	if cfg.ReadTimeout < 0 {
-		return nil, fmt.Errorf("%s: read timeout %v is negative", where, cfg.ReadTimeout)
-	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
-	}
 	return &Serial{cfg: cfg, mode: mode, log: log}, nil
 }
 
@@ -124,6 +125,12 @@ func (s *Serial) Run(ctx context.Context, emit func(Scan)) error {
 }
 
 // RunOpened is Run, calling opened (if not nil) once the port is open.
+//
+// The port is closed when RunOpened returns, or as soon as ctx ends: a
+// read waits with no timeout while no scan is partly read (an idle till
+// sleeps), and go.bug.st/serial ends a blocked Read when the port is
+// closed from another goroutine (its Read selects on the port and on a
+// pipe Close writes to).
 func (s *Serial) RunOpened(ctx context.Context, emit func(Scan), opened func()) error {
 	if ctx.Err() != nil {
 		return nil
@@ -137,40 +144,76 @@ func (s *Serial) RunOpened(ctx context.Context, emit func(Scan), opened func()) 
 	if err != nil {
 		return s.openError(err)
 	}
-	defer func() {
-		// Feedback holds mu while it writes, so once port is nil no write can
-		// reach a closed (and possibly reused) file descriptor.
-		s.mu.Lock()
-		s.port = nil
-		s.mu.Unlock()
-		p.Close() // the goroutine that opened the port closes it
-	}()
-	if err := p.SetReadTimeout(s.cfg.ReadTimeout); err != nil {
-		return fmt.Errorf("scanner: %s: set read timeout: %w", s.cfg.Path, err)
-	}
 	s.mu.Lock()
 	s.port = p
 	s.mu.Unlock()
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		s.closePort(p)
+	})
+	defer func() {
+		if !stop() {
+			<-closed // ctx's close is under way: Run returns after it
+		}
+		s.closePort(p)
+	}()
 	if opened != nil {
 		opened()
 	}
 	return s.read(ctx, p, f, time.Now, emit)
 }
 
+// closePort stops Feedback writing to p, then closes p. It may run twice
+// (ctx ending, then Run returning); the port's Close is idempotent.
+func (s *Serial) closePort(p serial.Port) {
+	// Feedback holds mu while it writes, so once port is nil no write can
+	// reach a closed (and possibly reused) file descriptor.
+	s.mu.Lock()
+	if s.port == p {
+		s.port = nil
+	}
+	s.mu.Unlock()
+	p.Close()
+}
+
+// readTimeoutSetter is the part of a serial.Port read sets timeouts on.
+// A reader without it (a test's) is read as it is.
+type readTimeoutSetter interface {
+	SetReadTimeout(time.Duration) error
+}
+
+// minReadTimeout is the shortest timed read: a deadline already passed
+// still gets one look at the port before Tick ends the scan.
+const minReadTimeout = time.Millisecond
+
 // read is Run's loop, separate so tests can drive it with a fake port and
-// clock. It splits bytes itself (no bufio): a serial port returns (0, nil)
-// on every read timeout, and bufio gives up after 100 empty reads.
+// clock. It splits bytes itself (no bufio): a timed read returns (0, nil)
+// at its timeout, and bufio gives up after 100 empty reads.
+//
+// While the Framer holds no partial scan a read has no timeout, so an idle
+// scanner costs no wake-ups; while it holds one, the read times out at the
+// Framer's deadline, where Tick ends (no terminator) or drops (stale) it.
 func (s *Serial) read(ctx context.Context, r io.Reader, f *Framer, now func() time.Time, emit func(Scan)) error {
+	setter, _ := r.(readTimeoutSetter)
 	buf := make([]byte, 512)
 	for ctx.Err() == nil {
-		n, err := r.Read(buf) // (0, nil) on timeout: the tick
+		if setter != nil {
+			if err := setter.SetReadTimeout(readTimeout(f, now())); err != nil {
+				return fmt.Errorf("scanner: %s: set read timeout: %w", s.cfg.Path, err)
+			}
+		}
+		n, err := r.Read(buf) // (0, nil) when a timed read times out
 		t := now()
 		if n > 0 {
 			scans, rejects := f.Feed(buf[:n], t)
 			s.deliver(emit, scans, rejects)
 		}
 		if err != nil {
-			if isGone(err) {
+			switch {
+			case ctx.Err() != nil:
+				return nil // ctx closed the port under the read
+			case isGone(err):
 				return &goneError{op: "read", path: s.cfg.Path, err: err}
 			}
 			return fmt.Errorf("scanner: read %s: %w", s.cfg.Path, err)
@@ -179,6 +222,16 @@ func (s *Serial) read(ctx context.Context, r io.Reader, f *Framer, now func() ti
 		s.deliver(emit, scans, rejects)
 	}
 	return nil
+}
+
+// readTimeout is how long the next read may wait at now: no limit while f
+// holds no partial scan, else until f's deadline.
+func readTimeout(f *Framer, now time.Time) time.Duration {
+	d, ok := f.Deadline()
+	if !ok {
+		return serial.NoTimeout
+	}
+	return max(d.Sub(now), minReadTimeout)
 }
 
 // deliver logs rejects (and signals a bad read) and emits scans.
@@ -204,7 +257,7 @@ func (s *Serial) deliver(emit func(Scan), scans []Scan, rejects []error) {
 // with a plain write(2) on the descriptor, sharing no state with Read's
 // select(2) and read(2) (serial_unix.go), and a tty allows a read and a
 // write at once. Its Write does not check for Close, though, so mu keeps
-// writes and Run's Close apart.
+// writes and the port's Close apart.
 func (s *Serial) Feedback(good bool) error {
 	seq := s.cfg.BadRead
 	if good {
@@ -255,7 +308,8 @@ func (s *Serial) openError(err error) error {
 
 // isGone reports whether err means the device went away. go.bug.st/serial
 // reports an unplugged USB device as a zero-byte read, which it turns into
-// PortError PortClosed (only Run closes the port, so it is not our Close);
+// PortError PortClosed (so does a read of a port closed because ctx ended,
+// which read checks first);
 // a hung-up tty gives EIO; a vanished device node ENXIO or ENODEV.
 func isGone(err error) bool {
 	if pe, ok := errors.AsType[*serial.PortError](err); ok {

@@ -15,25 +15,37 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/scanner/scannertest"
+	"go.bug.st/serial"
 )
 
 // fakeRead is one result of fakePort.Read, arriving after advance.
+// cancel ends ctx first, as the daemon stopping while the read waits.
 type fakeRead struct {
 	data    string
 	err     error
 	advance time.Duration
+	cancel  bool
 }
 
-// fakePort behaves like a go.bug.st/serial port with a read timeout: each
-// Read returns what the script says, and (0, nil) stands for a timeout.
-// When the script runs out it cancels ctx and times out once more.
+// fakePort behaves like a go.bug.st/serial port: each Read returns what
+// the script says, and (0, nil) stands for a timed read timing out. When
+// the script runs out it cancels ctx and returns (0, nil) once more. It
+// records the read timeout in effect at each Read.
 type fakePort struct {
-	script []fakeRead
-	clock  time.Time
-	cancel context.CancelFunc
+	script   []fakeRead
+	clock    time.Time
+	cancel   context.CancelFunc
+	timeout  time.Duration
+	timeouts []time.Duration // the timeout of each Read, in order
+}
+
+func (p *fakePort) SetReadTimeout(d time.Duration) error {
+	p.timeout = d
+	return nil
 }
 
 func (p *fakePort) Read(b []byte) (int, error) {
+	p.timeouts = append(p.timeouts, p.timeout)
 	if len(p.script) == 0 {
 		p.cancel()
 		return 0, nil
@@ -41,6 +53,9 @@ func (p *fakePort) Read(b []byte) (int, error) {
 	r := p.script[0]
 	p.script = p.script[1:]
 	p.clock = p.clock.Add(r.advance)
+	if r.cancel {
+		p.cancel()
+	}
 	return copy(b, r.data), r.err
 }
 
@@ -114,6 +129,11 @@ func TestSerial_read(t *testing.T) {
 			script:  []fakeRead{{err: syscall.EINVAL}},
 			wantErr: syscall.EINVAL,
 		},
+		{
+			name:   "a read failing because ctx ended (the port closed under it) is a stop, not an error",
+			script: []fakeRead{{data: card + "\r"}, {err: syscall.EBADF, cancel: true}},
+			want:   []string{card},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,6 +168,101 @@ func TestSerial_read(t *testing.T) {
 				t.Errorf("log = %q, want it to contain %q", logs.String(), tt.wantLog)
 			}
 		})
+	}
+}
+
+// TestSerial_readTimeouts checks what each read waits for: nothing pending
+// means no timeout at all (an idle till sleeps instead of polling); a
+// partial scan means a read that times out at the Framer's deadline.
+func TestSerial_readTimeouts(t *testing.T) {
+	none := serial.NoTimeout
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		frame  FrameConfig
+		script []fakeRead
+		want   []time.Duration // the timeout of each read, the script's last read (which cancels) included
+		scans  []string
+	}{
+		{
+			name:   "idle: every read waits with no timeout",
+			script: []fakeRead{{data: "544256-439-856\r", advance: time.Hour}, {data: "\n", advance: 10 * time.Hour}},
+			want:   []time.Duration{none, none, none},
+			scans:  []string{"544256-439-856"},
+		},
+		{
+			name:  "a partial scan is read until its stale deadline, then idle again",
+			frame: FrameConfig{Terminator: TermCR, IdleTimeout: 500 * ms},
+			script: []fakeRead{
+				{data: "5442", advance: time.Hour}, // after an hour idle
+				{data: "56-43", advance: 200 * ms},
+				{data: "9-856\r", advance: 100 * ms},
+			},
+			want:  []time.Duration{none, 500 * ms, 500 * ms, none},
+			scans: []string{"544256-439-856"},
+		},
+		{
+			name:   "no terminator: the read times out at the idle end, which ends the scan",
+			frame:  FrameConfig{Terminator: TermNone, IdleTimeout: 100 * ms},
+			script: []fakeRead{{data: "5442"}, {data: "56-439-856", advance: 30 * ms}, {advance: 100 * ms}},
+			want:   []time.Duration{none, 100 * ms, 100 * ms, none},
+			scans:  []string{"544256-439-856"},
+		},
+		{
+			name:   "a stale partial scan is dropped at its deadline, then idle again",
+			frame:  FrameConfig{Terminator: TermCR, IdleTimeout: 500 * ms},
+			script: []fakeRead{{data: "5442"}, {advance: 500 * ms}},
+			want:   []time.Duration{none, 500 * ms, none},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSerial(SerialConfig{Name: "till-1", Path: "/dev/fake", Frame: tt.frame}, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := NewFramer(tt.frame)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			port := &fakePort{script: tt.script, clock: t0, cancel: cancel}
+			var got []string
+			if err := s.read(ctx, port, f, port.now, func(sc Scan) { got = append(got, sc.Text) }); err != nil {
+				t.Fatalf("read() = %v", err)
+			}
+			if !slices.Equal(port.timeouts, tt.want) {
+				t.Errorf("read timeouts = %v, want %v (-1ns: none)", port.timeouts, tt.want)
+			}
+			if !slices.Equal(got, tt.scans) {
+				t.Errorf("scans = %q, want %q", got, tt.scans)
+			}
+		})
+	}
+}
+
+func TestReadTimeout(t *testing.T) {
+	f, err := NewFramer(FrameConfig{Terminator: TermNone, IdleTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTimeout(f, t0); got != serial.NoTimeout {
+		t.Errorf("nothing pending: readTimeout = %v, want NoTimeout", got)
+	}
+	f.Feed([]byte("5442"), t0)
+	for _, tt := range []struct {
+		at   time.Duration // after the last byte
+		want time.Duration
+	}{
+		{0, 100 * time.Millisecond},
+		{40 * time.Millisecond, 60 * time.Millisecond},
+		// At or past the deadline (the loop ran late): one short read, never
+		// a negative timeout, which the port refuses (or -1ns, which is NoTimeout).
+		{100 * time.Millisecond, minReadTimeout},
+		{100*time.Millisecond + 1, minReadTimeout},
+		{time.Hour, minReadTimeout},
+	} {
+		if got := readTimeout(f, t0.Add(tt.at)); got != tt.want {
+			t.Errorf("%v after the last byte: readTimeout = %v, want %v", tt.at, got, tt.want)
+		}
 	}
 }
 
@@ -261,6 +376,74 @@ func TestSerial_PTY_Unplug(t *testing.T) {
 		t.Fatalf("Run() after unplug = %v, want ErrDeviceGone", err)
 	}
 	t.Logf("Run() after unplug = %v", err)
+}
+
+// waitResult waits for Run's result: a correctness bound (a read left
+// blocked forever), not a measure of speed.
+func waitResult(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s")
+		return nil
+	}
+}
+
+// TestSerial_PTY_CancelWhileIdle stops Run while its read waits with no
+// timeout on a silent port: ctx ending closes the port, which ends the read,
+// and Run returns nil, not the closed port's error.
+func TestSerial_PTY_CancelWhileIdle(t *testing.T) {
+	pty := scannertest.NewPTY(t)
+	s := newTestSerial(t, pty.Path)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scans, done := runSerial(t, ctx, s)
+	pty.WriteString("544256-439-856\r") // one scan, so the read loop has turned and is idle again
+	if sc := <-scans; sc.Text != "544256-439-856" {
+		t.Fatalf("scan = %q, want 544256-439-856", sc.Text)
+	}
+	time.Sleep(300 * time.Millisecond) // silence: the read waits (it used to return every 100 ms)
+	cancel()
+	if err := waitResult(t, done); err != nil {
+		t.Fatalf("Run() after cancel = %v, want nil", err)
+	}
+	if err := s.Feedback(true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Feedback() after cancel = %v, want ErrNotConnected", err)
+	}
+}
+
+// TestSerial_PTY_IdleEnd reads a scanner with no terminator through a real
+// port: the read waiting on the partial scan times out at its idle end, and
+// the scan is emitted without another byte arriving.
+func TestSerial_PTY_IdleEnd(t *testing.T) {
+	pty := scannertest.NewPTY(t)
+	s, err := NewSerial(SerialConfig{Name: "till-1", Path: pty.Path,
+		Frame: FrameConfig{Terminator: TermNone, IdleTimeout: 50 * time.Millisecond}}, zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scans, done := runSerial(t, ctx, s)
+	for _, card := range []string{"544256-439-856", "544256-439-857"} {
+		pty.WriteString(card)
+		select {
+		case sc := <-scans:
+			if sc.Text != card {
+				t.Fatalf("scan = %q, want %q", sc.Text, card)
+			}
+		case err := <-done:
+			t.Fatalf("Run() = %v before the scan ended", err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no scan within 5s of writing %q without a terminator", card)
+		}
+	}
+	cancel()
+	if err := waitResult(t, done); err != nil {
+		t.Fatalf("Run() after cancel = %v, want nil", err)
+	}
 }
 
 func TestSerial_OpenErrors(t *testing.T) {
