@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The queries below serve per-card caps and cooldowns (on the scan path)
@@ -19,21 +20,14 @@ import (
 // with the jobs it returns, not with the queue.
 func (q *Queue) CardHistory(card string, since time.Time) ([]Job, error) {
 	var out []Job
-	err := q.view(func(t *txn) error {
-		out = out[:0] // view may run this twice
+	err := q.view(func(t *txn) (err error) {
 		p := cardPrefix(card)
 		c := t.history.Cursor()
-		for k, _ := c.Seek(join(p, idFloor(since))); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-			if len(k) != len(p)+idLen {
-				continue // another card whose number starts with card and a NUL: cannot be, checkScan refuses NUL
-			}
-			j, err := t.get(idOf(k))
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return nil
+		k, _ := c.Seek(join(p, idFloor(since)))
+		// A longer key under p would be a card whose number goes on after
+		// a NUL: there is none, checkScan refuses NUL.
+		out, err = t.collect(c, k, func(k []byte, _ int) bool { return bytes.HasPrefix(k, p) && len(k) == len(p)+idLen })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue: history of card %s: %w", card, err)
@@ -60,6 +54,22 @@ func (q *Queue) Created(from, to time.Time) ([]Job, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue: jobs created from %s to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// collect returns the jobs that c's keys name, in key order, from k (the
+// key c is at) on while in(k, n) holds, n being how many it has collected.
+// Every key of an index ends in its job's id (and a record's key is its
+// id), so one lookup per key reads the job from its record, the truth.
+func (t *txn) collect(c *bolt.Cursor, k []byte, in func(k []byte, n int) bool) ([]Job, error) {
+	var out []Job
+	for ; k != nil && in(k, len(out)); k, _ = c.Next() {
+		j, err := t.get(idOf(k))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
 	}
 	return out, nil
 }

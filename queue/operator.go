@@ -69,8 +69,7 @@ func (q *Queue) List(state State, limit int, afterID string) ([]Job, error) {
 		return nil, fmt.Errorf("queue: list: unknown state %q (want one of %v)", state, states)
 	}
 	var out []Job
-	err := q.view(func(t *txn) error {
-		out = out[:0] // view may run this twice
+	err := q.view(func(t *txn) (err error) {
 		b, p := t.jobs, []byte(nil)
 		if state != "" {
 			b, p = t.states, statePrefix(state)
@@ -80,14 +79,8 @@ func (q *Queue) List(state State, limit int, afterID string) ([]Job, error) {
 		if afterID != "" && k != nil && idOf(k) == afterID {
 			k, _ = c.Next()
 		}
-		for ; k != nil && bytes.HasPrefix(k, p) && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
-			j, err := t.get(idOf(k))
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return nil
+		out, err = t.collect(c, k, func(k []byte, n int) bool { return bytes.HasPrefix(k, p) && (limit <= 0 || n < limit) })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue: list: %w", err)
