@@ -3,8 +3,12 @@
 // It does not know what a scan means: package pos decides whether a scan is
 // a loyalty card.
 //
-// Each Source is owned by the one goroutine that calls its Run: it opens,
-// reads and closes the device, and nothing else touches the handle.
+// Each Source is owned by the one goroutine that calls its Run: it opens
+// and reads the device, and it has closed it when Run returns. Reads do not
+// poll: they wait for bytes (an idle scanner costs no wake-ups), or for the
+// Framer's idle deadline while a scan is partly read. When ctx ends, a
+// context.AfterFunc ends the waiting read: Serial closes the port, Stdin
+// wakes its poll(2).
 //
 // The pieces: Framer (framer.go) turns timed bytes into scans and rejects
 // garbage, with no I/O, so every source shares one set of framing rules;

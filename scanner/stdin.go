@@ -12,9 +12,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// stdinPoll is how often Stdin.Run, waiting on an *os.File, checks ctx.
-const stdinPoll = 200 * time.Millisecond
-
 // Stdin is a Source reading one scan per line: the demo, or a
 // keyboard-wedge scanner typing into a terminal. A line ends at LF, CR or
 // CRLF; tabs count as spaces, surrounding spaces are trimmed and empty
@@ -46,13 +43,18 @@ func (s *Stdin) Run(ctx context.Context, emit func(Scan)) error {
 	if err != nil {
 		return err
 	}
-	read := s.r.Read
+	r := s.r
 	if file, ok := s.r.(*os.File); ok {
-		read = func(b []byte) (int, error) { return pollRead(file, b) }
+		fr, err := newFileReader(ctx, file)
+		if err != nil {
+			return fmt.Errorf("scanner: %s: %w", s.name, err)
+		}
+		defer fr.Close()
+		r = fr
 	}
 	buf := make([]byte, 4096)
 	for ctx.Err() == nil {
-		n, err := read(buf) // (0, nil) when pollRead timed out
+		n, err := r.Read(buf) // (0, nil) from a fileReader once ctx ended
 		now := time.Now()
 		for i, c := range buf[:n] {
 			if c == '\t' {

@@ -2,9 +2,18 @@
 
 package scanner
 
-import "os"
+import (
+	"context"
+	"os"
+)
 
-// pollRead reads f. Without poll(2) a read of a terminal blocks, so on
+// fileReader reads f. Without poll(2) a read of a terminal blocks, so on
 // these systems Stdin.Run returns after ctx ends only once a line (or EOF)
 // arrives.
-func pollRead(f *os.File, b []byte) (int, error) { return f.Read(b) }
+type fileReader struct{ f *os.File }
+
+func newFileReader(_ context.Context, f *os.File) (*fileReader, error) { return &fileReader{f: f}, nil }
+
+func (fr *fileReader) Read(b []byte) (int, error) { return fr.f.Read(b) }
+
+func (fr *fileReader) Close() {}

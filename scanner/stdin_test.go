@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/scanner/scannertest"
@@ -118,5 +119,61 @@ func TestStdin_Terminal(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() after cancel = %v, want nil", err)
+	}
+}
+
+// TestFileReader_WaitsWithoutPolling reads a silent pipe: the read waits
+// (it does not come back empty every so often, which would wake an idle
+// daemon) until ctx ends, and then returns (0, nil). The pause is longer
+// than the 200 ms poll this replaced; a slow machine can only make the
+// test pass late, never fail.
+func TestFileReader_WaitsWithoutPolling(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	fr, err := newFileReader(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fr.Close()
+	type result struct {
+		n   int
+		err error
+	}
+	read := func() <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			n, err := fr.Read(make([]byte, 16))
+			ch <- result{n, err}
+		}()
+		return ch
+	}
+
+	got := read()
+	w.WriteString("5442\n")
+	if res := <-got; res.n != 5 || res.err != nil {
+		t.Fatalf("Read() = %d, %v; want 5, nil", res.n, res.err)
+	}
+
+	got = read()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case res := <-got:
+		t.Fatalf("Read() = %d, %v with nothing written and ctx alive; want it to wait", res.n, res.err)
+	default:
+	}
+	cancel()
+	select {
+	case res := <-got:
+		if res.n != 0 || res.err != nil {
+			t.Fatalf("Read() after cancel = %d, %v; want 0, nil", res.n, res.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read() did not return within 5s of cancel")
 	}
 }
