@@ -249,11 +249,17 @@ func deleteByID[V any](a *API, w http.ResponseWriter, r *http.Request, m map[str
 	_, ok := m[id]
 	delete(m, id)
 	a.mu.Unlock()
-	if !ok {
+	a.replyFound(w, map[string]string{"id": id}, ok, notFound)
+}
+
+// replyFound answers data, or 404 with notFound when found is false: the
+// API's answer for an id it does not know ("Card not found", …).
+func (a *API) replyFound(w http.ResponseWriter, data any, found bool, notFound string) {
+	if !found {
 		writeError(w, http.StatusNotFound, notFound)
 		return
 	}
-	a.reply(w, map[string]string{"id": id}, nil)
+	a.reply(w, data, nil)
 }
 
 // writeFault answers an injected 5xx. 500 carries the API's JSON error body;

@@ -173,11 +173,7 @@ func (a *API) listCards(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getCard(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.Card(r.PathValue("id"))
-	if !ok {
-		writeError(w, http.StatusNotFound, "Card not found")
-		return
-	}
-	a.reply(w, c, nil)
+	a.replyFound(w, c, ok, "Card not found")
 }
 
 type cardCustomFieldValue struct {

@@ -55,11 +55,7 @@ func (a *API) customer(id string) (Customer, bool) {
 
 func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.customer(r.PathValue("id"))
-	if !ok {
-		writeError(w, http.StatusNotFound, "Customer not found")
-		return
-	}
-	a.reply(w, c, nil)
+	a.replyFound(w, c, ok, "Customer not found")
 }
 
 // customerBody is the body of POST and PATCH /customers. The update schema
@@ -152,12 +148,8 @@ func (a *API) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		c.UpdatedAt = fmtTime(a.now())
 	}
 	a.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "Customer not found")
-		return
-	}
 	out, _ := a.customer(id)
-	a.reply(w, out, nil)
+	a.replyFound(w, out, ok, "Customer not found")
 }
 
 // deleteCustomer serves DELETE /customers/{id}. The customer's cards stay

@@ -41,6 +41,29 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// An id the API does not know is a 404 with the entity's own wording, on
+// every route that takes one.
+func TestRoutes_UnknownID(t *testing.T) {
+	s := newServer(t, sandbox.Options{})
+	for _, tt := range []struct {
+		method, path string
+		body         any
+		want         string
+	}{
+		{"GET", "/cards/000000-000-000", nil, "Card not found"},
+		{"DELETE", "/cards/000000-000-000", nil, "Card not found"},
+		{"GET", "/customers/nobody", nil, "Customer not found"},
+		{"PATCH", "/customers/nobody", map[string]any{"id": "nobody"}, "Customer not found"},
+		{"DELETE", "/customers/nobody", nil, "Customer not found"},
+		{"GET", "/templates/999", nil, "Template not found"},
+		{"GET", "/templates/x", nil, "Template not found"},
+		{"GET", "/pushes/999", nil, "Push not found"},
+		{"GET", "/pushes/x", nil, "Push not found"},
+	} {
+		s.req(tt.method, tt.path, tt.body).fail(t, http.StatusNotFound, tt.want)
+	}
+}
+
 func TestRoutes_NotFoundAndBodies(t *testing.T) {
 	s := newServer(t, sandbox.Options{})
 	s.req("PUT", "/cards/"+sandbox.DemoStampCard, `{}`).fail(t, http.StatusNotFound, "No route found")

@@ -31,11 +31,7 @@ func (a *API) getPush(w http.ResponseWriter, r *http.Request) {
 		out = a.pushes[i]
 	}
 	a.mu.Unlock()
-	if i < 0 || err != nil {
-		writeError(w, http.StatusNotFound, "Push not found")
-		return
-	}
-	a.reply(w, out, nil)
+	a.replyFound(w, out, i >= 0 && err == nil, "Push not found")
 }
 
 // createPush serves POST /pushes {message, templateId, cardId?, scheduledAt?}.

@@ -56,11 +56,7 @@ func (a *API) getTemplate(w http.ResponseWriter, r *http.Request) {
 		out = wireTemplate(t)
 	}
 	a.mu.Unlock()
-	if !ok || err != nil {
-		writeError(w, http.StatusNotFound, "Template not found")
-		return
-	}
-	a.reply(w, out, nil)
+	a.replyFound(w, out, ok && err == nil, "Template not found")
 }
 
 func tierByID(t *Template, id int) *MembershipTier {
