@@ -118,11 +118,14 @@ func CardTypes(store CardStore) (map[string]apiclient.CardType, error) {
 }
 
 // Get returns what is known of card.
-func (c *Cache) Get(card string) (CardInfo, bool) {
+func (c *Cache) Get(card string) (CardInfo, bool) { return lookup(c, c.cards, card) }
+
+// lookup reads m, one of c's maps, under c.mu.
+func lookup[K comparable, V any](c *Cache, m map[K]V, k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	info, ok := c.cards[card]
-	return info, ok
+	v, ok := m[k]
+	return v, ok
 }
 
 // Put remembers card and stores it.
@@ -256,10 +259,7 @@ func (c *Cache) Forget(card string) error {
 
 // Mechanics returns the mechanics learned for a template.
 func (c *Cache) Mechanics(templateID int) (Mechanics, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m, ok := c.mech[templateID]
-	return m, ok
+	return lookup(c, c.mech, templateID)
 }
 
 // LearnMechanics remembers a template's mechanics and stores them if they

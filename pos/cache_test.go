@@ -2,12 +2,14 @@ package pos
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/queue"
+	"github.com/tillscan/tillscan/scanner"
 )
 
 func TestCache_Memory(t *testing.T) {
@@ -101,5 +103,59 @@ func checkReloaded(t *testing.T, c *Cache, info CardInfo) {
 	}
 	if m, ok := c.Mechanics(7); m != MechPoints || !ok {
 		t.Errorf("Mechanics(7) after reload = %q, %v; want points", m, ok)
+	}
+}
+
+// blockingStore is the queue's card store with PutCard held until release:
+// a disk slow to take a new card.
+type blockingStore struct {
+	*queue.Queue
+	entered, release chan struct{}
+}
+
+func (s blockingStore) PutCard(number string, data []byte, now time.Time) error {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Queue.PutCard(number, data, now)
+}
+
+// TestCache_ScanDoesNotWaitForStore: while the worker's Put of a new card
+// waits for the disk, the till still handles a scan of a known card that
+// reads the cache (refused at once: it needs a purchase sum).
+func TestCache_ScanDoesNotWaitForStore(t *testing.T) {
+	q, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	const cashback = "612001-100-201"
+	if err := q.PutCard(cashback, []byte(`{"type":"cashback","template_id":3}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store := blockingStore{Queue: q, entered: make(chan struct{}), release: make(chan struct{})}
+	c, err := NewCache(store, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := make(chan error, 1)
+	go func() { put <- c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp, TemplateID: 1}) }()
+	<-store.entered // the Put holds the cache's save lock now
+
+	rules := DefaultRules()
+	till := NewTill(TillConfig{TillID: "t1", DedupeWindow: -1, Cards: c, Jobs: q, Rules: func() Rules { return rules }},
+		q, NewFeed(0), nil, zerolog.Nop())
+	handled := make(chan Event, 1)
+	go func() { handled <- till.Handle(scanner.Scan{Text: cashback, Scanner: "s1", At: time.Now()}) }()
+	select {
+	case ev := <-handled:
+		if ev.Kind != EventRefused || !strings.Contains(ev.Message, "purchase sum") {
+			t.Errorf("Handle = %s %q; want refused for the purchase sum", ev.Kind, ev.Message)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("Till.Handle waited for the card cache's store")
+	}
+	close(store.release)
+	if err := <-put; err != nil {
+		t.Fatal(err)
 	}
 }
