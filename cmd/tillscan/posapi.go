@@ -24,14 +24,8 @@ import (
 // reads the answer.
 func (b statusBackend) Scan(_ context.Context, req control.ScanRequest) (control.ScanResult, error) {
 	d := b.d
-	if !d.accepting.Load() {
-		return control.ScanResult{}, &control.Error{Status: http.StatusServiceUnavailable, Code: control.CodeUnavailable,
-			Message: "tillscan is starting or stopping and takes no scans now: try again in a few seconds"}
-	}
-	name := req.Scanner
-	if name == "" {
-		name = control.APIScanner
-	} else if err := d.knownScanner(name); err != nil {
+	name, err := d.posScanner(req.Scanner)
+	if err != nil {
 		return control.ScanResult{}, err
 	}
 	ev := d.till.Handle(scanner.Scan{Text: req.Text, Scanner: name, At: time.Now()})
@@ -42,18 +36,25 @@ func (b statusBackend) Scan(_ context.Context, req control.ScanRequest) (control
 // Undo takes back the last action for the last card scanned, as the UNDO
 // command barcode read by the named scanner (control.APIScanner if none).
 func (b statusBackend) Undo(_ context.Context, req control.UndoRequest) (control.ScanResult, error) {
-	d := b.d
-	if !d.accepting.Load() {
-		return control.ScanResult{}, &control.Error{Status: http.StatusServiceUnavailable, Code: control.CodeUnavailable,
-			Message: "tillscan is starting or stopping and takes no requests now: try again in a few seconds"}
-	}
-	name := req.Scanner
-	if name == "" {
-		name = control.APIScanner
-	} else if err := d.knownScanner(name); err != nil {
+	name, err := b.d.posScanner(req.Scanner)
+	if err != nil {
 		return control.ScanResult{}, err
 	}
-	return scanResult(d.till.Undo(name), name), nil
+	return scanResult(b.d.till.Undo(name), name), nil
+}
+
+// posScanner returns the scanner a POS request speaks for: the configured
+// scanner called name, or control.APIScanner for "". While the daemon is
+// starting or stopping it refuses every such request.
+func (d *daemon) posScanner(name string) (string, error) {
+	if !d.accepting.Load() {
+		return "", &control.Error{Status: http.StatusServiceUnavailable, Code: control.CodeUnavailable,
+			Message: "tillscan is starting or stopping and takes no scans now: try again in a few seconds"}
+	}
+	if name == "" {
+		return control.APIScanner, nil
+	}
+	return name, d.knownScanner(name)
 }
 
 // scanResult is ev, the till's answer to a scan or an undo, as the POS API
