@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/cmd/tillscan/config"
+	"github.com/tillscan/tillscan/internal/logtest"
 )
-
-// syncBuffer is a log sink safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReloadSameKeyResumes is the regression test for a reload after a
 // 401 with the same key (re-enabled on the vendor's side): it logged
@@ -54,7 +35,7 @@ func TestReloadSameKeyResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	sb.API.RevokeKey(sandbox.DemoAPIKey)
 	d, err := newDaemon(cfg, daemonOptions{
 		APIKey: sandbox.DemoAPIKey, Log: zerolog.New(&logs), ConfigPath: path,

@@ -1,18 +1,18 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/internal/logtest"
 )
 
 // TestPeerCredentialsChecked: a user outside the daemon's user and group
@@ -40,7 +40,7 @@ func TestPeerCredentialsChecked(t *testing.T) {
 	os.Chmod(path, 0o666)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logged syncBuffer
+	var logged logtest.Buffer
 	go func() { done <- New(&fakeBackend{}, nil, zerolog.New(&logged)).ServeSocket(ctx, ln) }()
 	defer func() {
 		cancel()
@@ -64,22 +64,4 @@ func TestPeerCredentialsChecked(t *testing.T) {
 	if !strings.Contains(logged.String(), ErrPeerRefused.Error()) || !strings.Contains(logged.String(), "of user 65534") {
 		t.Fatalf("curl failed (%v) but the peer check did not refuse user 65534; log:\n%s", err, logged.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
