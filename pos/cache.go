@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,18 +27,17 @@ type CardInfo struct {
 // first (it costs one GET when it comes back).
 const maxCacheCards = 50_000
 
-// CardStore keeps the Cache's entries durably, as opaque bytes per key;
-// *queue.Queue satisfies it, so the cache lives in the queue's file (one
-// persistence mechanism, one small transaction per change).
+// CardStore keeps the Cache's entries durably, as opaque bytes per card
+// number and per template id; *queue.Queue satisfies it, so the cache
+// lives in the queue's file (one persistence mechanism, one small
+// transaction per change).
 type CardStore interface {
 	PutCard(number string, data []byte, now time.Time) error
 	DeleteCard(number string) error
 	Cards(fn func(number string, data []byte, updated time.Time) error) error
+	PutTemplate(id string, data []byte, now time.Time) error
+	Templates(fn func(id string, data []byte, updated time.Time) error) error
 }
-
-// mechanicsKey prefixes the store keys that hold a template's learned
-// mechanics ("template:7"); no card number holds a ':'.
-const mechanicsKey = "template:"
 
 // Cache is the card lookup cache (card number → type, template, reward
 // tiers) and the mechanics learned per template. It is read from memory;
@@ -72,8 +70,16 @@ func NewCache(store CardStore, log zerolog.Logger) (*Cache, error) {
 		return c, nil
 	}
 	skipped := 0
-	err := store.Cards(func(key string, data []byte, _ time.Time) error {
-		if id, ok := strings.CutPrefix(key, mechanicsKey); ok {
+	err := store.Cards(func(card string, data []byte, _ time.Time) error {
+		if info, ok := decodeCard(card, data); ok {
+			c.cards[card] = info
+		} else {
+			skipped++
+		}
+		return nil
+	})
+	if err == nil {
+		err = store.Templates(func(id string, data []byte, _ time.Time) error {
 			n, err := strconv.Atoi(id)
 			m, merr := ParseMechanics(string(data))
 			if err != nil || merr != nil {
@@ -82,15 +88,8 @@ func NewCache(store CardStore, log zerolog.Logger) (*Cache, error) {
 			}
 			c.mech[n] = m
 			return nil
-		}
-		var info CardInfo
-		if json.Unmarshal(data, &info) != nil || apiclient.ValidCardNumber(key) != nil || !info.Type.Valid() {
-			skipped++
-			return nil
-		}
-		c.cards[key] = info
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pos: card cache: %w", err)
 	}
@@ -100,19 +99,28 @@ func NewCache(store CardStore, log zerolog.Logger) (*Cache, error) {
 	return c, nil
 }
 
+// decodeCard returns a card's stored entry, if it is one the cache keeps.
+func decodeCard(card string, data []byte) (CardInfo, bool) {
+	var info CardInfo
+	if json.Unmarshal(data, &info) != nil || apiclient.ValidCardNumber(card) != nil || !info.Type.Valid() {
+		return CardInfo{}, false
+	}
+	return info, true
+}
+
 // CardTypes returns the card types the cache in store remembers, by card
 // number, for readers other than the daemon (the day's report). It only
-// reads.
+// reads, and skips what NewCache would skip.
 func CardTypes(store CardStore) (map[string]apiclient.CardType, error) {
-	c, err := NewCache(store, zerolog.Nop())
+	out := map[string]apiclient.CardType{}
+	err := store.Cards(func(card string, data []byte, _ time.Time) error {
+		if info, ok := decodeCard(card, data); ok {
+			out[card] = info.Type
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]apiclient.CardType, len(c.cards))
-	for k, v := range c.cards {
-		out[k] = v.Type
+		return nil, fmt.Errorf("pos: card cache: %w", err)
 	}
 	return out, nil
 }
@@ -276,7 +284,7 @@ func (c *Cache) LearnMechanics(templateID int, m Mechanics) error {
 	if c.store == nil {
 		return nil
 	}
-	if err := c.store.PutCard(mechanicsKey+strconv.Itoa(templateID), []byte(m), time.Now()); err != nil {
+	if err := c.store.PutTemplate(strconv.Itoa(templateID), []byte(m), time.Now()); err != nil {
 		return fmt.Errorf("pos: card cache: %w", err)
 	}
 	return nil

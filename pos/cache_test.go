@@ -51,9 +51,11 @@ func TestCache_Store(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	entries := 0
-	if err := q.Cards(func(string, []byte, time.Time) error { entries++; return nil }); err != nil || entries != 2 {
-		t.Errorf("store holds %d entries (%v), want 2: one card, one template", entries, err)
+	cards, templates := 0, 0
+	errCards := q.Cards(func(string, []byte, time.Time) error { cards++; return nil })
+	errTemplates := q.Templates(func(string, []byte, time.Time) error { templates++; return nil })
+	if cards != 1 || templates != 1 || errCards != nil || errTemplates != nil {
+		t.Errorf("store holds %d cards (%v) and %d templates (%v), want one each", cards, errCards, templates, errTemplates)
 	}
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
