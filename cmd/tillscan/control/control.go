@@ -4,8 +4,9 @@
 // server-sent events, GET /metrics, health, GET /) and the POS endpoints
 // (POST /api/v1/scans, POST /api/v1/next), which need a bearer token;
 // docs/pos-api.md is their contract. The queue's operator endpoints under
-// /api/v1/queue and /api/v1/jobs are served only on the operator socket, a
-// unix socket whose peers are checked (socket.go). It sees the daemon only
+// /api/v1/queue and /api/v1/jobs, and the card cache's card types
+// (/api/v1/cards/types, for the day's report), are served only on the
+// operator socket, a unix socket whose peers are checked (socket.go). It sees the daemon only
 // through Backend and Operator, so it is tested with trivial fakes; the
 // request and response bodies are the types in types.go, shared by server
 // and client.
