@@ -172,4 +172,5 @@ func (w *window) fill(now time.Time) {
 	for len(w.at) < cap(w.at) {
 		w.add(now)
 	}
+	w.settle(w.last) // assumed, not sent: nothing to wait for
 }

@@ -148,7 +148,7 @@ func TestWait_LimiterShared(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				if _, err := c.wait(t.Context()); err != nil {
+				if _, err := c.waitSent(t.Context()); err != nil {
 					t.Errorf("wait() = %v", err)
 				}
 				mu.Lock()
@@ -176,7 +176,7 @@ func TestWait_DefaultHeadroom(t *testing.T) {
 		c := testClient(t, Config{Headroom: DefaultHeadroom})
 		start := time.Now()
 		for range 97 {
-			if _, err := c.wait(t.Context()); err != nil {
+			if _, err := c.waitSent(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -279,7 +279,7 @@ func TestWait_BurstCappedByWindow(t *testing.T) {
 		start := time.Now()
 		var at []time.Duration
 		for range 20 {
-			if _, err := c.wait(t.Context()); err != nil {
+			if _, err := c.waitSent(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			at = append(at, time.Since(start))
@@ -324,7 +324,7 @@ func TestWait_PauseAfter429(t *testing.T) {
 				var wg sync.WaitGroup
 				for range 3 {
 					wg.Go(func() {
-						if _, err := c.wait(t.Context()); err != nil {
+						if _, err := c.waitSent(t.Context()); err != nil {
 							t.Errorf("wait() = %v", err)
 						}
 						if el := time.Since(start); el < tt.want {
@@ -361,17 +361,74 @@ func TestRateLimited_BackoffStreak(t *testing.T) {
 	})
 }
 
+// waitSent is a start whose request reaches the wire at once: wait, then
+// sent, as once does.
+func (c *Client) waitSent(ctx context.Context) (uint64, error) {
+	seq, err := c.wait(ctx)
+	if err == nil {
+		c.sent(seq)
+	}
+	return seq, err
+}
+
+// With several requests in flight, a start waits until the last one was
+// written and keeps the gap from that write: a strict limiter sees the
+// arrivals, not the grants.
+func TestWait_AfterTheLastWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{})
+		gap := c.starts.gap
+		first, err := c.wait(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan time.Time, 1)
+		go func() {
+			if _, err := c.waitSent(t.Context()); err != nil {
+				t.Errorf("wait() = %v", err)
+			}
+			done <- time.Now()
+		}()
+		time.Sleep(3 * gap) // the first request is late: its goroutine ran late, or it dials
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("the second start did not wait for the first one's write")
+		default:
+		}
+		written := time.Now()
+		c.wrote(first, written)
+		c.sent(first)
+		if got := (<-done).Sub(written); got != gap {
+			t.Errorf("second start %v after the first was written, want the gap %v", got, gap)
+		}
+
+		third, err := c.wait(t.Context()) // never written (it failed before): sent alone ends the wait
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sent(third)
+		before := time.Now()
+		if _, err := c.waitSent(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(before); got > gap {
+			t.Errorf("a start after an unwritten one waited %v, want at most the gap %v", got, gap)
+		}
+	})
+}
+
 // A goroutine queued on the limiter when a 429 arrives does not start early.
 func TestWait_PauseWhileQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{RateLimit: 1})
-		if _, err := c.wait(t.Context()); err != nil { // takes the only token
+		if _, err := c.waitSent(t.Context()); err != nil { // takes the only token
 			t.Fatal(err)
 		}
 		start := time.Now()
 		done := make(chan time.Duration)
 		go func() {
-			if _, err := c.wait(t.Context()); err != nil {
+			if _, err := c.waitSent(t.Context()); err != nil {
 				t.Errorf("wait() = %v", err)
 			}
 			done <- time.Since(start)
@@ -390,7 +447,7 @@ func TestWait_ContextEnds(t *testing.T) {
 		c.pauseFor(time.Now(), time.Minute, http.StatusTooManyRequests)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		if _, err := c.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := c.waitSent(ctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("wait() = %v; want context.DeadlineExceeded", err)
 		}
 	})

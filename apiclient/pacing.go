@@ -93,6 +93,17 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
 					until.Format(time.RFC3339), context.DeadlineExceeded)
 			}
+		case token && c.starts.unwritten != nil:
+			// The last start has not reached the wire yet (its goroutine
+			// ran late, or it is dialling): the gap counts from its write.
+			ch := c.starts.unwritten
+			c.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return 0, context.Cause(ctx)
+			}
+			continue
 		case token && !granted && c.starts.delay(now) == 0:
 			// Asked last: the shared schedule counts only starts this
 			// till is about to make. A wait it asks for keeps the token.
@@ -144,12 +155,19 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 // late one by less than the interval is refused, even though the window
 // has room. Measured through nginx at 0 ms answer time: 3 429s in 34
 // requests without the gap, the late start's follower 72-91 ms behind it.
+// With several requests in flight the next start may come before the last
+// one was written at all, so it waits for that write (or its failure) and
+// counts the gap from there: measured through nginx at 1 s answer time
+// with 16 in flight, 2 429s in 303 requests without this wait.
 type window struct {
 	span time.Duration
 	gap  time.Duration // the least time between two starts; 0: none
 	at   []time.Time   // the last n starts, in no particular order
 	seq  []uint64      // seq[i] identifies at[i]
 	last uint64        // the latest seq handed out
+	// unwritten is closed when start last is written or given up; nil
+	// when it was (or without a gap: then starts do not wait for it).
+	unwritten chan struct{}
 }
 
 func newWindow(limit, paced float64) *window {
@@ -192,7 +210,11 @@ func (w *window) delay(now time.Time) time.Duration {
 
 // add records a start at now, replacing the oldest, and returns its seq.
 func (w *window) add(now time.Time) uint64 {
+	w.settle(w.last)
 	w.last++
+	if w.gap > 0 {
+		w.unwritten = make(chan struct{})
+	}
 	if len(w.at) < cap(w.at) {
 		w.at, w.seq = append(w.at, now), append(w.seq, w.last)
 	} else {
@@ -210,12 +232,30 @@ func (w *window) move(seq uint64, t time.Time) {
 			w.at[i] = t
 		}
 	}
+	w.settle(seq)
+}
+
+// settle ends the wait for start seq's write, if it is the last start.
+func (w *window) settle(seq uint64) {
+	if seq == w.last && w.unwritten != nil {
+		close(w.unwritten)
+		w.unwritten = nil
+	}
 }
 
 // wrote moves start seq to t, when its request was written.
 func (c *Client) wrote(seq uint64, t time.Time) {
 	c.mu.Lock()
 	c.starts.move(seq, t)
+	c.mu.Unlock()
+}
+
+// sent ends start seq: its request was written (wrote came first) or
+// never will be (it failed before, or was not made), so the next start
+// need not wait for it.
+func (c *Client) sent(seq uint64) {
+	c.mu.Lock()
+	c.starts.settle(seq)
 	c.mu.Unlock()
 }
 

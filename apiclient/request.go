@@ -97,6 +97,7 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 
 // once sends the call one time and classifies the outcome.
 func (c *Client) once(ctx context.Context, cl *call, body []byte, seq uint64) error {
+	defer c.sent(seq)
 	key, gen, err := c.credentials(cl.op)
 	if err != nil {
 		return err

@@ -20,8 +20,9 @@ import (
 // was written is never re-sent by net/http; a GET may be, which is harmless.
 //
 // HTTP/2 is not enabled (a custom DialContext turns off the automatic
-// upgrade): one request at a time at 10 req/s needs no multiplexing, and
-// HTTP/1.1's re-send rules above are the ones this package reasons about.
+// upgrade): HTTP/1.1's re-send rules above are the ones this package
+// reasons about, and the few requests in flight at 10 req/s each take a
+// kept-alive connection of their own.
 //
 // Whether a failed request was written is learned per attempt from
 // httptrace's WroteRequest (see Client.once).
@@ -33,8 +34,11 @@ func newTransport() *http.Transport {
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		TLSHandshakeTimeout: 5 * time.Second,
-		MaxIdleConns:        8,
-		MaxIdleConnsPerHost: 8,
+		// As many idle connections as the worker keeps requests in flight
+		// (its bound, pos.MaxInFlight): a request that finds none opens a
+		// new connection, a TCP and TLS handshake more on a slow line.
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64,
 		// Shorter than common server keep-alive timeouts (nginx: 75s), so
 		// the client drops an idle connection before the server does: a POST
 		// written into a connection the server is closing comes back as
