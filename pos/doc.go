@@ -12,8 +12,10 @@
 // from the queue's history) is refused at once and recorded refused for
 // the day's report. It never touches the network.
 //
-// The back half, [Worker], drains the queue: process owns one job end to
-// end. It looks the card up (through the [Cache], so a repeat customer
+// The back half, [Worker], drains the queue: up to WorkerConfig.InFlight
+// jobs at once, each for a different card, so a slow API does not slow the
+// drain while a card's own scans still go one by one in scan order. process
+// owns one job end to end. It looks the card up (through the [Cache], so a repeat customer
 // costs one API request), decides the action with the [Rules], records the
 // job as sending, applies it with the comment marker [Marker] and maps the
 // client's outcome class to a queue verb. An ambiguous outcome is
