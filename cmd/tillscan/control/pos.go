@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -38,15 +39,32 @@ func (s *Server) requireToken(h http.Handler) http.Handler {
 }
 
 func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
-	var body ScanRequest
-	if !decode(w, r, &body, `{"text": "544256-439-856", "scanner": "front"}`) {
+	answerPOS(s, w, r, `{"text": "544256-439-856", "scanner": "front"}`, func(ctx context.Context, body ScanRequest) (ScanResult, error) {
+		if msg := checkScanText(body.Text); msg != "" {
+			return ScanResult{}, &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: msg}
+		}
+		return s.b.Scan(ctx, body)
+	})
+}
+
+func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
+	answerPOS(s, w, r, `{"scanner": "front"}`, s.b.Undo)
+}
+
+func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+	answerPOS(s, w, r, `{"mode": "redeem", "purchase_sum": 12.5, "scanner": "front"}`, func(_ context.Context, body NextRequest) (NextResult, error) {
+		return s.b.SetNext(body)
+	})
+}
+
+// answerPOS answers a POS request: its body decoded into a Req (example
+// shows the shape wanted when it does not decode), handled by fn.
+func answerPOS[Req, Res any](s *Server, w http.ResponseWriter, r *http.Request, example string, fn func(context.Context, Req) (Res, error)) {
+	var body Req
+	if !decode(w, r, &body, example) {
 		return
 	}
-	if msg := checkScanText(body.Text); msg != "" {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Code: CodeBadRequest, Error: msg})
-		return
-	}
-	res, err := s.b.Scan(r.Context(), body)
+	res, err := fn(r.Context(), body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -67,32 +85,6 @@ func checkScanText(text string) string {
 		return "text: control characters (a line break?) in it: post one scan per request, without its terminator"
 	}
 	return ""
-}
-
-func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
-	var body UndoRequest
-	if !decode(w, r, &body, `{"scanner": "front"}`) {
-		return
-	}
-	res, err := s.b.Undo(r.Context(), body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Server) next(w http.ResponseWriter, r *http.Request) {
-	var body NextRequest
-	if !decode(w, r, &body, `{"mode": "redeem", "purchase_sum": 12.5, "scanner": "front"}`) {
-		return
-	}
-	res, err := s.b.SetNext(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 // fail answers err: an *Error as it says, anything else as tillscan's own
