@@ -36,10 +36,13 @@ func (c *runCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log.Level, cfg.Log.Format, g.Stderr, g.Env)
+	log, sink, err := newDaemonLogger(cfg.Log.Level, cfg.Log.Format, g.Stderr, g.Env)
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", c.Config, err)
 	}
+	// Last: the stop's own lines get out, unless the sink is stalled, which
+	// then costs the exit at most logStallAfter.
+	defer sink.Close(logFlushLimit)
 	key, err := cfg.APIKey(g.Env)
 	if err != nil {
 		return err
