@@ -103,6 +103,19 @@ func (p *pipeline) report(report []byte, at time.Time) ([]scanner.Scan, []error)
 	return p.framer.Feed(p.text, at)
 }
 
+// readTimeoutMS is how long the next read may wait at now, in
+// milliseconds: until the framer's deadline (rounded up, so that the tick
+// after it finds the scan due) while a scan is partly read, else
+// idleReadTimeout. A partial HID POS scan needs no deadline: Decode drops
+// it when it is stale at the next report.
+func (p *pipeline) readTimeoutMS(now time.Time) int {
+	wait := idleReadTimeout
+	if d, ok := p.framer.Deadline(); ok {
+		wait = min(max(d.Sub(now), time.Millisecond), idleReadTimeout)
+	}
+	return int((wait + time.Millisecond - 1) / time.Millisecond)
+}
+
 // tick is called when a read timed out: it ends a scan without terminator
 // after the idle gap, or drops a stale partial one.
 func (p *pipeline) tick(now time.Time) ([]scanner.Scan, []error) {

@@ -126,9 +126,13 @@ func (s *Source) Name() string { return s.cfg.Name }
 // Config returns the checked configuration, defaults filled in.
 func (s *Source) Config() Config { return s.cfg }
 
-// readTimeout is how long one read waits: short, so ctx, feedback and the
-// framer's idle timeout are served, and hidapi's 30-report queue never fills.
-const readTimeout = 100 * time.Millisecond
+// idleReadTimeout bounds a read while no scan is partly read. hidapi's read
+// cannot be woken (closing a device under a read is undefined), so the
+// device's goroutine comes back this often to notice ctx ending and a
+// feedback request made by another device's scan; an idle scanner then
+// costs one wake-up a second, not ten. A read returns as soon as a report
+// arrives, so hidapi's 30-report queue never fills.
+const idleReadTimeout = time.Second
 
 // Run looks for matching devices and reads them until ctx ends, then closes
 // them and returns nil. A device that fails is reported (Hooks.Event,
@@ -295,7 +299,7 @@ func (s *Source) own(ctx context.Context, d Device, emit func(scanner.Scan)) err
 			s.writeFeedback(dev, good, log)
 		default:
 		}
-		n, err := dev.ReadTimeout(buf, int(readTimeout/time.Millisecond))
+		n, err := dev.ReadTimeout(buf, p.readTimeoutMS(s.now()))
 		now := s.now()
 		if err != nil {
 			deliver(p.tick(now))
@@ -331,7 +335,9 @@ func (s *Source) writeFeedback(dev device, good bool, log zerolog.Logger) {
 
 // Feedback asks every open matching device to signal a good or a bad read.
 // The report is written by the goroutine that owns the device, between two
-// reads, so it never races a read or Close. It returns ErrNoFeedback when
+// reads, so it never races a read or Close: at once for the device's own
+// scan (emit runs on that goroutine), within idleReadTimeout for another
+// device's. It returns ErrNoFeedback when
 // the Config has no report for it and ErrNotConnected when no device is
 // open. A request still pending on a device is replaced, not queued.
 func (s *Source) Feedback(good bool) error {

@@ -27,6 +27,16 @@ type fakeDevice struct {
 	writes  chan []byte
 	inRead  atomic.Int32
 	closed  atomic.Int32
+
+	mu    sync.Mutex
+	waits []int // the timeout of every read, in milliseconds
+}
+
+// readTimeouts returns the timeout of every read so far.
+func (d *fakeDevice) readTimeouts() []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.waits)
 }
 
 func (d *fakeDevice) ReadTimeout(b []byte, ms int) (int, error) {
@@ -34,6 +44,9 @@ func (d *fakeDevice) ReadTimeout(b []byte, ms int) (int, error) {
 		d.t.Error("two reads in flight on one device")
 	}
 	defer d.inRead.Add(-1)
+	d.mu.Lock()
+	d.waits = append(d.waits, ms)
+	d.mu.Unlock()
 	if d.closed.Load() != 0 {
 		d.t.Error("read after Close")
 		return 0, errors.New("closed")
@@ -455,6 +468,53 @@ func TestSource_rejectSendsBadRead(t *testing.T) {
 		typeText(t, fd, "us", "5442")
 		if got := <-fd.writes; !slices.Equal(got, bad) {
 			t.Errorf("report % x after a dropped partial scan; want the bad-read report % x", got, bad)
+		}
+		h.stop(t)
+	})
+}
+
+// TestSource_readTimeouts checks what each read waits for: an idle device
+// is read with the long idle timeout (one wake-up a second, not ten), a
+// partial scan until the framer's deadline, which ends it.
+func TestSource_readTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idleMS = int(idleReadTimeout / time.Millisecond)
+		h := startSource(t, Config{VID: testVID, PID: testPID, Interface: AnyInterface,
+			Frame: scanner.FrameConfig{Terminator: scanner.TermNone, IdleTimeout: 50 * time.Millisecond}})
+		fd := h.b.plug(Device{Path: "1-1:1.0", VID: testVID, PID: testPID})
+		h.wantEvent(t, Connected, "1-1:1.0")
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		idle := fd.readTimeouts()
+		if len(idle) < 10 || len(idle) > 12 {
+			t.Errorf("%d reads in 10s idle; want about 10 (one per %v)", len(idle), idleReadTimeout)
+		}
+		for i, ms := range idle {
+			if ms != idleMS {
+				t.Fatalf("idle read %d waited %d ms; want %d", i, ms, idleMS)
+			}
+		}
+
+		typeText(t, fd, "us", "544256-439-856") // no terminator: the idle gap ends it
+		h.wantScan(t, "hid-0c2e:0b61", "544256-439-856")
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		all := fd.readTimeouts()
+		var partial int
+		for i, ms := range all[len(idle):] {
+			switch {
+			case ms == idleMS:
+			case ms >= 1 && ms <= 50:
+				partial++
+			default:
+				t.Errorf("read %d after typing waited %d ms; want at most the 50 ms idle gap, or %d", i, ms, idleMS)
+			}
+		}
+		if partial == 0 {
+			t.Errorf("no read waited for the partial scan's idle end: %v", all[len(idle):])
+		}
+		if last := all[len(all)-1]; last != idleMS {
+			t.Errorf("last read waited %d ms; want %d once the scan ended", last, idleMS)
 		}
 		h.stop(t)
 	})
