@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -74,6 +73,7 @@ type logLine struct {
 	Event   string `json:"event"`
 	Card    string `json:"card"`
 	Job     string `json:"job"`
+	URL     string `json:"url"` // the "status page" line's address
 	raw     string
 }
 
@@ -85,7 +85,6 @@ type harness struct {
 	dev    *scannertest.Device
 	dir    string
 	config string
-	status string   // host:port of the status API
 	env    []string // extra environment for the daemon
 	// logDelay makes the reader of the daemon's log slow (a pause per
 	// line), like journald under load or a pipe read at 80 KB/s.
@@ -93,8 +92,10 @@ type harness struct {
 
 	mu      sync.Mutex // guards what follows
 	cmd     *exec.Cmd
-	lines   chan logLine // the running daemon's log, closed when it exits
-	exit    chan error
+	lines   chan logLine               // the running daemon's log, closed when it exits
+	exited  chan struct{}              // closed once the running daemon has exited; exitErr is then set
+	exitErr error                      // cmd.Wait's result, read only after exited is closed
+	status  string                     // host:port of the running daemon's status API, from its log
 	all     []logLine                  // every line of every run, for the failure report
 	jobs    map[string]map[string]bool // event kind → job ids, over every run
 	changed chan struct{}              // a line arrived (capacity 1)
@@ -128,12 +129,6 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 	}
 	t.Cleanup(h.sb.Close)
 	h.dev = scannertest.NewDevice(t, filepath.Join(h.dir, "usb-Fake_Scanner-if00"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.status = ln.Addr().String()
-	ln.Close()
 	baseURL := h.sb.URL
 	if o.via != nil {
 		baseURL = o.via(h.sb)
@@ -147,6 +142,11 @@ func newHarnessWith(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	h.config = filepath.Join(h.dir, "tillscan.yaml")
+	// The status API listens on a port the kernel picks when the daemon
+	// starts, learned from its "status page" line. A port reserved here
+	// (listen, close, write it in the config) can be handed to another
+	// listener before the daemon binds it: the fault proxy once got it,
+	// and the daemon exited at start with "address already in use".
 	cfg := fmt.Sprintf(`till_id: e2e
 state_dir: %s
 log: {level: info, format: json}
@@ -161,9 +161,9 @@ scanners:
     baud: 9600
     terminator: crlf
 status:
-  listen: %s
+  listen: 127.0.0.1:0
   token_file: %s
-%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, *adaptive, h.dev.Path, h.status, tokenFile, o.config)
+%s`, filepath.Join(h.dir, "state"), baseURL, o.timeout, *adaptive, h.dev.Path, tokenFile, o.config)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +198,12 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	lines := make(chan logLine, 4096)
-	exit := make(chan error, 1)
-	ready := make(chan struct{})
+	exited := make(chan struct{})
+	ready := make(chan string, 1) // the status API's address, once the daemon is ready
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
+		status := ""
 		for sc.Scan() {
 			time.Sleep(h.logDelay)
 			var l logLine
@@ -222,24 +222,52 @@ func (h *harness) start() {
 			case h.changed <- struct{}{}:
 			default:
 			}
-			if strings.HasPrefix(l.Message, "ready") {
-				once.Do(func() { close(ready) })
+			switch {
+			case l.Message == "status page":
+				status = strings.TrimSuffix(strings.TrimPrefix(l.URL, "http://"), "/")
+			case strings.HasPrefix(l.Message, "ready"):
+				select {
+				case ready <- status:
+				default: // a second "ready" line
+				}
 			}
 			lines <- l
 		}
 		close(lines)
-		exit <- cmd.Wait()
+		err := cmd.Wait()
+		h.mu.Lock()
+		h.exitErr = err
+		h.mu.Unlock()
+		close(exited)
 	}()
 	h.mu.Lock()
-	h.cmd, h.lines, h.exit = cmd, lines, exit
+	h.cmd, h.lines, h.exited, h.status = cmd, lines, exited, ""
 	h.mu.Unlock()
+	// Every outcome is read without consuming anything: a failed start's
+	// cleanup (stop) waits on the same exited channel.
 	select {
-	case <-ready:
-	case err := <-exit:
+	case status := <-ready:
+		if status == "" {
+			h.t.Fatal("the daemon was ready without logging its status page's address")
+		}
+		h.mu.Lock()
+		h.status = status
+		h.mu.Unlock()
+	case <-exited:
+		h.mu.Lock()
+		err := h.exitErr
+		h.mu.Unlock()
 		h.t.Fatalf("daemon exited before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(30 * time.Second): // the unit's TimeoutStartSec
 		h.t.Fatal("daemon not ready after 30s")
 	}
+}
+
+// statusAddr is host:port of the running daemon's status API.
+func (h *harness) statusAddr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.status
 }
 
 // kill stops the daemon with SIGKILL, as a crash or power cut would.
@@ -259,26 +287,61 @@ func (h *harness) reload() {
 	h.cmd.Process.Signal(syscall.SIGHUP)
 }
 
-// signal sends a signal that ends the daemon and waits for it to exit.
+// exitBound is how long a signalled daemon may take to exit. The unit's
+// TimeoutStopSec is 20s; this leaves room for a loaded machine.
+const exitBound = 60 * time.Second
+
+// signal sends a signal that ends the daemon and waits for it to exit,
+// which it may already have done (a failed start). A daemon still running
+// after exitBound is a failure: it gets SIGQUIT, so its goroutines are in
+// the report, then SIGKILL.
 func (h *harness) signal(sig syscall.Signal) {
 	h.mu.Lock()
-	cmd, exit := h.cmd, h.exit
+	cmd, lines, exited := h.cmd, h.lines, h.exited
 	h.cmd = nil
 	h.mu.Unlock()
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(sig)
-	// Bounded: a daemon that ignores SIGTERM is a failure to report, not a
-	// test that hangs until go test's timeout.
-	stuck := time.AfterFunc(60*time.Second, func() {
-		h.t.Errorf("the daemon did not exit within 60s of signal %v: killing it", sig)
-		cmd.Process.Kill()
-	})
-	defer stuck.Stop()
-	for range h.lines { // drain so the reader goroutine can finish
+	cmd.Process.Signal(sig) // an error only says it has exited already
+	if waitExited(lines, exited, exitBound) {
+		return
 	}
-	<-exit
+	from := h.lineCount()
+	cmd.Process.Signal(syscall.SIGQUIT) // the Go runtime prints every goroutine and exits
+	quit := waitExited(lines, exited, 10*time.Second)
+	if !quit {
+		cmd.Process.Kill()
+	}
+	h.mu.Lock()
+	dump := make([]string, 0, len(h.all)-from)
+	for _, l := range h.all[from:] {
+		dump = append(dump, l.raw)
+	}
+	h.mu.Unlock()
+	h.t.Errorf("the daemon did not exit within %v of signal %v; its goroutines (SIGQUIT):\n%s", exitBound, sig, strings.Join(dump, "\n"))
+	if !quit && !waitExited(lines, exited, 10*time.Second) {
+		h.t.Errorf("the daemon did not exit after SIGKILL either")
+	}
+}
+
+// waitExited reads lines (so the daemon's pipe never fills) until exited
+// is closed, for at most d, and reports whether it was.
+func waitExited(lines <-chan logLine, exited <-chan struct{}, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				lines = nil // closed: the process's end is next
+			}
+		case <-exited:
+			return true
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 // scan types one scan into the fake scanner.
@@ -341,7 +404,7 @@ func (h *harness) next(mode string, sum float64) {
 	if sum > 0 {
 		body = fmt.Sprintf(`{"mode":%q,"purchase_sum":%g}`, mode, sum)
 	}
-	req, err := http.NewRequest(http.MethodPost, "http://"+h.status+"/api/v1/next", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+h.statusAddr()+"/api/v1/next", strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -396,7 +459,7 @@ func (h *harness) waitDrained(timeout time.Duration) {
 
 // depth is the running daemon's queue depth per state, from its status API.
 func (h *harness) depth() map[string]int {
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
+	resp, err := http.Get("http://" + h.statusAddr() + "/api/v1/status")
 	if err != nil {
 		return nil
 	}
@@ -522,7 +585,7 @@ func (h *harness) checkAlive() {
 	if cmd == nil || cmd.Process.Signal(syscall.Signal(0)) != nil {
 		h.t.Fatal("the daemon is not running")
 	}
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
+	resp, err := http.Get("http://" + h.statusAddr() + "/api/v1/status")
 	if err != nil {
 		h.t.Fatalf("status API: %v", err)
 	}
@@ -582,7 +645,7 @@ func (h *harness) waitSeen(timeout time.Duration, what string, match func(logLin
 // problems returns the status API's list of problems.
 func (h *harness) problems() []string {
 	h.t.Helper()
-	resp, err := http.Get("http://" + h.status + "/api/v1/status")
+	resp, err := http.Get("http://" + h.statusAddr() + "/api/v1/status")
 	if err != nil {
 		h.t.Fatalf("status API: %v", err)
 	}
