@@ -28,9 +28,9 @@ var (
 	historyRe  = regexp.MustCompile(`^(?:READY|(?:ACK|SENT) [0-9A-Z]{26} [A-Z]|(?:DONE|DROP) [0-9A-Z]{26}|FILE [0-9A-Z]{26} [A-Z] (?:pending|sending|ambiguous|dead|done|dropped))$`)
 	ackRe      = regexp.MustCompile(`^ACK [0-9A-Z]{26} [A-Z]$`)
 	doneRe     = regexp.MustCompile(`^DONE [0-9A-Z]{26}$`)
-	verdictRe  = regexp.MustCompile(`^(VERIFIED|VERIFY FAILED:|powercut: FAILED)(.*)$`)
+	verdictRe  = regexp.MustCompile(`^(VERIFIED|VERIFY FAILED:|` + regexp.QuoteMeta(vmtest.FailedPrefix) + `)(.*)$`)
 	drainedRe  = regexp.MustCompile(`^(DRAINED|VERIFY FAILED:)(.*)$`)
-	mountedRe  = regexp.MustCompile(`^powercut: mounted$`)
+	mountedRe  = regexp.MustCompile(`^` + regexp.QuoteMeta(vmtest.MountedLine) + `$`)
 	queueTests = vmtest.Program{Pkg: "./queue", Test: true}
 )
 
@@ -58,20 +58,11 @@ const powercutAcks = 20
 // the last cut the checker also drains the queue and has it take one more
 // job (liveness).
 //
-// The disk is cache=writeback: the guest sees a volatile write cache and
-// sends flushes, as on real hardware, and the writes it has been told are
-// complete sit in the host's page cache, which a SIGKILL of QEMU does not
-// touch (cache=none would give the same outcome here, but needs O_DIRECT,
-// which tmpfs lacks). What this cannot show: the virtual disk never loses,
-// reorders or tears a write it has completed, flushed or not, unlike a
-// cheap SD card or SSD without power-loss protection. So the test catches a
-// missing fsync (data left in the guest's page cache), not a disk or
-// kernel that ignores flushes.
+// The disk is vmtest.WritebackDrive (which says what a power cut of it can
+// and cannot show): the test catches a missing fsync (data left in the
+// guest's page cache), not a disk or kernel that ignores flushes.
 func TestQEMU_QueuePowerCut(t *testing.T) {
 	a := vmtest.Require(t)
-	if *powercutRounds < 1 {
-		t.Fatalf("-powercut.rounds=%d: want at least 1", *powercutRounds)
-	}
 	seed := *powercutSeed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -79,92 +70,60 @@ func TestQEMU_QueuePowerCut(t *testing.T) {
 	t.Logf("seed %d (rerun with -powercut.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	bin := vmtest.Build(t, queueTests)
-
 	img := vmtest.NewDisk(t, 64<<20)
 
-	// Each boot is a subtest: its initramfs (~10 MB) goes with it, and a
-	// failure comes with that boot's console only.
 	var history []string // every historyRe line so far, in order
-	acked, done, early := 0, 0, 0
-	for round := 0; round <= *powercutRounds; round++ {
-		b := boot{round: round, final: round == *powercutRounds, seed: rng.Uint64()}
-		// Most cuts hit a working child; one in four hits the next
-		// boot's recovery (Open, the check, the prune) instead.
-		if round > 0 && !b.final && rng.IntN(4) == 0 {
-			b.early = true
-			early++
-			b.cutDelay = time.Duration(rng.Int64N(int64(600*time.Millisecond) + 1))
-		} else {
-			b.cutDelay = time.Duration(rng.Int64N(int64(300*time.Millisecond) + 1))
-		}
-		name := fmt.Sprintf("cut%d", round+1)
-		if b.final {
-			name = "final"
-		}
-		ok := t.Run(name, func(t *testing.T) {
-			lines := powercutBoot(t, a, bin, img, history, b)
-			for _, l := range lines {
-				switch {
-				case ackRe.MatchString(l):
-					acked++
-				case doneRe.MatchString(l):
-					done++
-				}
+	acked, done := 0, 0
+	plan := vmtest.PowerCuts{Cuts: *powercutRounds, RecoveryWithin: 600 * time.Millisecond, WorkWithin: 300 * time.Millisecond}
+	early := plan.Run(t, rng, seed, func(t *testing.T, b vmtest.Boot) {
+		lines := powercutBoot(t, a, bin, img, history, b)
+		for _, l := range lines {
+			switch {
+			case ackRe.MatchString(l):
+				acked++
+			case doneRe.MatchString(l):
+				done++
 			}
-			history = append(history, lines...)
-		})
-		if !ok {
-			t.Fatalf("stopped at boot %d of %d (seed %d)", round+1, *powercutRounds+1, seed)
 		}
-	}
+		history = append(history, lines...)
+	})
 	t.Logf("%d power cuts (%d during recovery): %d jobs acknowledged, %d reported done; after each cut none lost, none undone, nothing left sending; then the queue drained and took new work",
 		*powercutRounds, early, acked, done)
 }
 
-// boot is one boot of the power-cut test.
-type boot struct {
-	round    int           // 0 is the first boot, on a fresh disk
-	final    bool          // check and drain, no cut
-	early    bool          // cut cutDelay after the disk is mounted, during recovery
-	cutDelay time.Duration // else cut this long after the powercutAcks'th ack
-	seed     uint64        // the crash child's
-}
-
 // powercutBoot boots the guest once on img. Unless this is round 0, the
 // checker runs first on the history. Unless final, the crash child then
-// runs, and QEMU is SIGKILLed as b says. It returns the history lines the
-// guest printed.
-func powercutBoot(t *testing.T, a vmtest.Assets, bin []byte, img string, history []string, b boot) []string {
+// runs (seeded with b.Seed), and QEMU is SIGKILLed as b says: b.CutDelay
+// after the disk is mounted if b.Early, else after the powercutAcks'th
+// ack. It returns the history lines the guest printed.
+func powercutBoot(t *testing.T, a vmtest.Assets, bin []byte, img string, history []string, b vmtest.Boot) []string {
 	t.Helper()
-	round, final := b.round, b.final
+	round, final := b.Round, b.Final
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	files := []vmtest.GuestFile{
 		{Path: "/bin/queue.test", Mode: 0o755, Data: bin},
-		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(b.seed, round > 0, final))},
+		{Path: "/bin/powercut", Mode: 0o755, Data: []byte(powercutScript(b.Seed, round > 0, final))},
 	}
 	if round > 0 {
 		files = append(files, vmtest.GuestFile{Path: "/history", Mode: 0o644, Data: []byte(strings.Join(history, "\n") + "\n")})
 	}
 	v, err := vmtest.Start(t, ctx, vmtest.Config{
-		Assets: a,
-		Accel:  vmtest.Accelerator(),
-		// crc32c: ext4's and jbd2's checksums (metadata_csum is mkfs's
-		// default), asked for through the crypto API, not a module
-		// dependency. The generic one: TCG's default CPU lacks SSE4.2.
-		Modules:  []string{"crc32c_generic", "virtio_pci", "virtio_blk", "ext4"},
+		Assets:   a,
+		Accel:    vmtest.Accelerator(),
+		Modules:  vmtest.DiskModules(),
 		Files:    files,
 		Commands: []string{"/bin/powercut"},
-		Drives:   []string{"file=" + img + ",format=raw,if=virtio,cache=writeback"},
+		Drives:   []string{vmtest.WritebackDrive(img)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.early {
+	if b.Early {
 		if err := v.WaitLines(ctx, mountedRe, 1); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(b.cutDelay) // the random moment, as below
+		time.Sleep(b.CutDelay) // the random moment, as below
 		if err := v.PowerCut(); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +135,7 @@ func powercutBoot(t *testing.T, a vmtest.Assets, bin []byte, img string, history
 			verdict = "after " + m[0]
 		}
 		t.Logf("power cut %d: during recovery, %d ms after mount, %s; %d acks seen this boot",
-			round+1, b.cutDelay.Milliseconds(), verdict, len(v.Lines(ackRe)))
+			round+1, b.CutDelay.Milliseconds(), verdict, len(v.Lines(ackRe)))
 		return historyLines(v)
 	}
 	if round > 0 {
@@ -207,12 +166,12 @@ func powercutBoot(t *testing.T, a vmtest.Assets, bin []byte, img string, history
 	}
 	// Not synchronisation: the random delay is the point, so that the cut
 	// falls anywhere in the child's enqueue/complete cycle.
-	time.Sleep(b.cutDelay)
+	time.Sleep(b.CutDelay)
 	if err := v.PowerCut(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("power cut %d: %.1fs after boot, %d ms after ack %d; %d acks seen this boot",
-		round+1, v.Elapsed().Seconds(), b.cutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
+		round+1, v.Elapsed().Seconds(), b.CutDelay.Milliseconds(), powercutAcks, len(v.Lines(ackRe)))
 	return historyLines(v)
 }
 
@@ -227,20 +186,11 @@ func historyLines(v *vmtest.VM) []string {
 
 // powercutScript is the guest's program: mount the disk, run the checker
 // when there is a history, then the crash child (or, in the final boot,
-// nothing more). Its own failures print "powercut: FAILED".
+// nothing more). Its own failures print vmtest.FailedPrefix.
 func powercutScript(seed uint64, check, final bool) string {
 	var b strings.Builder
-	b.WriteString(`#!/bin/sh
-i=0
-until [ -b /dev/vda ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "powercut: FAILED: no /dev/vda"; exit 1; }
-	sleep 0.1
-done
-mkdir -p /mnt
-mount -t ext4 /dev/vda /mnt || { echo "powercut: FAILED: mount /dev/vda"; exit 1; }
-echo "powercut: mounted"
-export TILLSCAN_QUEUE_CRASH_CHILD=/mnt/queue.db
+	b.WriteString(vmtest.MountScript(""))
+	b.WriteString(`export TILLSCAN_QUEUE_CRASH_CHILD=/mnt/queue.db
 `)
 	if check {
 		drain := ""

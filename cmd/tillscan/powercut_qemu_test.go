@@ -55,7 +55,7 @@ var (
 	pcStartRe  = regexp.MustCompile(`"message":"tillscan starting"`)
 	pcReadyRe  = regexp.MustCompile(`"message":"ready: accepting scans"`)
 	pcSavedRe  = regexp.MustCompile(`^\{.*"event":"saved".*\}$`) // whole lines: Lines returns the match
-	pcFailedRe = regexp.MustCompile(`^powercut: FAILED`)
+	pcFailedRe = regexp.MustCompile(`^` + regexp.QuoteMeta(vmtest.FailedPrefix))
 )
 
 // TestQEMU_DaemonPowerCut cuts the power of a whole till, not only of the
@@ -82,9 +82,6 @@ var (
 // .ci/qemu-deps.sh installs and is skipped with -short.
 func TestQEMU_DaemonPowerCut(t *testing.T) {
 	a := vmtest.Require(t)
-	if *daemonCuts < 1 {
-		t.Fatalf("-powercut.rounds=%d: want at least 1", *daemonCuts)
-	}
 	seed := *daemonSeed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -112,25 +109,8 @@ func TestQEMU_DaemonPowerCut(t *testing.T) {
 	img := vmtest.NewDisk(t, 64<<20)
 	r := &pcRun{t: t, a: a, bin: bin, img: img, apiHost: u.Host, apiPath: u.Path}
 
-	early := 0
-	for round := 0; round <= *daemonCuts; round++ {
-		b := pcBoot{round: round, final: round == *daemonCuts}
-		if round > 0 && !b.final && rng.IntN(4) == 0 {
-			b.early = true
-			early++
-			b.cutDelay = time.Duration(rng.Int64N(int64(1500*time.Millisecond) + 1))
-		} else {
-			b.cutDelay = time.Duration(rng.Int64N(int64(300*time.Millisecond) + 1))
-		}
-		b.scanSeed = rng.Uint64()
-		name := fmt.Sprintf("cut%d", round+1)
-		if b.final {
-			name = "final"
-		}
-		if !t.Run(name, func(t *testing.T) { r.boot(t, b, sb) }) {
-			t.Fatalf("stopped at boot %d of %d (seed %d)", round+1, *daemonCuts+1, seed)
-		}
-	}
+	plan := vmtest.PowerCuts{Cuts: *daemonCuts, RecoveryWithin: 1500 * time.Millisecond, WorkWithin: 300 * time.Millisecond}
+	early := plan.Run(t, rng, seed, func(t *testing.T, b vmtest.Boot) { r.boot(t, b, sb) })
 	r.check(sb)
 	t.Logf("%d power cuts (%d during recovery): %d scans fed, %d acknowledged, each applied exactly once in per-card order; sandbox: %d requests",
 		*daemonCuts, early, r.fed, len(r.saved), sb.API.Stats().Requests)
@@ -148,17 +128,11 @@ type pcRun struct {
 	saved []pcLog // every "saved" line of every boot, in order
 }
 
-// pcBoot is one boot of the daemon's power-cut test.
-type pcBoot struct {
-	round    int
-	final    bool          // feed nothing, wait for the drain, no cut
-	early    bool          // cut cutDelay after "tillscan starting", feeding nothing
-	cutDelay time.Duration // else cut this long after the pcSaved'th saved scan
-	scanSeed uint64
-}
-
-// boot boots the guest once on the disk and plays b.
-func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
+// boot boots the guest once on the disk and plays b: if b.Early, feed
+// nothing and cut b.CutDelay after "tillscan starting"; if b.Final, feed
+// nothing, wait for the drain, no cut; else feed scans (drawn from b.Seed)
+// and cut b.CutDelay after the pcSaved'th saved scan.
+func (r *pcRun) boot(t *testing.T, b vmtest.Boot, sb *sandbox.Server) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	scanSock := filepath.Join(t.TempDir(), "scan.sock")
@@ -170,16 +144,15 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 	v, err := vmtest.Start(t, ctx, vmtest.Config{
 		Assets: r.a,
 		Accel:  vmtest.Accelerator(),
-		// crc32c: ext4's checksums (the generic one: TCG's default CPU
-		// lacks SSE4.2); virtio_net for the one forwarded address.
-		Modules: []string{"crc32c_generic", "virtio_pci", "virtio_blk", "ext4", "virtio_net"},
+		// virtio_net for the one forwarded address.
+		Modules: vmtest.DiskModules("virtio_net"),
 		Files: []vmtest.GuestFile{
 			{Path: "/bin/tillscan", Mode: 0o755, Data: r.bin},
 			{Path: "/etc/tillscan.yaml", Mode: 0o644, Data: []byte(r.config())},
-			{Path: "/bin/till", Mode: 0o755, Data: []byte(pcScript)},
+			{Path: "/bin/till", Mode: 0o755, Data: []byte(pcScript())},
 		},
 		Commands: []string{"/bin/till"},
-		Drives:   []string{"file=" + r.img + ",format=raw,if=virtio,cache=writeback"},
+		Drives:   []string{vmtest.WritebackDrive(r.img)},
 		// No network but the API: restrict=on, and one guestfwd whose
 		// command (busybox nc, run by QEMU per connection) joins the
 		// guest's connection to the sandbox on loopback.
@@ -198,17 +171,17 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 	defer scanConn.Close()
 	defer func() { r.saved = append(r.saved, savedLines(v)...) }()
 
-	if b.early {
+	if b.Early {
 		expectLine(t, ctx, v, pcStartRe)
-		time.Sleep(b.cutDelay) // the random moment is the point, not synchronisation
+		time.Sleep(b.CutDelay) // the random moment is the point, not synchronisation
 		if err := v.PowerCut(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("power cut %d: during recovery, %d ms after start", b.round+1, b.cutDelay.Milliseconds())
+		t.Logf("power cut %d: during recovery, %d ms after start", b.Round+1, b.CutDelay.Milliseconds())
 		return
 	}
 	expectLine(t, ctx, v, pcReadyRe)
-	if b.final {
+	if b.Final {
 		r.drain(t, ctx, v, sb)
 		if err := v.Quit(ctx); err != nil {
 			t.Fatal(err)
@@ -216,7 +189,7 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 		return
 	}
 	// Feed scans until the cut; a write fails once QEMU is gone.
-	rng := rand.New(rand.NewPCG(b.scanSeed, 1))
+	rng := rand.New(rand.NewPCG(b.Seed, 1))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var fed int
@@ -240,7 +213,7 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 		wg.Wait()
 		t.Fatal(err)
 	}
-	time.Sleep(b.cutDelay) // the random moment is the point, not synchronisation
+	time.Sleep(b.CutDelay) // the random moment is the point, not synchronisation
 	err = v.PowerCut()
 	close(stop)
 	wg.Wait()
@@ -249,7 +222,7 @@ func (r *pcRun) boot(t *testing.T, b pcBoot, sb *sandbox.Server) {
 		t.Fatal(err)
 	}
 	t.Logf("power cut %d: %.1fs after boot, %d ms after saved scan %d; %d scans fed, %d saved this boot",
-		b.round+1, v.Elapsed().Seconds(), b.cutDelay.Milliseconds(), pcSaved, fed, len(v.Lines(pcSavedRe)))
+		b.Round+1, v.Elapsed().Seconds(), b.CutDelay.Milliseconds(), pcSaved, fed, len(v.Lines(pcSavedRe)))
 }
 
 // drain waits until every acknowledged scan's marker is in the sandbox and
@@ -356,21 +329,13 @@ status:
 
 // pcScript is the guest's program: bring up the one network interface,
 // mount the disk, run the daemon on it. Its own failures print
-// "powercut: FAILED".
-const pcScript = `#!/bin/sh
-i=0
-until [ -b /dev/vda ] && [ -e /sys/class/net/eth0 ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "powercut: FAILED: no /dev/vda or eth0"; exit 1; }
-	sleep 0.1
-done
-ip link set lo up
-ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 || { echo "powercut: FAILED: network"; exit 1; }
-mkdir -p /mnt
-mount -t ext4 /dev/vda /mnt || { echo "powercut: FAILED: mount /dev/vda"; exit 1; }
-echo "powercut: mounted"
-TILLSCAN_API_KEY=` + sandbox.DemoAPIKey + ` exec /bin/tillscan run -c /etc/tillscan.yaml
+// vmtest.FailedPrefix.
+func pcScript() string {
+	return vmtest.MountScript(`ip link set lo up
+ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 || { echo "`+vmtest.FailedPrefix+`: network"; exit 1; }
+`, "/sys/class/net/eth0") + `TILLSCAN_API_KEY=` + sandbox.DemoAPIKey + ` exec /bin/tillscan run -c /etc/tillscan.yaml
 `
+}
 
 // savedLines are the boot's complete "saved" log lines; a line the cut
 // ended early does not parse and is left out (the oracle then knows less,

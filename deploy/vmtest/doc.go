@@ -13,7 +13,9 @@
 // and one guestfwd to the sandbox on the host, scans on a second UART; see
 // Config.NIC and Config.Args). It owns no test of its own beyond its parts: a cpio newc
 // writer for the initramfs, kernel-module dependency resolution from
-// .modinfo, a minimal QMP client, the asset discovery and the VM runner.
+// .modinfo, a minimal QMP client, the asset discovery, the VM runner and
+// what the power-cut tests share (PowerCuts: the boots and when each is
+// cut; MountScript, DiskModules and WritebackDrive: the guest's disk).
 //
 // The guest kernel, its modules and busybox come from Debian's packages
 // through .ci/qemu-deps.sh (run it once as root); Require finds them, and
