@@ -34,7 +34,11 @@ type Config struct {
 	// only Prefix, Suffix and MaxLen apply.
 	Frame    scanner.FrameConfig
 	Feedback Feedback
-	Poll     time.Duration // how often to look for the device; 0 means 1s
+	// Poll is how soon a listed device that failed or could not be opened
+	// is tried again, and how often devices are looked for where the
+	// kernel's USB events cannot be read; 0 means 1s. Otherwise devices are
+	// looked for when the kernel announces a USB change.
+	Poll time.Duration
 }
 
 // Feedback holds the HID output reports that make a scanner signal a good or

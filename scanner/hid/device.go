@@ -1,12 +1,14 @@
 package hid
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	khid "github.com/karalabe/hid"
 )
@@ -114,6 +116,11 @@ type backend interface {
 	check() (warning string, err error) // can devices be found at all (netlink, /dev/bus/usb)
 	enumerate(vid, pid uint16) ([]Device, error)
 	open(d Device) (device, error)
+	// watch returns a channel that receives when the set of USB devices may
+	// have changed, until ctx ends (its goroutine, if any, is added to wg);
+	// nil when this system cannot tell, and the Source then looks every
+	// Poll. The channel is closed if watching fails.
+	watch(ctx context.Context, wg *sync.WaitGroup) (<-chan struct{}, error)
 }
 
 // realBackend is karalabe/hid plus sysfs.
@@ -151,6 +158,10 @@ func (realBackend) enumerate(vid, pid uint16) ([]Device, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+func (realBackend) watch(ctx context.Context, wg *sync.WaitGroup) (<-chan struct{}, error) {
+	return watchUSB(ctx, wg)
 }
 
 func (realBackend) open(d Device) (device, error) {

@@ -4,9 +4,9 @@
 // without a report-ID prefix) for the us, uk, de and fr layouts; HID POS
 // decoding (usage page 0x8C, multi-report scans joined, symbology kept);
 // selecting devices by VID:PID narrowed by serial, interface or USB port
-// path; hot-plug (periodic enumeration, one goroutine per open device);
-// good/bad-read feedback through output reports; and the device listing
-// behind `tillscan devices`. It does not decide what a scan means (package
+// path; hot-plug (devices listed when the kernel announces a USB change,
+// one goroutine per open device); good/bad-read feedback through output
+// reports; and the device listing behind `tillscan devices`. It does not decide what a scan means (package
 // pos does) and it does not frame text itself: decoded keystrokes go through
 // scanner.Framer.
 //

@@ -49,9 +49,9 @@ type Hooks struct {
 }
 
 // Source reads every device matching a Config, hot-plugged: it looks for
-// matching devices every Poll, gives each one its own goroutine that opens,
-// reads and closes it, and reopens a device that failed once it is listed
-// again. Create it with New; Run it once. Feedback and Name are safe for
+// matching devices at start and whenever the kernel announces a USB change,
+// gives each one its own goroutine that opens, reads and closes it, and
+// reopens a device that failed once it is listed again. Create it with New; Run it once. Feedback and Name are safe for
 // concurrent use with Run.
 type Source struct {
 	cfg    Config
@@ -148,6 +148,11 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // every device goroutine closes its device before Run returns
+	changes, err := s.b.watch(ctx, &wg)
+	if err != nil {
+		s.log.Warn().Err(err).Dur("every", s.cfg.Poll).Msg("USB hot-plug events cannot be read; looking for the scanner periodically")
+		changes = nil
+	}
 	type ended struct {
 		d   Device
 		err error // why it could not be opened; nil if it was read until it failed
@@ -156,40 +161,65 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 	active := make(map[string]bool)
 	reported := make(map[string]string) // path → open error last reported, so it is reported once
 	lastEnumErr := ""
-	tick := time.NewTicker(s.cfg.Poll)
-	defer tick.Stop()
-	// Devices are listed now and at every tick, never right after one ended,
-	// so a device that fails at once is retried once per Poll, not in a spin.
-	for poll, first := true, true; ; first = false {
-		if poll {
-			devs, err := s.b.enumerate(s.cfg.VID, s.cfg.PID)
-			if err != nil && err.Error() != lastEnumErr {
-				s.log.Warn().Err(err).Msg("listing USB-HID devices failed")
-			}
-			lastEnumErr = errString(err)
-			for _, d := range devs {
-				if !s.cfg.Matches(d) || active[d.Path] {
-					continue
-				}
-				active[d.Path] = true
-				wg.Go(func() {
-					err := s.own(ctx, d, emit)
-					select {
-					case done <- ended{d, err}:
-					case <-ctx.Done():
-					}
-				})
-			}
-			if first && len(active) == 0 {
-				s.noneOpen(fmt.Errorf("%w: no %04x:%04x device is plugged in (see `tillscan devices`)", scanner.ErrDeviceGone, s.cfg.VID, s.cfg.PID))
-			}
+	look := func(first bool) {
+		devs, err := s.b.enumerate(s.cfg.VID, s.cfg.PID)
+		if err != nil && err.Error() != lastEnumErr {
+			s.log.Warn().Err(err).Msg("listing USB-HID devices failed")
 		}
+		lastEnumErr = errString(err)
+		for _, d := range devs {
+			if !s.cfg.Matches(d) || active[d.Path] {
+				continue
+			}
+			active[d.Path] = true
+			wg.Go(func() {
+				err := s.own(ctx, d, emit)
+				select {
+				case done <- ended{d, err}:
+				case <-ctx.Done():
+				}
+			})
+		}
+		if first && len(active) == 0 {
+			s.noneOpen(fmt.Errorf("%w: no %04x:%04x device is plugged in (see `tillscan devices`)", scanner.ErrDeviceGone, s.cfg.VID, s.cfg.PID))
+		}
+	}
+	// Devices are listed at start; usbSettle after the kernel announces a
+	// USB change; Poll after a device ended or could not be opened (never
+	// right after: a device that fails at once is retried once per Poll,
+	// not in a spin); and every Poll where the kernel's events cannot be
+	// read. A till whose scanners are open (or unplugged) waits, asleep.
+	next := time.NewTimer(0)
+	defer next.Stop()
+	due := time.Now()
+	armed := true
+	arm := func(d time.Duration) { // look again within d
+		if at := time.Now().Add(d); !armed || at.Before(due) {
+			next.Reset(d)
+			due, armed = at, true
+		}
+	}
+	for first := true; ; {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-next.C:
+			armed = false
+			look(first)
+			first = false
+			if changes == nil {
+				arm(s.cfg.Poll)
+			}
+		case _, ok := <-changes:
+			if !ok {
+				s.log.Warn().Dur("every", s.cfg.Poll).Msg("USB hot-plug events stopped; looking for the scanner periodically")
+				changes = nil
+				arm(s.cfg.Poll)
+				continue
+			}
+			arm(usbSettle)
 		case e := <-done:
-			poll = false
-			delete(active, e.d.Path) // reopened at the next poll if it is still (or again) listed
+			delete(active, e.d.Path) // reopened at the next look if it is still (or again) listed
 			switch msg := errString(e.err); {
 			case e.err == nil:
 				delete(reported, e.d.Path)
@@ -199,11 +229,16 @@ func (s *Source) Run(ctx context.Context, emit func(scanner.Scan)) error {
 				s.event(Event{Kind: OpenFailed, Scanner: s.cfg.Name, Device: e.d, Err: e.err})
 				s.noneOpen(e.err)
 			}
-		case <-tick.C:
-			poll = true
+			arm(s.cfg.Poll)
 		}
 	}
 }
+
+// usbSettle is how long after the kernel announces a USB change the devices
+// are listed: it announces a device before its interfaces, whose sysfs
+// entries (the class that tells a mouse sharing a scanner's VID:PID) follow
+// within milliseconds; the events of one plug are handled by one look.
+const usbSettle = 250 * time.Millisecond
 
 // RunReporting is Run that also says through state whether a matching
 // device is open, so that a scanner configured but not plugged in is not

@@ -85,23 +85,55 @@ func (d *fakeDevice) Close() error {
 type fakeBackend struct {
 	t testing.TB
 
+	// changes is what watch returns: plug and unplug announce themselves
+	// on it, as the kernel does; nil is a system without USB events.
+	changes chan struct{}
+
 	mu      sync.Mutex
 	plugged map[string]Device      // listed by enumerate
 	next    map[string]*fakeDevice // what open returns for a path
 	openErr map[string]error
 	opened  []*fakeDevice // every device ever opened
+	looks   int           // enumerate calls
 }
 
 func newFakeBackend(t testing.TB) *fakeBackend {
-	return &fakeBackend{t: t, plugged: map[string]Device{}, next: map[string]*fakeDevice{}, openErr: map[string]error{}}
+	return &fakeBackend{t: t, changes: make(chan struct{}, 1),
+		plugged: map[string]Device{}, next: map[string]*fakeDevice{}, openErr: map[string]error{}}
 }
 
 func (b *fakeBackend) supported() bool        { return true }
 func (b *fakeBackend) check() (string, error) { return "", nil }
 
+func (b *fakeBackend) watch(context.Context, *sync.WaitGroup) (<-chan struct{}, error) {
+	if b.changes == nil {
+		return nil, nil
+	}
+	return b.changes, nil
+}
+
+// announce tells the Source the bus changed, as a kernel uevent does.
+func (b *fakeBackend) announce() {
+	if b.changes == nil {
+		return
+	}
+	select {
+	case b.changes <- struct{}{}:
+	default:
+	}
+}
+
+// lookCount returns how many times the Source listed the devices.
+func (b *fakeBackend) lookCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.looks
+}
+
 func (b *fakeBackend) enumerate(vid, pid uint16) ([]Device, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.looks++
 	var out []Device
 	for _, d := range b.plugged {
 		if d.VID == vid && d.PID == pid {
@@ -134,6 +166,7 @@ func (b *fakeBackend) plug(d Device) *fakeDevice {
 	fd := &fakeDevice{t: b.t, reports: make(chan []byte, 64), gone: make(chan struct{}), writes: make(chan []byte, 4)}
 	b.plugged[d.Path] = d
 	b.next[d.Path] = fd
+	b.announce()
 	return fd
 }
 
@@ -144,6 +177,7 @@ func (b *fakeBackend) unplug(path string, fd *fakeDevice) {
 	delete(b.plugged, path)
 	delete(b.next, path)
 	close(fd.gone)
+	b.announce()
 }
 
 func (b *fakeBackend) setOpenErr(path string, err error) {
@@ -188,7 +222,12 @@ type harness struct {
 
 func startSource(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{b: newFakeBackend(t), scans: make(chan scanner.Scan, 16), events: make(chan Event, 16), done: make(chan error, 1)}
+	return startSourceOn(t, cfg, newFakeBackend(t))
+}
+
+func startSourceOn(t *testing.T, cfg Config, b *fakeBackend) *harness {
+	t.Helper()
+	h := &harness{b: b, scans: make(chan scanner.Scan, 16), events: make(chan Event, 16), done: make(chan error, 1)}
 	src, err := newSource(cfg, zerolog.New(zerolog.NewTestWriter(t)), Hooks{Event: func(e Event) { h.events <- e }}, h.b)
 	if err != nil {
 		t.Fatalf("newSource: %v", err)
@@ -518,4 +557,74 @@ func TestSource_readTimeouts(t *testing.T) {
 		}
 		h.stop(t)
 	})
+}
+
+// TestSource_looksOnlyWhenTold checks when devices are listed: at start,
+// after the kernel announces a USB change, and a Poll after a device failed;
+// never while everything listed is open or nothing is plugged in, so an
+// idle till does not wake to enumerate USB.
+func TestSource_looksOnlyWhenTold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startSource(t, Config{VID: testVID, PID: testPID, Interface: AnyInterface})
+		synctest.Wait()
+		if n := h.b.lookCount(); n != 1 {
+			t.Fatalf("%d looks at start; want 1", n)
+		}
+		time.Sleep(time.Hour) // nothing plugged in: no look
+		synctest.Wait()
+		if n := h.b.lookCount(); n != 1 {
+			t.Fatalf("%d looks after an hour with nothing plugged in; want still 1", n)
+		}
+
+		const path = "1-1:1.0"
+		fd := h.b.plug(Device{Path: path, VID: testVID, PID: testPID})
+		h.wantEvent(t, Connected, path)
+		looks := h.b.lookCount()
+		time.Sleep(time.Hour) // open and idle: no look
+		synctest.Wait()
+		if n := h.b.lookCount(); n != looks {
+			t.Fatalf("%d looks in an idle hour with the scanner open; want none", n-looks)
+		}
+		typeText(t, fd, "us", "544256-439-856\r") // still read
+		h.wantScan(t, "hid-0c2e:0b61", "544256-439-856")
+
+		// The device fails although it is still listed (no event comes): it
+		// is tried again after Poll.
+		close(fd.gone)
+		h.wantEvent(t, Gone, path)
+		h.b.mu.Lock()
+		h.b.next[path] = &fakeDevice{t: t, reports: make(chan []byte, 64), gone: make(chan struct{}), writes: make(chan []byte, 4)}
+		h.b.mu.Unlock()
+		h.wantEvent(t, Connected, path)
+		h.stop(t)
+	})
+}
+
+// TestSource_pollsWithoutEvents checks the fallback: where the kernel's USB
+// events cannot be read, or stop, devices are looked for every Poll.
+func TestSource_pollsWithoutEvents(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(b *fakeBackend)
+	}{
+		{"no events", func(b *fakeBackend) { b.changes = nil }},
+		{"events stop", func(b *fakeBackend) { close(b.changes) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newFakeBackend(t)
+				tt.setup(b)
+				h := startSourceOn(t, Config{VID: testVID, PID: testPID, Interface: AnyInterface, Poll: 2 * time.Second}, b)
+				time.Sleep(9 * time.Second)
+				synctest.Wait()
+				if n := b.lookCount(); n < 4 || n > 6 {
+					t.Errorf("%d looks in 9s at Poll 2s; want about 5", n)
+				}
+				b.changes = nil // plug announces nothing: the poll finds it
+				b.plug(Device{Path: "1-1:1.0", VID: testVID, PID: testPID})
+				h.wantEvent(t, Connected, "1-1:1.0")
+				h.stop(t)
+			})
+		})
+	}
 }
