@@ -84,14 +84,16 @@ func (f *flights) failure() error {
 // on cancellation, after every job in flight has recorded its outcome, and
 // an error only if the queue itself fails.
 func (w *Worker) Run(ctx context.Context) error {
-	if w.cfg.StartupCheck {
-		w.check(ctx)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := newFlights()
 	w.mu.Lock()
 	w.flights = f
 	w.mu.Unlock()
+	if w.cfg.StartupCheck {
+		// Beside the first jobs, not before them: a backlog after an
+		// outage should not wait one answer time more.
+		f.wg.Go(func() { w.check(ctx) })
+	}
 	w.dispatch(ctx, f, cancel)
 	cancel()
 	f.wg.Wait()

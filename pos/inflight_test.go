@@ -142,9 +142,12 @@ func TestWorker_InFlight(t *testing.T) {
 			r.net.calls = make(chan string, 1000)
 			cancel, done := run(t, r)
 			defer func() { cancel(); <-done }()
-			time.Sleep(latency / 2)
+			// The first round: every card's request, taken at once before
+			// anything failed (a request that cannot connect holds the next
+			// start until it fails: the client counts the gap from a write).
+			time.Sleep(time.Second)
 			synctest.Wait()
-			first := len(r.net.calls) // the first round: every card at once, before anything failed
+			first := len(r.net.calls)
 			for range first {
 				<-r.net.calls
 			}
@@ -158,7 +161,7 @@ func TestWorker_InFlight(t *testing.T) {
 				}
 			}
 			if first != 3 {
-				t.Errorf("%d requests in the first round, want 3 (one per card, in flight at once)", first)
+				t.Errorf("%d requests in the first round, want 3 (one per card, all taken before the first failed)", first)
 			}
 			// The first round's three failures count as one: the backoff
 			// steps that follow are the 2nd and 3rd ([10s,20s], [20s,40s]

@@ -53,14 +53,19 @@ func (t *inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	if calls != nil {
 		calls <- line
 	}
-	if hook != nil {
-		hook(r)
-	}
 	if t.down.Load() {
+		if hook != nil {
+			hook(r)
+		}
 		return nil, errors.New("dial tcp 127.0.0.1:443: connect: connection refused")
 	}
+	// Written first, then served: the hook's time is the server's, as a
+	// real request's answer time comes after its write.
 	if tr := httptrace.ContextClientTrace(r.Context()); tr != nil && tr.WroteRequest != nil {
 		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	if hook != nil {
+		hook(r)
 	}
 	rec := httptest.NewRecorder()
 	if dropped := serve(t.h, rec, r); dropped {

@@ -70,9 +70,10 @@ type WorkerConfig struct {
 	// Deprecated: refusals end as refused on their own.
 	DropRejected bool
 	// StartupCheck makes Run read one operation (GET /operations, today,
-	// one item) before anything else, so a refused key pauses sending and
-	// is reported at start, and Status knows whether the API answers
-	// before the first scan. It costs one request per start.
+	// one item) as it starts, beside the first jobs, so a refused key
+	// pauses sending and is reported at start, and Status knows whether
+	// the API answers before the first scan. It costs one request per
+	// start.
 	StartupCheck bool
 	// InFlight is how many jobs may be in flight at once, each for a
 	// different card; 0 means DefaultInFlight, at most MaxInFlight. 1 applies one job at a time.

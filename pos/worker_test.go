@@ -453,6 +453,7 @@ func TestWorker_Run(t *testing.T) {
 				return time.Time{}
 			}
 			triedAt := []time.Time{nextTry()}
+			synctest.Wait() // J1's failure is recorded: the backoff runs
 			r.add(t, pendingJob("J2", visitsCard))
 			r.w.Wake() // a new scan must not cut the backoff short
 			triedAt = append(triedAt, nextTry(), nextTry())
