@@ -1,7 +1,6 @@
 package apiclient_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,33 +12,16 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/internal/logtest"
 )
 
 // testKey is distinctive so a leak is easy to spot in any output.
 const testKey = "tk-SECRET-9f8e7d6c5b4a"
 
-// logBuffer collects log output; zerolog does not serialise writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newClient returns a Client for base with fast retries and a high rate, so
 // tests do not wait; mod adjusts the Config. Its log is returned for leak
 // checks (debug level, everything).
-func newClient(t testing.TB, base string, mod func(*apiclient.Config)) (*apiclient.Client, *logBuffer) {
+func newClient(t testing.TB, base string, mod func(*apiclient.Config)) (*apiclient.Client, *logtest.Buffer) {
 	t.Helper()
 	cfg := apiclient.Config{
 		BaseURL:     base,
@@ -52,7 +34,7 @@ func newClient(t testing.TB, base string, mod func(*apiclient.Config)) (*apiclie
 	if mod != nil {
 		mod(&cfg)
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	c, err := apiclient.New(cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatalf("New(%v) = %v", cfg, err)

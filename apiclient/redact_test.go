@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/internal/logtest"
 )
 
 var verbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%T %v", "%10v"}
@@ -43,7 +44,7 @@ func TestRedaction_Printing(t *testing.T) {
 		t.Fatalf("json.Marshal(Config) = %v", err)
 	}
 	noKey(t, "json", string(b))
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	log := zerolog.New(logs)
 	log.Info().Interface("cfg", cfg).Interface("client", c).Str("s", fmt.Sprint(c)).Msg("x")
 	noKey(t, "zerolog", logs.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tillscan/tillscan/apiclient"
+	"github.com/tillscan/tillscan/internal/logtest"
 
 	"github.com/tillscan/tillscan/apiclient/redislimit"
 	"github.com/tillscan/tillscan/apiclient/redislimit/redistest"
@@ -132,7 +133,7 @@ func TestShared_FallsBackWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rl.Close()
-	var logs logBuffer
+	var logs logtest.Buffer
 	c, err := apiclient.New(apiclient.Config{BaseURL: srv.URL, APIKey: testKey, RateLimit: 100, Shared: rl}, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)
