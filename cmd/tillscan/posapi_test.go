@@ -346,15 +346,11 @@ func TestPOSAPIGuards(t *testing.T) {
 	}
 }
 
-// postScan posts text to the running daemon with the token.
+// postScan posts text to the running daemon with the token (through the
+// display test's postScanAny) and wants it saved.
 func postScan(t *testing.T, pd *posDaemon, text string) control.ScanResult {
 	t.Helper()
-	c := control.NewClient(strings.TrimPrefix(pd.base, "http://"), nil)
-	c.SetToken(pd.token)
-	res, err := c.Scan(t.Context(), control.ScanRequest{Text: text})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := postScanAny(t, pd, text)
 	if !res.Saved || res.Job == "" {
 		t.Fatalf("scan %q: %+v, want saved", text, res)
 	}
