@@ -216,6 +216,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		StartupCheck: true,
 		Heartbeat:    d.watch.workerBeat,
 	}, d.metrics.queue(d.q), d.api, d.cache, rulesNow, d.feed, d.log.With().Str("component", "worker").Logger())
+	d.watch.inFlightSince = d.worker.InFlightSince
 	tc, err := newTillConfig(cfg, rulesNow)
 	if err != nil {
 		return nil, err

@@ -15,10 +15,11 @@ import (
 // progress counts as stuck. They are generous: a stuck daemon is restarted
 // a few minutes late, a slow one is never killed.
 const (
-	// workerStuckAfter bounds one job between two turns of the worker's
-	// loop: every try of a request (timeout, 429 pause up to the client's
-	// Retry-After cap, 4 tries) and a reconciliation's paged reads. Waits
-	// the worker announces (backoff, an outage, a refused key) are added.
+	// workerStuckAfter bounds one job in flight, and the time between two
+	// turns of the worker's loop: every try of a request (timeout, 429
+	// pause up to the client's Retry-After cap, 4 tries) and a
+	// reconciliation's paged reads. Waits the worker announces (backoff,
+	// an outage, a refused key) are added to the loop's bound.
 	workerStuckAfter = 10 * time.Minute
 	// scanStuckAfter bounds handling one scan: the till's decision and one
 	// fsync'd queue write.
@@ -37,7 +38,11 @@ const (
 type watchdog struct {
 	workerBound, scanBound, queueBound time.Duration
 	probe                              func() error // reads the queue's counters
-	log                                zerolog.Logger
+	// inFlightSince, if set, is when the worker's longest-running job in
+	// flight was taken (pos.Worker.InFlightSince): with several jobs in
+	// flight the loop turns while one of them may never return.
+	inFlightSince func() time.Time
+	log           zerolog.Logger
 
 	mu          sync.Mutex // guards what follows
 	beatAt      time.Time  // the worker's last beat
@@ -91,11 +96,12 @@ func (w *watchdog) scanStarted() (done func()) {
 // stuck returns what is stuck at now (empty: everything is alive), and
 // starts a queue read if none is in flight.
 func (w *watchdog) stuck(now time.Time) []string {
+	job := w.jobSince()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	if due := w.beatAt.Add(w.beatSleep); now.Sub(due) > w.workerBound {
-		out = append(out, fmt.Sprintf("the worker's loop made no progress since %s", w.beatAt.Format(time.RFC3339)))
+	if why := w.workerStuckLocked(now, job); why != "" {
+		out = append(out, why)
 	}
 	for _, at := range w.scans {
 		if now.Sub(at) > w.scanBound {
@@ -125,9 +131,33 @@ func (w *watchdog) readQueue() {
 // workerRunning reports whether the worker's loop is alive at now (for
 // /readyz).
 func (w *watchdog) workerRunning(now time.Time) bool {
+	job := w.jobSince()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return !w.stopped && now.Sub(w.beatAt.Add(w.beatSleep)) <= w.workerBound
+	return !w.stopped && w.workerStuckLocked(now, job) == ""
+}
+
+// jobSince is when the worker's oldest job in flight was taken; zero if
+// none is or it is not known. It is read outside w.mu: it takes the
+// worker's own locks.
+func (w *watchdog) jobSince() time.Time {
+	if w.inFlightSince == nil {
+		return time.Time{}
+	}
+	return w.inFlightSince()
+}
+
+// workerStuckLocked says why the worker is stuck at now, "" if it is not:
+// its loop made no progress within the bound (beyond a wait it announced),
+// or one job has been in flight longer than the bound.
+func (w *watchdog) workerStuckLocked(now, job time.Time) string {
+	if due := w.beatAt.Add(w.beatSleep); now.Sub(due) > w.workerBound {
+		return fmt.Sprintf("the worker's loop made no progress since %s", w.beatAt.Format(time.RFC3339))
+	}
+	if !job.IsZero() && now.Sub(job) > w.workerBound {
+		return fmt.Sprintf("a job has been in flight since %s", job.Format(time.RFC3339))
+	}
+	return ""
 }
 
 // run pings systemd's watchdog at half its interval while nothing is
