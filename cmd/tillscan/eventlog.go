@@ -15,7 +15,8 @@ import (
 // it when it falls behind (pos.FollowOptions.Wait), events it still missed
 // are read back from the feed's history by sequence number, and what is
 // gone from there too is reported in one line with the count. No event is
-// written twice.
+// written twice. Below it, the daemon's logSink does the same for a sink
+// that stops taking lines: it waits, then drops and reports the count.
 type eventLogger struct {
 	feed    *pos.Feed
 	log     zerolog.Logger
