@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -53,8 +54,28 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop() // not deferred: os.Exit skips deferred calls
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tillscan:", err)
+		writeBounded(os.Stderr, "tillscan: "+err.Error()+"\n", exitWriteLimit)
 		os.Exit(1)
+	}
+}
+
+// exitWriteLimit bounds the last error line: a stderr nobody reads (a
+// stalled journal) must not keep a failed start from exiting.
+const exitWriteLimit = 5 * time.Second
+
+// writeBounded writes s to w, waiting at most limit; a write still blocked
+// then is abandoned (the process is about to exit).
+func writeBounded(w io.Writer, s string, limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		io.WriteString(w, s)
+		close(done)
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,5 +169,27 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// The last error line of a failed run must not keep the process from
+// exiting when nobody reads stderr (a stalled journal).
+func TestWriteBounded(t *testing.T) {
+	r, w := io.Pipe() // nobody reads r: every write blocks
+	defer r.Close()
+	done := make(chan struct{})
+	go func() {
+		writeBounded(w, "tillscan: boom\n", 10*time.Millisecond)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writeBounded still blocked 10s after its 10ms limit")
+	}
+	var b strings.Builder
+	writeBounded(&b, "tillscan: boom\n", time.Minute)
+	if b.String() != "tillscan: boom\n" {
+		t.Errorf("wrote %q to a writer that takes it", b.String())
 	}
 }
