@@ -66,7 +66,11 @@ type Config struct {
 	// a random fraction of one request interval, so tills refused together
 	// do not resume together; and a new Client waits one window (about a
 	// second) before its first request, which a previous process may have
-	// used up. false (the default) keeps the fixed rate. See adaptive.go.
+	// used up. It also throttles on the client side: a till gives up
+	// starts while more than about 1.03 of its requests are sent per one
+	// the server accepts (throttle.go), which keeps a fleet's 429s low
+	// however many tills share the key. false (the default) keeps the
+	// fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that
 	// use the key (see SharedLimiter; apiclient/redislimit keeps the
@@ -153,6 +157,7 @@ type Client struct {
 	starts      *window        // recent request starts (see wait)
 	adapt       *cubic         // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
+	throttle    *throttle      // client-side throttling; nil unless adapt is set
 	jitter      func() float64 // uniform in [0, 1): the phase shift after a 429
 
 	shared        SharedLimiter // nil: none
@@ -204,7 +209,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		c.shared, c.sharedState = cfg.Shared, SharedOK
 	}
 	if cfg.Adaptive || cfg.Shared != nil {
-		c.adapt = newCubic(paced)
+		c.adapt, c.throttle = newCubic(paced), newThrottle()
 		c.starts.fill(time.Now())
 	}
 	if cfg.HTTPClient != nil {

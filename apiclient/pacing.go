@@ -38,6 +38,9 @@ func (c *Client) rateLimited(h http.Header, now time.Time, seq uint64) (d time.D
 	n := c.streak
 	c.streak++
 	r := c.adaptThrottledLocked(now, seq)
+	if c.throttle != nil {
+		c.throttle.answered(now, false)
+	}
 	c.mu.Unlock()
 	switch {
 	case ok && ra > c.retryAfterCap:
@@ -64,6 +67,9 @@ func (c *Client) answered(now time.Time) {
 	c.mu.Lock()
 	c.streak = 0
 	c.adaptAnsweredLocked(now)
+	if c.throttle != nil {
+		c.throttle.answered(now, true)
+	}
 	c.mu.Unlock()
 }
 
@@ -117,9 +123,14 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			continue
 		case token:
 			if d = c.starts.delay(now); d == 0 {
-				seq := c.starts.add(now)
-				c.mu.Unlock()
-				return seq, nil
+				if c.throttle != nil && c.throttle.skip(now, c.jitter()) {
+					// Given up (throttle.go): wait for the next token.
+					token, granted = false, c.shared == nil
+				} else {
+					seq := c.starts.add(now)
+					c.mu.Unlock()
+					return seq, nil
+				}
 			}
 		}
 		c.mu.Unlock()
