@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,11 +36,10 @@ func buildDaemon(ctx context.Context, dir string) (string, error) {
 
 // till is one daemon: its state directory, its scanner and its log.
 type till struct {
-	name   string
-	bin    string
-	dir    string
-	status string // host:port of its status API
-	pty    *scannertest.PTY
+	name string
+	bin  string
+	dir  string
+	pty  *scannertest.PTY
 	// apiExtra is more of the api section, each line indented two spaces.
 	apiExtra string
 
@@ -47,6 +47,7 @@ type till struct {
 	exit chan error
 
 	mu     sync.Mutex
+	status string                 // host:port of the running daemon's status API, from its log
 	counts map[string]int         // event kind → events seen, over every run
 	first  map[string]time.Time   // event kind → when the first was seen
 	last   map[string]time.Time   // event kind → when the latest was seen
@@ -63,12 +64,7 @@ func newTill(bin, dir, name string) (*till, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		p.Close()
-		return nil, err
-	}
-	return &till{name: name, bin: bin, dir: dir, pty: p, status: fmt.Sprintf("127.0.0.1:%d", port),
+	return &till{name: name, bin: bin, dir: dir, pty: p,
 		counts: map[string]int{}, first: map[string]time.Time{}, last: map[string]time.Time{},
 		byCard: map[string][]time.Time{}, saved: map[string][]time.Time{}, notify: make(chan struct{}, 1)}, nil
 }
@@ -98,8 +94,8 @@ scanners:
     baud: 9600
     terminator: crlf
 status:
-  listen: %s
-%s`, t.name, filepath.Join(t.dir, "state"), baseURL, t.apiExtra, t.pty.Path, t.status, extra)
+  listen: 127.0.0.1:0
+%s`, t.name, filepath.Join(t.dir, "state"), baseURL, t.apiExtra, t.pty.Path, extra)
 	path := filepath.Join(t.dir, "tillscan.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -129,8 +125,15 @@ status:
 		for sc.Scan() {
 			now := time.Now()
 			logf.Write(append(sc.Bytes(), '\n'))
-			var l struct{ Message, Event, Card string }
+			var l struct{ Message, Event, Card, URL string }
 			json.Unmarshal(sc.Bytes(), &l)
+			if l.Message == "status page" {
+				// The daemon picks its own port (listen 127.0.0.1:0): a
+				// port reserved here and freed could be handed to nginx.
+				if u, err := url.Parse(l.URL); err == nil {
+					t.setStatus(u.Host)
+				}
+			}
 			if strings.HasPrefix(l.Message, "ready") {
 				once.Do(func() { close(ready) })
 			}
@@ -150,6 +153,19 @@ status:
 		t.stop()
 		return fmt.Errorf("bench: %s not ready after 30s", t.name)
 	}
+}
+
+func (t *till) setStatus(addr string) {
+	t.mu.Lock()
+	t.status = addr
+	t.mu.Unlock()
+}
+
+// statusAddr is the running daemon's status address, from its log.
+func (t *till) statusAddr() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status
 }
 
 func (t *till) record(event, card string, now time.Time) {
@@ -216,7 +232,7 @@ func (t *till) waitCount(ctx context.Context, event string, n int, timeout time.
 // queueDepth is the till's open jobs (pending, sending, ambiguous), from
 // its status API.
 func (t *till) queueDepth() (int, error) {
-	resp, err := http.Get("http://" + t.status + "/api/v1/status")
+	resp, err := http.Get("http://" + t.statusAddr() + "/api/v1/status")
 	if err != nil {
 		return 0, err
 	}
