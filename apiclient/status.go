@@ -21,9 +21,15 @@ type Status struct {
 	// never paused.
 	PausedBy int
 	// Rate is the pace requests may start at now, per second: the
-	// configured pace, or less while an adaptive rate (Config.Adaptive)
-	// recovers from a 429.
+	// configured pace (RateLimit less the headroom), or less while an
+	// adaptive rate (Config.Adaptive) recovers from a 429.
 	Rate float64
+	// RateLimit is the ceiling: Config.RateLimit, or its default.
+	RateLimit float64
+	// Throttled is the share of request starts the client-side throttle
+	// (throttle.go) gives up now, in [0, 1): 0 without an adaptive rate,
+	// and while the server accepts nearly every request.
+	Throttled float64
 	// Shared is how the shared limiter (Config.Shared) is doing: SharedOff
 	// without one, SharedUnreachable while the Client paces by itself
 	// because it failed (SharedErr says why).
@@ -35,10 +41,19 @@ type Status struct {
 // 503 pause.
 func (s Status) Paused(now time.Time) bool { return now.Before(s.PausedUntil) }
 
-// Status reports whether sending is stopped or paused.
+// Status reports whether sending is stopped or paused, and how requests
+// are paced now.
 func (c *Client) Status() Status {
+	return c.statusAt(time.Now())
+}
+
+func (c *Client) statusAt(now time.Time) Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
-		Rate: float64(c.lim.Limit()), Shared: c.sharedState, SharedErr: c.sharedErr}
+	st := Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
+		Rate: float64(c.lim.Limit()), RateLimit: c.rateLimit, Shared: c.sharedState, SharedErr: c.sharedErr}
+	if c.throttle != nil {
+		st.Throttled = c.throttle.rejectProbability(now)
+	}
+	return st
 }
