@@ -196,3 +196,15 @@ func (w *Worker) InFlightSince() time.Time {
 	}
 	return f.oldest()
 }
+
+// InFlight returns how many jobs are in flight now: 0 before Run starts.
+// It is for the status page, beside InFlightSince.
+func (w *Worker) InFlight() int {
+	w.mu.Lock()
+	f := w.flights
+	w.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	return f.len()
+}
