@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/queue"
 )
@@ -15,6 +16,7 @@ import (
 type gaugeSource interface {
 	QueueStats(now time.Time) (queue.Stats, error) // the queue
 	APIState() (reachable, keyRefused bool)        // the worker's last answer; the client's key pause
+	APIPacing() apiclient.Status                   // the client's pace and shared limiter
 	Scanners() map[string]bool                     // each configured scanner: open now?
 }
 
@@ -28,13 +30,15 @@ var (
 	descScanner     = prometheus.NewDesc("tillscan_scanner_connected", "1 while the configured scanner is open, else 0.", []string{"scanner"}, nil)
 	descReachable   = prometheus.NewDesc("tillscan_api_reachable", "1 when the last API request got an HTTP answer.", nil, nil)
 	descKeyRefused  = prometheus.NewDesc("tillscan_api_key_refused", "1 while sending is stopped because the API refused the key.", nil, nil)
+	descRate        = prometheus.NewDesc("tillscan_api_rate_requests_per_second", "The pace API requests may start at now: the configured pace, or less after a 429.", nil, nil)
+	descSharedUp    = prometheus.NewDesc("tillscan_api_shared_limiter_up", "1 while the shared rate limiter (Redis) paces this till, 0 while it cannot be reached; absent without one.", nil, nil)
 )
 
 // registerGauges adds the scrape-time gauges read from src.
 func (m *metrics) registerGauges(src gaugeSource) { m.reg.MustRegister(gauges{src}) }
 
 func (g gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueueJobs, descOldest, descQuarantined, descScanner, descReachable, descKeyRefused} {
+	for _, d := range []*prometheus.Desc{descQueueJobs, descOldest, descQuarantined, descScanner, descReachable, descKeyRefused, descRate, descSharedUp} {
 		ch <- d
 	}
 }
@@ -57,6 +61,11 @@ func (g gauges) Collect(ch chan<- prometheus.Metric) {
 	reachable, refused := g.src.APIState()
 	ch <- prometheus.MustNewConstMetric(descReachable, prometheus.GaugeValue, b2f(reachable))
 	ch <- prometheus.MustNewConstMetric(descKeyRefused, prometheus.GaugeValue, b2f(refused))
+	pace := g.src.APIPacing()
+	ch <- prometheus.MustNewConstMetric(descRate, prometheus.GaugeValue, pace.Rate)
+	if pace.Shared != apiclient.SharedOff {
+		ch <- prometheus.MustNewConstMetric(descSharedUp, prometheus.GaugeValue, b2f(pace.Shared == apiclient.SharedOK))
+	}
 }
 
 func b2f(b bool) float64 {
@@ -74,6 +83,8 @@ func (g daemonGauges) QueueStats(now time.Time) (queue.Stats, error) { return g.
 func (g daemonGauges) APIState() (reachable, keyRefused bool) {
 	return g.d.worker.Status().APIReachable, g.d.api.Status().Refused != nil
 }
+
+func (g daemonGauges) APIPacing() apiclient.Status { return g.d.api.Status() }
 
 func (g daemonGauges) Scanners() map[string]bool {
 	out := make(map[string]bool, len(g.d.sources))

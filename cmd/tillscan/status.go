@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
 	"github.com/tillscan/tillscan/queue"
@@ -59,6 +60,7 @@ func (b statusBackend) Status(ctx context.Context) control.Status {
 	} else if !ws.APIReachable && !ws.LastError.IsZero() && st.Queue.OldestPendingAge > 60 {
 		st.Problems = append(st.Problems, fmt.Sprintf("the loyalty API has not been reachable for a while (%s); scans are saved and will be sent", ws.LastErr))
 	}
+	st.Problems = append(st.Problems, pacing(&st.API, d.api.Status(), d.worker.InFlight(), now)...)
 	for _, s := range d.sources {
 		s.mu.Lock()
 		st.Scanners = append(st.Scanners, control.ScannerState{Name: s.src.Name(), Type: s.typ, Connected: s.connected, Error: s.lastErr})
@@ -159,4 +161,32 @@ func eventDTO(ev pos.Event) control.Event {
 		Seq: ev.Seq, At: ev.At, Kind: string(ev.Kind), Scanner: ev.Scanner, Card: ev.Card, Job: ev.JobID,
 		Mode: ev.Mode, Message: ev.Message, Action: ev.Action, Balance: ev.Balance,
 	}
+}
+
+// pacing fills in how the API client paces requests now and returns the
+// problems that shows: the shared limiter unreachable, a pause the API
+// asked for.
+func pacing(api *control.APIStatus, cs apiclient.Status, inFlight int, now time.Time) []string {
+	api.Rate, api.RateLimit, api.Throttled, api.InFlight = cs.Rate, cs.RateLimit, cs.Throttled, inFlight
+	var problems []string
+	if cs.Paused(now) {
+		api.PausedUntil, api.PausedBy = cs.PausedUntil, cs.PausedBy
+		problems = append(problems, fmt.Sprintf("the loyalty API asked this till to wait (HTTP %d): no request starts before %s; scans are saved and sent after",
+			cs.PausedBy, cs.PausedUntil.Local().Format(time.TimeOnly)))
+	}
+	switch cs.Shared {
+	case apiclient.SharedOff:
+		api.SharedLimiter = control.SharedLimiterOff
+	case apiclient.SharedOK:
+		api.SharedLimiter = control.SharedLimiterOK
+	default:
+		api.SharedLimiter = control.SharedLimiterUnreachable
+		why := "no reason given"
+		if cs.SharedErr != nil {
+			why = cs.SharedErr.Error()
+		}
+		api.SharedLimiterError = why
+		problems = append(problems, fmt.Sprintf("the shared rate limiter (Redis) cannot be reached: %s; this till paces itself and scans are still sent", why))
+	}
+	return problems
 }

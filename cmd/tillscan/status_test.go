@@ -1,11 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
 )
 
@@ -80,4 +89,149 @@ func TestEventStreamResume(t *testing.T) {
 			}
 		})
 	}
+}
+
+// status reads GET /api/v1/status: decoded, and the names of the api
+// object's fields as sent.
+func (o *opsDaemon) status(t *testing.T) (control.Status, map[string]json.RawMessage) {
+	t.Helper()
+	code, body := o.get(t, "/api/v1/status")
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/v1/status = %d %s", code, body)
+	}
+	var st control.Status
+	var raw struct {
+		API map[string]json.RawMessage `json:"api"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("status %s: %v", body, err)
+	}
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		t.Fatalf("status %s: %v", body, err)
+	}
+	return st, raw.API
+}
+
+// statusConfig writes a config for `tillscan status` that finds o on its
+// status listener (no operator socket there) and returns its path.
+func (o *opsDaemon) statusConfig(t *testing.T) string {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "status.yaml")
+	src := fmt.Sprintf("till_id: x\nstate_dir: %q\nstatus: {listen: %q}\n", t.TempDir(), strings.TrimPrefix(o.base, "http://"))
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
+// statusText runs `tillscan status` against o and returns what it printed;
+// a problem listed (exit 1) is not a failure here.
+func (o *opsDaemon) statusText(t *testing.T) string {
+	t.Helper()
+	out, err := runCLI(t, nil, "status", "-c", o.statusConfig(t))
+	if err != nil && !errors.Is(err, errNeedsAttention) {
+		t.Fatalf("tillscan status = %v\n%s", err, out)
+	}
+	return out
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// hasProblem reports whether one of st's problems contains each part.
+func hasProblem(st control.Status, parts ...string) bool {
+	return slices.ContainsFunc(st.Problems, func(p string) bool {
+		for _, part := range parts {
+			if !strings.Contains(p, part) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestStatus_Pacing reads how the till paces its requests through the
+// real status listener (the JSON, the page, /metrics and `tillscan
+// status`) of a daemon on the sandbox: without a shared limiter, with a
+// request held by the API, and with the shared limiter's Redis gone and a
+// 429 that asks the till to wait.
+func TestStatus_Pacing(t *testing.T) {
+	t.Run("no shared limiter, a request in flight", func(t *testing.T) {
+		o := startOpsDaemon(t, false, nil)
+		st, raw := o.status(t)
+		for _, key := range []string{"rate", "rate_limit", "throttled", "shared_limiter", "in_flight"} {
+			if _, ok := raw[key]; !ok {
+				t.Errorf("status api has no %q: %v", key, raw)
+			}
+		}
+		for _, key := range []string{"paused_until", "paused_by", "shared_limiter_error"} {
+			if _, ok := raw[key]; ok {
+				t.Errorf("status api has %q while it has no value: %s", key, raw[key])
+			}
+		}
+		if st.API.SharedLimiter != control.SharedLimiterOff || st.API.RateLimit != 10 ||
+			!(st.API.Rate > 0 && st.API.Rate <= st.API.RateLimit) || st.API.InFlight != 0 || st.API.Throttled != 0 {
+			t.Errorf("idle daemon's api = %+v; want shared limiter off, rate in (0, 10], rate_limit 10, nothing in flight or throttled", st.API)
+		}
+		if hasProblem(st, "shared rate limiter") || hasProblem(st, "asked this till to wait") {
+			t.Errorf("problems %q without a shared limiter or a 429", st.Problems)
+		}
+		_, page := o.get(t, "/metrics")
+		if f := families(page); !f["tillscan_api_rate_requests_per_second"] || f["tillscan_api_shared_limiter_up"] {
+			t.Errorf("/metrics without a shared limiter: rate served %v, shared_limiter_up served %v; want true, false",
+				f["tillscan_api_rate_requests_per_second"], f["tillscan_api_shared_limiter_up"])
+		}
+
+		o.sb.API.SetFaults(sandbox.Faults{Latency: time.Minute}) // ended by the daemon's stop
+		o.scan(t, sandbox.DemoStampCard)
+		waitFor(t, "one job in flight", func() bool { st, _ := o.status(t); return st.API.InFlight == 1 })
+		if _, html := o.get(t, "/"); !strings.Contains(html, "1 in flight") {
+			t.Errorf("the status page does not say 1 in flight:\n%s", html)
+		}
+		if out := o.statusText(t); !strings.Contains(out, "req/s of 10 · 1 in flight") || strings.Contains(out, "shared limiter") {
+			t.Errorf("tillscan status with a job in flight, no shared limiter:\n%s", out)
+		}
+	})
+
+	t.Run("shared limiter unreachable, a 429", func(t *testing.T) {
+		o := startOps(t, opsConfig{api: "shared_limiter: redis://" + closedPort(t) + "/0"})
+		before, _ := o.status(t)
+		o.sb.API.SetFaults(sandbox.Faults{RetryAfter: "30"})
+		o.sb.API.FailNext(http.StatusTooManyRequests)
+		o.scan(t, sandbox.DemoStampCard)
+		var st control.Status
+		waitFor(t, "the shared limiter unreachable and a 429 pause", func() bool {
+			st, _ = o.status(t)
+			return st.API.SharedLimiter == control.SharedLimiterUnreachable && !st.API.PausedUntil.IsZero()
+		})
+		if st.API.SharedLimiterError == "" || !hasProblem(st, "the shared rate limiter (Redis) cannot be reached", st.API.SharedLimiterError, "scans are still sent") {
+			t.Errorf("shared limiter unreachable: error %q, problems %q", st.API.SharedLimiterError, st.Problems)
+		}
+		if st.API.PausedBy != http.StatusTooManyRequests || !st.API.PausedUntil.After(time.Now()) || !hasProblem(st, "asked this till to wait (HTTP 429)") {
+			t.Errorf("after a 429 with Retry-After 30: paused_until %v, paused_by %d, problems %q", st.API.PausedUntil, st.API.PausedBy, st.Problems)
+		}
+		if st.API.Rate >= before.API.Rate {
+			t.Errorf("rate %v after a 429, want below the %v before it (the adaptive fallback slows down)", st.API.Rate, before.API.Rate)
+		}
+		_, page := o.get(t, "/metrics")
+		if !strings.Contains(page, "\ntillscan_api_shared_limiter_up 0\n") {
+			t.Errorf("/metrics with the shared limiter unreachable has no tillscan_api_shared_limiter_up 0")
+		}
+		if _, html := o.get(t, "/"); !strings.Contains(html, "shared limiter unreachable") || !strings.Contains(html, "cannot be reached") {
+			t.Errorf("the status page does not show the shared limiter unreachable:\n%s", html)
+		}
+		if out := o.statusText(t); !strings.Contains(out, "shared limiter unreachable") || !strings.Contains(out, "waiting until") ||
+			!strings.Contains(out, "cannot be reached") {
+			t.Errorf("tillscan status with the shared limiter unreachable and a 429 pause:\n%s", out)
+		}
+	})
 }

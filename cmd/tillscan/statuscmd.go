@@ -94,10 +94,12 @@ func printStatus(g *globals, st control.Status) {
 	switch {
 	case st.API.Paused:
 		api = "PAUSED: " + st.API.PauseReason
+	case !st.API.Reachable && st.API.LastError == "":
+		api = "no answer yet"
 	case !st.API.Reachable:
 		api = "not reachable: " + st.API.LastError
 	}
-	fmt.Fprintf(tw, "loyalty API\t%s\n", api)
+	fmt.Fprintf(tw, "loyalty API\t%s · %s\n", api, st.API.Pacing())
 	d := st.Queue.Depth
 	fmt.Fprintf(tw, "queue\t%d waiting, %d uncertain, %d need an operator, %d applied (kept)\n", d["pending"], d["ambiguous"], d["dead"], d["done"])
 	if st.Queue.OldestPendingAge > 0 {

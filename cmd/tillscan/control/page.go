@@ -25,6 +25,7 @@ table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;border-bo
 <p>{{if .API.Paused}}<span class="bad">Sending paused: {{.API.PauseReason}}</span>
 {{else if .API.Reachable}}<span class="ok">Reachable</span>{{else}}<span class="bad">Not reachable — scans are saved and will be sent when it is back</span>{{end}}
 {{if not .API.LastSuccess.IsZero}} · last success {{.API.LastSuccess.Format "2006-01-02 15:04:05"}}{{end}}</p>
+<p>{{.API.Pacing}}</p>
 <h2>Queue</h2>
 <table><tr><th>waiting</th><td>{{index .Queue.Depth "pending"}}</td></tr>
 <tr><th>checking (uncertain sends)</th><td>{{index .Queue.Depth "ambiguous"}}</td></tr>

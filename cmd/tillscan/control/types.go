@@ -2,8 +2,12 @@ package control
 
 import (
 	"errors"
+	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,14 +50,63 @@ type QueueStatus struct {
 	Error            string         `json:"error,omitempty"`
 }
 
-// APIStatus says whether the loyalty API is reachable.
+// APIStatus says whether the loyalty API is reachable and how the till
+// paces its requests to it.
 type APIStatus struct {
 	Reachable   bool      `json:"reachable"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
-	Paused      bool      `json:"paused"`
-	PauseReason string    `json:"pause_reason,omitempty"`
+	// Paused is the stop for a refused key, which only a new key ends;
+	// PausedUntil is the short pause a 429 (or a 503 with Retry-After)
+	// asks for, which ends by itself.
+	Paused      bool   `json:"paused"`
+	PauseReason string `json:"pause_reason,omitempty"`
+	// Rate is the pace requests may start at now, per second: the
+	// configured pace, or less while the till slows down after a 429.
+	Rate float64 `json:"rate"`
+	// RateLimit is the configured ceiling (api.rate_limit).
+	RateLimit   float64   `json:"rate_limit"`
+	PausedUntil time.Time `json:"paused_until,omitzero"` // no request starts before this
+	PausedBy    int       `json:"paused_by,omitempty"`   // the HTTP status that asked for the pause: 429 or 503
+	// Throttled is the share of request starts the till gives up now
+	// because the API refused many of its requests lately (0 to 1).
+	Throttled float64 `json:"throttled"`
+	// SharedLimiter is the shared rate limiter's state (api.shared_limiter).
+	SharedLimiter      SharedLimiterState `json:"shared_limiter"`
+	SharedLimiterError string             `json:"shared_limiter_error,omitempty"` // why it is unreachable
+	InFlight           int                `json:"in_flight"`                      // jobs being sent now (at most worker.in_flight)
 }
+
+// Pacing is how requests are paced, in one short line for the status page
+// and `tillscan status`, e.g. "9.6 req/s of 10 · 3 in flight · shared
+// limiter ok". Times are in the local zone.
+func (a APIStatus) Pacing() string {
+	perSecond := func(r float64) string { return strconv.FormatFloat(math.Round(r*10)/10, 'f', -1, 64) }
+	parts := []string{perSecond(a.Rate) + " req/s of " + perSecond(a.RateLimit), fmt.Sprintf("%d in flight", a.InFlight)}
+	if !a.PausedUntil.IsZero() {
+		parts = append(parts, fmt.Sprintf("waiting until %s (HTTP %d)", a.PausedUntil.Local().Format(time.TimeOnly), a.PausedBy))
+	}
+	switch {
+	case a.Throttled >= 0.01:
+		parts = append(parts, fmt.Sprintf("%.0f %% of starts held back", a.Throttled*100))
+	case a.Throttled > 0:
+		parts = append(parts, "under 1 % of starts held back")
+	}
+	if a.SharedLimiter != SharedLimiterOff && a.SharedLimiter != "" {
+		parts = append(parts, "shared limiter "+string(a.SharedLimiter))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// SharedLimiterState is how the shared rate limiter is doing.
+type SharedLimiterState string
+
+// The states of the shared rate limiter.
+const (
+	SharedLimiterOff         SharedLimiterState = "off"         // none configured
+	SharedLimiterOK          SharedLimiterState = "ok"          // every request start is paced by it
+	SharedLimiterUnreachable SharedLimiterState = "unreachable" // it failed: the till paces itself
+)
 
 // ScannerState is one configured scanner.
 type ScannerState struct {
