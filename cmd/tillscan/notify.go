@@ -3,13 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 )
 
 // notifyStatus keeps the one-line state that `systemctl status` shows.
+// Outside systemd (no NOTIFY_SOCKET) it returns at once: SdNotify would
+// do nothing, and the 10 s rebuild of the status would wake an idle till
+// for nothing.
 func (d *daemon) notifyStatus(ctx context.Context) error {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil
+	}
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	last := ""
