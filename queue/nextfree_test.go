@@ -56,3 +56,27 @@ func TestNextFree(t *testing.T) {
 		t.Fatalf("NextFree(nil) = %q, %v; want the oldest due job %q", j.ID, err, b1.ID)
 	}
 }
+
+// A card's next job is due from when its card's previous job finished, not
+// from its scan time: a head that was put off (tried during an outage) goes
+// before the rest of another card's backlog, so a sender with several jobs
+// in flight serves every card in turn rather than drain one to the end.
+func TestNextFree_PromotedHeadWaitsItsTurn(t *testing.T) {
+	q, _ := openQueue(t, queue.Options{})
+	a1 := enqueue(t, q, "A", t0)
+	a2 := enqueue(t, q, "A", t0)
+	b1 := enqueue(t, q, "B", t0)
+	put := t0.Add(time.Minute) // b1 failed to send and waits until then
+	if err := errors.Join(q.Sending(b1.ID, "x", t0), q.Retry(b1.ID, send("not_sent"), put)); err != nil {
+		t.Fatal(err)
+	}
+	done := t0.Add(2 * time.Minute)
+	if err := errors.Join(q.Sending(a1.ID, "x", done), q.Done(a1.ID, queue.Attempt{At: done, Kind: "send", Outcome: "applied"}, "")); err != nil {
+		t.Fatal(err)
+	}
+	if j := mustGet(t, q, a2.ID); !j.NextAttempt.Equal(done) {
+		t.Errorf("a2 due at %v after a1 finished at %v, want then", j.NextAttempt, done)
+	}
+	wantNext(t, q, done, b1.ID) // due since put, before a2 (due since done)
+	mustCheck(t, q)
+}

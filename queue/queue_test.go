@@ -166,10 +166,12 @@ func TestTransitions(t *testing.T) {
 					t.Errorf("%s from %s: state = %s, want %s", v.name, s, got.State, v.to)
 				}
 				mustCheck(t, q)
-				// The later job of the card is handed out exactly when j is finished.
+				// The later job of the card is handed out exactly when j is
+				// finished, and is due from then (not from its scan time).
 				switch {
 				case v.to.Finished():
-					wantNext(t, q, t0, later.ID)
+					wantNext(t, q, got.FinishedAt.Add(-time.Nanosecond), "")
+					wantNext(t, q, got.FinishedAt, later.ID)
 				case v.to == queue.Pending || v.to == queue.Ambiguous:
 					wantNext(t, q, t0, j.ID)
 				default:

@@ -250,7 +250,7 @@ func (t *txn) save(old, j Job) error {
 			if err := t.cards.Delete(ck); err != nil {
 				return err
 			}
-			if err := t.promote(j.Card); err != nil {
+			if err := t.promote(j.Card, j.FinishedAt); err != nil {
 				return err
 			}
 		}
@@ -264,8 +264,12 @@ func (t *txn) save(old, j Job) error {
 }
 
 // promote puts card's new head, if any, into the due index once the old head
-// has finished.
-func (t *txn) promote(card string) error {
+// has finished, at. A head that was waiting behind it becomes due no earlier
+// than at: it could not be tried before. Otherwise the due order would put
+// a card's whole backlog (scanned early) before another card's head that
+// was tried and put off during an outage, and a sender with several jobs in
+// flight would drain the first cards to the end while the others wait.
+func (t *txn) promote(card string, at time.Time) error {
 	h, ok := t.head(card)
 	if !ok {
 		return nil
@@ -277,7 +281,12 @@ func (t *txn) promote(card string) error {
 	if !isDueState(hj.State) {
 		return nil
 	}
-	return t.due.Put(join(tkey(hj.NextAttempt), []byte(h)), nil)
+	if !hj.NextAttempt.Before(at) {
+		return t.due.Put(join(tkey(hj.NextAttempt), []byte(h)), nil)
+	}
+	old := hj
+	hj.NextAttempt = at
+	return t.save(old, hj) // it is the head now: save puts it in the due index
 }
 
 // remove deletes a finished job and its index entries (Prune).
