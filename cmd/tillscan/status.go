@@ -166,11 +166,19 @@ func eventDTO(ev pos.Event) control.Event {
 // pacing fills in how the API client paces requests now and returns the
 // problems that shows: the shared limiter unreachable, a pause the API
 // asked for.
+// longPause is how far ahead a 429 or 503 pause must end to be a problem.
+const longPause = 30 * time.Second
+
 func pacing(api *control.APIStatus, cs apiclient.Status, inFlight int, now time.Time) []string {
 	api.Rate, api.RateLimit, api.Throttled, api.InFlight = cs.Rate, cs.RateLimit, cs.Throttled, inFlight
 	var problems []string
 	if cs.Paused(now) {
 		api.PausedUntil, api.PausedBy = cs.PausedUntil, cs.PausedBy
+	}
+	// A pause of a few seconds is the key's limit doing its job (tills
+	// sharing a key meet one now and then): the pace line shows it. Only a
+	// long one (a Retry-After of minutes) needs someone to look.
+	if cs.PausedUntil.Sub(now) > longPause {
 		problems = append(problems, fmt.Sprintf("the loyalty API asked this till to wait (HTTP %d): no request starts before %s; scans are saved and sent after",
 			cs.PausedBy, cs.PausedUntil.Local().Format(time.TimeOnly)))
 	}

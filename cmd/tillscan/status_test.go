@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillscan/tillscan/apiclient"
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 	"github.com/tillscan/tillscan/cmd/tillscan/control"
 	"github.com/tillscan/tillscan/pos"
@@ -205,7 +206,9 @@ func TestStatus_Pacing(t *testing.T) {
 	t.Run("shared limiter unreachable, a 429", func(t *testing.T) {
 		o := startOps(t, opsConfig{api: "shared_limiter: redis://" + closedPort(t) + "/0"})
 		before, _ := o.status(t)
-		o.sb.API.SetFaults(sandbox.Faults{RetryAfter: "30"})
+		// 50 s: past the 30 s from which a pause is a problem (longPause); a
+		// shorter one shows on the pace line only.
+		o.sb.API.SetFaults(sandbox.Faults{RetryAfter: "50"})
 		o.sb.API.FailNext(http.StatusTooManyRequests)
 		o.scan(t, sandbox.DemoStampCard)
 		var st control.Status
@@ -234,4 +237,32 @@ func TestStatus_Pacing(t *testing.T) {
 			t.Errorf("tillscan status with the shared limiter unreachable and a 429 pause:\n%s", out)
 		}
 	})
+}
+
+// Which pacing states are problems: a long pause the API asked for and an
+// unreachable shared limiter; a pause of a few seconds is the key's limit
+// at work and shows on the pace line only.
+func TestPacingProblems(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		cs   apiclient.Status
+		want int
+	}{
+		{"sending", apiclient.Status{Rate: 9.6}, 0},
+		{"a 429 pause of 5 s", apiclient.Status{PausedUntil: now.Add(5 * time.Second), PausedBy: 429}, 0},
+		{"a 429 pause of a minute", apiclient.Status{PausedUntil: now.Add(time.Minute), PausedBy: 429}, 1},
+		{"shared limiter unreachable", apiclient.Status{Shared: apiclient.SharedUnreachable}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var api control.APIStatus
+			if got := pacing(&api, tt.cs, 0, now); len(got) != tt.want {
+				t.Errorf("problems %q, want %d", got, tt.want)
+			}
+			if tt.cs.Paused(now) != !api.PausedUntil.IsZero() {
+				t.Errorf("paused_until %v for a client paused until %v", api.PausedUntil, tt.cs.PausedUntil)
+			}
+		})
+	}
 }
