@@ -67,10 +67,9 @@ type Config struct {
 	// do not resume together; and a new Client waits one window (about a
 	// second) before its first request, which a previous process may have
 	// used up. It also throttles on the client side: a till gives up
-	// starts while more than about 1.03 of its requests are sent per one
-	// the server accepts (throttle.go), which keeps a fleet's 429s low
-	// however many tills share the key. false (the default) keeps the
-	// fixed rate. See adaptive.go.
+	// starts while more than about 3 % of its recent requests were refused
+	// (throttle.go), which lowers a fleet's 429s. false (the default)
+	// keeps the fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that
 	// use the key (see SharedLimiter; apiclient/redislimit keeps the
