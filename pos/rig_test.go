@@ -343,6 +343,23 @@ func (r *workerRig) step(t *testing.T) {
 	}
 }
 
+// stepJ1 runs one step on the job called J1 and checks the queue verbs
+// the worker used (joined by |), J1's state after it and the one event it
+// published.
+func (r *workerRig) stepJ1(t *testing.T, verbs string, state queue.State, event EventKind) {
+	t.Helper()
+	r.step(t)
+	if got := strings.Join(r.q.log(), "|"); got != verbs {
+		t.Errorf("queue verbs = %q, want %q", got, verbs)
+	}
+	if j := r.get(t, "J1"); j.State != state {
+		t.Errorf("job state = %s, want %s", j.State, state)
+	}
+	if k := r.kinds(); len(k) != 1 || k[0] != event {
+		t.Errorf("events = %v, want [%s]", k, event)
+	}
+}
+
 func (r *workerRig) kinds() []EventKind {
 	var out []EventKind
 	for _, e := range r.feed.Recent() {

@@ -158,16 +158,7 @@ func TestWorker_RefusedOrParked(t *testing.T) {
 			if tt.fault != nil {
 				tt.fault(r)
 			}
-			r.step(t)
-			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
-				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
-			}
-			if j := r.get(t, "J1"); j.State != tt.wantState {
-				t.Errorf("job state = %s, want %s", j.State, tt.wantState)
-			}
-			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
-				t.Errorf("events = %v, want [%s]", k, tt.wantEvent)
-			}
+			r.stepJ1(t, tt.wantVerbs, tt.wantState, tt.wantEvent)
 			next, err := r.q.Next(r.now)
 			holds := errors.Is(err, queue.ErrEmpty)
 			if wantHold := tt.wantState == queue.Dead || tt.wantState == queue.Ambiguous; holds != wantHold || !holds && next.ID != r.ids["J2"] {
@@ -227,16 +218,7 @@ func TestWorker_LookupFailures(t *testing.T) {
 			if tt.fault != nil {
 				tt.fault(r)
 			}
-			r.step(t)
-			if got := strings.Join(r.q.log(), "|"); got != tt.wantVerbs {
-				t.Errorf("queue verbs = %q, want %q", got, tt.wantVerbs)
-			}
-			if j := r.get(t, "J1"); j.State != tt.wantState {
-				t.Errorf("state = %s, want %s", j.State, tt.wantState)
-			}
-			if k := r.kinds(); len(k) != 1 || k[0] != tt.wantEvent {
-				t.Errorf("events = %v, want [%s]", k, tt.wantEvent)
-			}
+			r.stepJ1(t, tt.wantVerbs, tt.wantState, tt.wantEvent)
 			if a := r.net.actions(); len(a) != 0 {
 				t.Errorf("sent %v after a failed lookup", a)
 			}
