@@ -39,6 +39,24 @@ type fakePort struct {
 	timeouts []time.Duration // the timeout of each Read, in order
 }
 
+// readScript runs a Serial scanner's read loop over a fake port playing
+// script until it runs out (which ends ctx), and returns the port (what
+// it was asked), the scans emitted and read's error.
+func readScript(t *testing.T, frame FrameConfig, script []fakeRead, log zerolog.Logger) (*fakePort, []Scan, error) {
+	t.Helper()
+	s, err := NewSerial(SerialConfig{Name: "till-1", Path: "/dev/fake", Frame: frame}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := NewFramer(frame)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	port := &fakePort{script: script, clock: t0, cancel: cancel}
+	var got []Scan
+	err = s.read(ctx, port, f, port.now, func(sc Scan) { got = append(got, sc) })
+	return port, got, err
+}
+
 func (p *fakePort) SetReadTimeout(d time.Duration) error {
 	p.timeout = d
 	return nil
@@ -138,16 +156,7 @@ func TestSerial_read(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer // read only after read returns, on this goroutine
-			s, err := NewSerial(SerialConfig{Name: "till-1", Path: "/dev/fake", Frame: tt.frame}, zerolog.New(&logs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, _ := NewFramer(tt.frame)
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			port := &fakePort{script: tt.script, clock: t0, cancel: cancel}
-			var got []Scan
-			err = s.read(ctx, port, f, port.now, func(sc Scan) { got = append(got, sc) })
+			_, got, err := readScript(t, tt.frame, tt.script, zerolog.New(&logs))
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("read() = %v, want %v", err, tt.wantErr)
 			}
@@ -217,17 +226,13 @@ func TestSerial_readTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSerial(SerialConfig{Name: "till-1", Path: "/dev/fake", Frame: tt.frame}, zerolog.Nop())
+			port, scans, err := readScript(t, tt.frame, tt.script, zerolog.Nop())
 			if err != nil {
-				t.Fatal(err)
-			}
-			f, _ := NewFramer(tt.frame)
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			port := &fakePort{script: tt.script, clock: t0, cancel: cancel}
-			var got []string
-			if err := s.read(ctx, port, f, port.now, func(sc Scan) { got = append(got, sc.Text) }); err != nil {
 				t.Fatalf("read() = %v", err)
+			}
+			var got []string
+			for _, sc := range scans {
+				got = append(got, sc.Text)
 			}
 			if !slices.Equal(port.timeouts, tt.want) {
 				t.Errorf("read timeouts = %v, want %v (-1ns: none)", port.timeouts, tt.want)
