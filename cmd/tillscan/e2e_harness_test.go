@@ -35,7 +35,7 @@ var (
 	buildErr  error
 )
 
-var adaptive = flag.Bool("e2e.adaptive", false, "every end-to-end daemon runs with api.adaptive: true (the adaptive send rate of issue 11)")
+var adaptive = flag.Bool("e2e.adaptive", true, "every end-to-end daemon runs with api.adaptive: true (the adaptive send rate of issue 11, the product's default); -e2e.adaptive=false tests the fixed rate")
 
 // e2eToken is the daemon's POS token (status.token_file) in every test.
 const e2eToken = "e2e-pos-token-0123456789abcdef"
