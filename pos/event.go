@@ -26,11 +26,6 @@ const (
 	EventDead         EventKind = "dead"         // the till cannot decide by itself: parked for an operator
 	EventDuplicate    EventKind = "duplicate"    // the job's marker was found twice: the card got the action twice; parked for an operator
 	EventUndone       EventKind = "undone"       // UNDO cancelled a scan before it was sent
-
-	// EventRejected is the old name of EventRefused.
-	//
-	// Deprecated: use EventRefused.
-	EventRejected = EventRefused
 )
 
 // Event is one thing that happened, for cashier feedback, logs, the status

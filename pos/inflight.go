@@ -33,6 +33,20 @@ type flights struct {
 
 func newFlights() *flights { return &flights{cards: map[string]time.Time{}} }
 
+// take marks card's job as in flight since now.
+func (f *flights) take(card string, now time.Time) {
+	f.mu.Lock()
+	f.cards[card] = now
+	f.mu.Unlock()
+}
+
+// release marks card's job as done with.
+func (f *flights) release(card string) {
+	f.mu.Lock()
+	delete(f.cards, card)
+	f.mu.Unlock()
+}
+
 // busy reports whether a job of card is in flight; it is Queue.NextFree's
 // filter.
 func (f *flights) busy(card string) bool {
@@ -85,10 +99,7 @@ func (f *flights) failure() error {
 // an error only if the queue itself fails.
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	f := newFlights()
-	w.mu.Lock()
-	w.flights = f
-	w.mu.Unlock()
+	f := w.flights
 	if w.cfg.StartupCheck {
 		// Beside the first jobs, not before them: a backlog after an
 		// outage should not wait one answer time more.
@@ -125,17 +136,13 @@ func (w *Worker) dispatch(ctx context.Context, f *flights, cancel context.Cancel
 			f.fail(fmt.Errorf("pos: worker: %w", err))
 			return
 		}
-		f.mu.Lock()
-		f.cards[job.Card] = now
-		f.mu.Unlock()
+		f.take(job.Card, now)
 		f.wg.Go(func() {
 			if err := w.work(ctx, job); err != nil {
 				f.fail(err)
 				cancel()
 			}
-			f.mu.Lock()
-			delete(f.cards, job.Card)
-			f.mu.Unlock()
+			f.release(job.Card)
 			w.Wake() // the card's next job may be due, and there is room
 		})
 	}
@@ -184,27 +191,9 @@ func (w *Worker) work(ctx context.Context, job queue.Job) error {
 }
 
 // InFlightSince returns when the longest-running job in flight was taken,
-// zero if none is (or Run has not started). A supervisor reads it beside
-// the Heartbeat: a loop that turns while one job never returns is stuck
-// too.
-func (w *Worker) InFlightSince() time.Time {
-	w.mu.Lock()
-	f := w.flights
-	w.mu.Unlock()
-	if f == nil {
-		return time.Time{}
-	}
-	return f.oldest()
-}
+// zero if none is. A supervisor reads it beside the Heartbeat: a loop that
+// turns while one job never returns is stuck too.
+func (w *Worker) InFlightSince() time.Time { return w.flights.oldest() }
 
-// InFlight returns how many jobs are in flight now: 0 before Run starts.
-// It is for the status page, beside InFlightSince.
-func (w *Worker) InFlight() int {
-	w.mu.Lock()
-	f := w.flights
-	w.mu.Unlock()
-	if f == nil {
-		return 0
-	}
-	return f.len()
-}
+// InFlight returns how many jobs are in flight now, for the status page.
+func (w *Worker) InFlight() int { return w.flights.len() }

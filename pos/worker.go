@@ -64,11 +64,6 @@ type WorkerConfig struct {
 	// its card's later scans until the operator acts) instead of ending it
 	// as refused, for shops that want someone to look at each refusal.
 	ParkRefusals bool
-	// DropRejected has no effect: a refused job no longer holds its card,
-	// so there is nothing to drop.
-	//
-	// Deprecated: refusals end as refused on their own.
-	DropRejected bool
 	// StartupCheck makes Run read one operation (GET /operations, today,
 	// one item) as it starts, beside the first jobs, so a refused key
 	// pauses sending and is reported at start, and Status knows whether
@@ -115,15 +110,16 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 // never one of a card already in flight). Create one with NewWorker and call Run once;
 // Wake and Status are safe to call from any goroutine.
 type Worker struct {
-	cfg   WorkerConfig
-	q     JobQueue
-	api   Loyalty
-	cache *Cache
-	rules func() Rules
-	feed  *Feed
-	log   zerolog.Logger
-	now   func() time.Time // time.Now; tests replace it
-	wake  chan struct{}    // 1 slot: a job was saved, or the key may work again
+	cfg     WorkerConfig
+	q       JobQueue
+	api     Loyalty
+	cache   *Cache
+	rules   func() Rules
+	feed    *Feed
+	log     zerolog.Logger
+	now     func() time.Time // time.Now; tests replace it
+	flights *flights         // the jobs in flight (Run); its own lock
+	wake    chan struct{}    // 1 slot: a job was saved, or the key may work again
 
 	mu     sync.Mutex // guards everything below
 	status WorkerStatus
@@ -133,7 +129,6 @@ type Worker struct {
 	// on the feed, so each pause is reported once. The pause itself is the
 	// client's (Loyalty.Status); this only remembers what was said.
 	announced bool
-	flights   *flights // the jobs in flight; set by Run
 }
 
 // NewWorker returns a Worker. cache nil means an in-memory cache; rules nil
@@ -147,7 +142,7 @@ func NewWorker(cfg WorkerConfig, q JobQueue, api Loyalty, cache *Cache, rules fu
 		rules = DefaultRules
 	}
 	return &Worker{cfg: cfg.withDefaults(), q: q, api: api, cache: cache, rules: rules, feed: feed, log: log,
-		now: time.Now, wake: make(chan struct{}, 1)}
+		now: time.Now, wake: make(chan struct{}, 1), flights: newFlights()}
 }
 
 // Wake tells the worker a job was saved, or that the API key may work
@@ -158,12 +153,6 @@ func (w *Worker) Wake() {
 	default:
 	}
 }
-
-// Resume wakes the worker.
-//
-// Deprecated: the key-refused pause belongs to the API client: call its
-// SetAPIKey, then Wake.
-func (w *Worker) Resume() { w.Wake() }
 
 // process works on one job handed out by NextFree, from the decision to
 // the queue verb that records its outcome. It owns the job alone: nothing

@@ -14,14 +14,6 @@ import (
 	"go.bug.st/serial"
 )
 
-// DefaultReadTimeout was the period at which Run's reads returned to
-// notice ctx ending and end idle scans.
-//
-// Deprecated: Run no longer polls. A read waits for bytes with no timeout
-// while no scan is partly read, and until the Framer's idle deadline while
-// one is; ctx ending closes the port, which ends the read.
-const DefaultReadTimeout = 100 * time.Millisecond
-
 // ErrNotConnected is returned by Feedback while the device is not open.
 var ErrNotConnected = errors.New("scanner: device not connected")
 
@@ -43,11 +35,6 @@ type SerialConfig struct {
 	// many RS-232 scanners, "B" for Datalogic). A BadRead is also sent when
 	// the Framer rejects a scan. Empty means no feedback.
 	GoodRead, BadRead []byte
-	// ReadTimeout is ignored.
-	//
-	// Deprecated: reads wait for bytes, or for the Framer's idle deadline
-	// while a scan is partly read (Frame.IdleTimeout sets it).
-	ReadTimeout time.Duration
 }
 
 // Serial is a Source reading a serial (RS-232 or USB CDC-ACM) scanner. Run

@@ -160,7 +160,7 @@ func eventMark(k pos.EventKind) string {
 		return "✔"
 	case pos.EventSaved, pos.EventMode, pos.EventUndone:
 		return "·"
-	case pos.EventNotSaved, pos.EventRejected, pos.EventDead, pos.EventUnauthorized:
+	case pos.EventNotSaved, pos.EventRefused, pos.EventDead, pos.EventUnauthorized:
 		return "✘"
 	}
 	return "…"
