@@ -16,14 +16,20 @@ func at(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.
 // near compares rates; the fake clock has nanosecond steps.
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 
-// The curve's arithmetic, step by step on a fake clock.
-func TestCubic(t *testing.T) {
-	k := math.Cbrt(9.6 * 0.3 / cubicC) // seconds back to 9.6 after a cut from 9.6
+// The adaptive rate's arithmetic, step by step on a fake clock.
+func TestAIMD(t *testing.T) {
 	type step struct {
 		at       float64 // seconds after t0
 		throttle bool
 		sent     float64 // for a throttle
 		want     float64
+	}
+	answers := func(from, to, every float64, want func(s float64) float64) []step {
+		var st []step
+		for s := from; s <= to+1e-9; s += every {
+			st = append(st, step{s, false, 0, want(s)})
+		}
+		return st
 	}
 	tests := []struct {
 		name    string
@@ -31,39 +37,49 @@ func TestCubic(t *testing.T) {
 		steps   []step
 	}{
 		{"stays at the ceiling until a 429", 9.6, []step{{0, false, 0, 9.6}, {100, false, 0, 9.6}}},
-		{"cut from the rate in use, then the curve", 20, []step{
-			{1, true, 9.6, 9.6 * 0.7}, // sending 9.6/s: cut from 9.6, not from the ceiling
-			{1, false, 0, 9.6 * 0.7},  // an answer at the cut: still β·W
-			{1 + k/2, false, 0, 9.6 - cubicC*math.Pow(k/2, 3)},
-			{1 + k, false, 0, 9.6},                 // back at W after K
-			{1 + k + 1, false, 0, 9.6 + cubicC},    // probing above W
-			{1 + k + 2, false, 0, 9.6 + cubicC*8},  // faster and faster
-			{1 + k + 30, false, 0, 20},             // up to the ceiling, never beyond
-			{1 + k + 40, true, 0, 20 * 0.7},        // sent rate unknown, few answers lately: cut from the rate
-			{1 + k + 40, true, 25, 20 * 0.7 * 0.7}, // a sent rate above the rate does not raise W
-		}},
-		// Tills sharing a token bucket all send fast while most of their
-		// requests are refused: W is what the server took, not what was sent.
-		{"cut from the accepted rate", 20, []step{
-			{0, false, 0, 20}, {0.5, false, 0, 20}, {1, false, 0, 20}, {1.5, false, 0, 20}, // 2/s taken
-			{2, true, 9.6, 1.5 * 0.7}, // the last 2 s hold 3 answers (the one at 0 is older): 1.5/s
-		}},
-		{"never below the floor", 9.6, []step{
-			{0, true, 0, 9.6 * 0.7}, {0, true, 0, 9.6 * 0.49}, {0, true, 0.6, 0.5}, {0, true, 0, 0.5}, {0.1, false, 0, 0.5},
-		}},
+		// share(k) = c·k/(k + c): 10 answers at 9.6 is the share of 2 tills.
+		{"a first 429 after few answers: straight to the share", 9.6, append(
+			answers(0, 0.9, 0.1, func(float64) float64 { return 9.6 }),
+			step{1, true, 9.6, 9.6 * 10 / 19.6},
+			step{3, false, 0, 9.6*10/19.6 + 2*aimdIncrease}, // then the slow climb
+		)},
+		{"no answer before it: the floor", 9.6, []step{{0, true, 9.6, minAdaptiveRate}}},
+		{"later 429s cut by β, from what was sent", 20, append(
+			answers(0, 2.9, 0.1, func(float64) float64 { return 20 }), // 30 answers: share 20·30/50
+			step{3, true, 0, 12},
+			step{4, false, 0, 12 + aimdIncrease}, // one second of growth
+			step{4, true, 0, (12 + aimdIncrease) * aimdBeta},
+			step{5, true, 5, 5 * aimdBeta},      // sending 5/s: cut from that
+			step{6, true, 0.4, minAdaptiveRate}, // never below the floor
+			step{8, false, 0, minAdaptiveRate + 2*aimdIncrease},
+		)},
+		// A till alone at full speed for a while: a stray 429, the usual
+		// cut and a fast climb back (0.1/s), then the slow one.
+		{"a stray 429 alone", 9.6, append(append(
+			answers(0, 60, 0.1, func(float64) float64 { return 9.6 }),
+			step{60, true, 9.6, 9.6 * aimdBeta}),
+			step{70, false, 0, 9.6*aimdBeta + 10*recoverIncrease},
+			step{80, false, 0, 9.6},
+		)},
+		{"a second 429 within quietSpan is not a first", 9.6, append(
+			answers(0, 60, 0.1, func(float64) float64 { return 9.6 }),
+			step{60, true, 9.6, 9.6 * aimdBeta},
+			step{61, true, 0, 9.6 * aimdBeta * aimdBeta}, // no fast climb after it
+			step{71, false, 0, 9.6*aimdBeta*aimdBeta + 10*aimdIncrease},
+		)},
 		{"a ceiling under the floor", 0.2, []step{{0, true, 0, 0.2}, {50, false, 0, 0.2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newCubic(tt.ceiling)
+			a := newAIMD(tt.ceiling)
 			for i, s := range tt.steps {
 				var got float64
 				if s.throttle {
-					got = c.throttled(at(s.at), s.sent)
+					got = a.throttled(at(s.at), s.sent)
 				} else {
-					got = c.answered(at(s.at))
+					got = a.answered(at(s.at))
 				}
-				if !near(got, s.want) || !near(c.rate, got) {
+				if !near(got, s.want) || !near(a.rate, got) {
 					t.Fatalf("step %d (%+v): rate = %v; want %v", i, s, got, s.want)
 				}
 			}
@@ -71,21 +87,21 @@ func TestCubic(t *testing.T) {
 	}
 }
 
-// After a cut the rate never falls while answers come in, and it reaches
-// the ceiling within a bounded time.
-func TestCubic_Monotone(t *testing.T) {
-	c := newCubic(9.6)
-	c.throttled(t0, 0)
-	prev := c.rate
-	for ms := 0; ms <= 10_000; ms += 10 {
-		r := c.answered(at(float64(ms) / 1000))
-		if r < prev-1e-12 {
-			t.Fatalf("rate fell from %v to %v at %dms", prev, r, ms)
+// After a cut the rate never falls while answers come in, and it climbs
+// at aimdIncrease up to the ceiling, never beyond.
+func TestAIMD_Climbs(t *testing.T) {
+	a := newAIMD(2)
+	a.throttled(t0, 0)
+	prev := a.rate
+	for s := 0; s <= int(1.5/aimdIncrease); s++ {
+		r := a.answered(at(float64(s)))
+		if r < prev-1e-12 || r > 2 {
+			t.Fatalf("rate went from %v to %v at %ds", prev, r, s)
 		}
 		prev = r
 	}
-	if prev != 9.6 {
-		t.Errorf("rate after 10s = %v; want back at the ceiling 9.6", prev)
+	if prev != 2 {
+		t.Errorf("rate after %vs = %v; want back at the ceiling 2", 1.5/aimdIncrease, prev)
 	}
 }
 
@@ -117,8 +133,9 @@ func TestWindowRate(t *testing.T) {
 }
 
 // The Client with Config.Adaptive: waits a window at start, cuts once per
-// congestion event, shifts a Retry-After pause, grows back with answers;
-// without it, the rate and the pauses are as before.
+// congestion event, shifts a Retry-After pause, pauses one interval at
+// most without it, grows back with answers; without it, the rate and the
+// pauses are as before.
 func TestClient_Adaptive(t *testing.T) {
 	newC := func(adaptive bool) *Client {
 		c, err := New(Config{BaseURL: "http://127.0.0.1:1/api/v2", APIKey: "k", RateLimit: 10, Headroom: -1, Adaptive: adaptive}, zerolog.Nop())
@@ -144,33 +161,38 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("adaptive: first request may start %v after New; want one window (1s) or more", d)
 	}
 	c.starts = newWindow(10, 10) // a clean history on the fake clock
+	for range 100 {              // a while alone: its share is the whole key
+		c.answered(at(0))
+	}
 	var seq uint64
 	for i := range 10 { // sending at 5/s
 		seq = c.starts.add(at(float64(i) * 0.2))
 	}
 	now := at(1.85)
 	d, _ := c.rateLimited(ra, now, seq)
-	if r := c.Status().Rate; !near(r, 3.5) {
-		t.Errorf("rate after a 429 while sending 5/s = %v; want 3.5", r)
+	if r := c.Status().Rate; !near(r, 5*aimdBeta) {
+		t.Errorf("rate after a 429 while sending 5/s = %v; want %v", r, 5*aimdBeta)
 	}
 	if want := 2*time.Second + time.Duration(0.5/c.Status().Rate*float64(time.Second)); d != want {
 		t.Errorf("pause = %v; want Retry-After plus half an interval, %v", d, want)
 	}
 	c.rateLimited(ra, now, seq-3) // in flight with it: the same event
-	if r := c.Status().Rate; !near(r, 3.5) {
-		t.Errorf("rate after a second 429 of the same event = %v; want still 3.5", r)
+	if r := c.Status().Rate; !near(r, 5*aimdBeta) {
+		t.Errorf("rate after a second 429 of the same event = %v; want still %v", r, 5*aimdBeta)
 	}
-	k := math.Cbrt(5 * 0.3 / cubicC)
-	c.answered(now.Add(time.Duration(k * float64(time.Second))))
-	if r := c.Status().Rate; !near(r, 5) {
-		t.Errorf("rate K after the cut = %v; want back at 5", r)
+	c.answered(now.Add(10 * time.Second))
+	if r := c.Status().Rate; !near(r, 5*aimdBeta+10*aimdIncrease) {
+		t.Errorf("rate 10s after the cut = %v; want %v", r, 5*aimdBeta+10*aimdIncrease)
 	}
-	seq = c.starts.add(at(20))
-	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(20), seq) // a new event, Retry-After over the cap
-	if d, _ := c.rateLimited(http.Header{"Retry-After": {"60"}}, at(20), seq); d != c.retryAfterCap {
+	if d, _ := c.rateLimited(http.Header{}, at(20), c.starts.add(at(20))); !near(d.Seconds(), 0.5/c.Status().Rate) {
+		t.Errorf("pause without Retry-After = %v; want half an interval at %v/s", d, c.Status().Rate)
+	}
+	seq = c.starts.add(at(21))
+	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new event, Retry-After over the cap
+	if d, _ := c.rateLimited(http.Header{"Retry-After": {"60"}}, at(21), seq); d != c.retryAfterCap {
 		t.Errorf("pause = %v; want the jitter kept within the cap %v", d, c.retryAfterCap)
 	}
-	c.answered(at(100))
+	c.answered(at(5000))
 	if r := c.Status().Rate; r != 10 {
 		t.Errorf("rate long after = %v; want the ceiling 10", r)
 	}

@@ -59,17 +59,15 @@ type Config struct {
 	// MaxBodyBytes bounds the answer body read into memory; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Adaptive lets the send rate follow the server, for several tills
-	// sharing one key: a 429 cuts the rate to 70 % of what was being sent,
-	// which then grows back along a cubic curve (fast, then flat near the
-	// old rate, then probing above it), never below 0.5/s nor above
-	// RateLimit less Headroom; the pause after a 429 with Retry-After gains
-	// a random fraction of one request interval, so tills refused together
-	// do not resume together; and a new Client waits one window (about a
-	// second) before its first request, which a previous process may have
-	// used up. It also throttles on the client side: a till gives up
-	// starts while more than about 3 % of its recent requests were refused
-	// (throttle.go), which lowers a fleet's 429s. false (the default)
-	// keeps the fixed rate. See adaptive.go.
+	// sharing one key: a 429 cuts the rate to 80 % of what was being sent
+	// (a first 429 straight to the till's estimated share of the key),
+	// and it grows back by 0.01 requests/s each second, never below 0.5/s
+	// nor above RateLimit less Headroom. The pause after a 429 is a random
+	// part of one interval (added to Retry-After, if sent, so that tills
+	// refused together do not resume together) until 3 come in a row;
+	// a new Client waits one window (about a second) before its first
+	// request, which a previous process may have used up. false (the
+	// default) keeps the fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that
 	// use the key (see SharedLimiter; apiclient/redislimit keeps the
@@ -154,10 +152,14 @@ type Client struct {
 	pausedBy    int            // the HTTP status that set pausedUntil
 	streak      int            // 429s in a row, for the backoff when Retry-After is absent
 	starts      *window        // recent request starts (see wait)
-	adapt       *cubic         // the adaptive rate; nil unless Config.Adaptive
+	adapt       *aimd          // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
-	throttle    *throttle      // client-side throttling; nil unless adapt is set
-	jitter      func() float64 // uniform in [0, 1): the phase shift after a 429
+	jitter      func() float64 // uniform in [0, 1): the pause after a 429 (see rateLimited)
+	// turn is held by the one goroutine inside wait: a token the limiter
+	// grants is always used (or given back by the pause) by that one, so
+	// waiters queued on the limiter cannot burn tokens they then give up,
+	// each costing one interval at the adaptive rate.
+	turn chan struct{}
 
 	shared        SharedLimiter // nil: none
 	keyID         string        // the key's name for shared: a hash (see keyID)
@@ -204,11 +206,12 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 		c.starts.gap = c.starts.span / time.Duration(cap(c.starts.at))
 	}
 	c.jitter = rand.Float64
+	c.turn = make(chan struct{}, 1)
 	if cfg.Shared != nil {
 		c.shared, c.sharedState = cfg.Shared, SharedOK
 	}
 	if cfg.Adaptive || cfg.Shared != nil {
-		c.adapt, c.throttle = newCubic(paced), newThrottle()
+		c.adapt = newAIMD(paced)
 		c.starts.fill(time.Now())
 	}
 	if cfg.HTTPClient != nil {

@@ -21,8 +21,8 @@
 // under the key's limit ([Config.Headroom]); a 429 pauses all of them, for
 // Retry-After if the server sends one (capped), else for a full-jitter
 // backoff. With [Config.Adaptive] a 429 also lowers the Client's own rate,
-// which grows back along a cubic curve (see adaptive.go), for tills that
-// share a key without seeing each other. Tills that can reach a common
+// which then grows back slowly (additive increase, multiplicative decrease;
+// see adaptive.go), for tills that share a key without seeing each other. Tills that can reach a common
 // coordinator pace every request start through a [SharedLimiter]
 // ([Config.Shared]; package apiclient/redislimit keeps one GCRA schedule
 // per key in Redis, named by a hash of the key, never the key): the

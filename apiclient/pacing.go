@@ -29,29 +29,32 @@ func (c *Client) pauseFor(now time.Time, d time.Duration, status int) time.Time 
 // the whole Client: for Retry-After (capped) if the server sent one, else
 // for a full-jitter backoff that grows with the number of 429s in a row
 // (across all goroutines, since they share the key). With Config.Adaptive
-// it also cuts the send rate and shifts a Retry-After pause by a random
-// part of one request interval. It returns the pause and whether
-// Retry-After exceeded the cap.
+// it also cuts the send rate, shifts a Retry-After pause by a random part
+// of one request interval, and without Retry-After pauses for that random
+// part alone until adaptiveStreak 429s came in a row. It returns the pause
+// and whether Retry-After exceeded the cap.
 func (c *Client) rateLimited(h http.Header, now time.Time, seq uint64) (d time.Duration, overCap bool) {
 	ra, ok := parseRetryAfter(h, now)
 	c.mu.Lock()
 	n := c.streak
 	c.streak++
 	r := c.adaptThrottledLocked(now, seq)
-	if c.throttle != nil {
-		c.throttle.answered(now, false)
-	}
 	c.mu.Unlock()
+	j := time.Duration(min(c.jitter()/r, c.retryAfterCap.Seconds()) * float64(time.Second))
 	switch {
 	case ok && ra > c.retryAfterCap:
 		d, overCap = c.retryAfterCap, true
 	case ok && c.adapt != nil:
 		// Tills refused in the same second would all resume at the same
 		// instant and collide again.
-		j := time.Duration(min(c.jitter()/r, c.retryAfterCap.Seconds()) * float64(time.Second))
 		d = ra + min(j, c.retryAfterCap-ra)
 	case ok:
 		d = ra
+	case c.adapt != nil && n < adaptiveStreak:
+		// The cut already answers a 429 that a fleet's sum caused; a
+		// backoff of up to seconds on top stopped this till while the
+		// others went on, and cost it its share.
+		d = j
 	default:
 		d = backoff(n, c.backoffBase, c.backoffCap, rand.Float64())
 	}
@@ -61,15 +64,17 @@ func (c *Client) rateLimited(h http.Header, now time.Time, seq uint64) (d time.D
 	return d, overCap
 }
 
+// adaptiveStreak is how many 429s in a row an adaptive Client answers with
+// its cut and a short pause alone; from then on it backs off as a fixed
+// rate does: the key may be over a quota, not just shared.
+const adaptiveStreak = 3
+
 // answered resets the 429 streak, and lets an adaptive rate grow: the
 // server took a request.
 func (c *Client) answered(now time.Time) {
 	c.mu.Lock()
 	c.streak = 0
 	c.adaptAnsweredLocked(now)
-	if c.throttle != nil {
-		c.throttle.answered(now, true)
-	}
 	c.mu.Unlock()
 }
 
@@ -79,6 +84,12 @@ func (c *Client) answered(now time.Time) {
 // returns ctx's error, or the limiter's when
 // ctx's deadline is too near to wait for a token.
 func (c *Client) wait(ctx context.Context) (uint64, error) {
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+	defer func() { <-c.turn }()
 	token := false
 	granted := c.shared == nil // by the shared limiter, for the token held
 	for {
@@ -87,9 +98,10 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		now := time.Now()
 		switch {
 		case now.Before(c.pausedUntil):
-			// A 429 pauses everyone, also a goroutine that already holds
-			// a token: the token is given up.
-			token, granted = false, c.shared == nil
+			// A 429 pauses every start, also the one whose token is
+			// granted: it keeps the token (only this goroutine holds
+			// one, see turn) but asks the shared limiter again.
+			granted = c.shared == nil
 			d = c.pausedUntil.Sub(now)
 			if dl, ok := ctx.Deadline(); ok && dl.Before(c.pausedUntil) {
 				until := c.pausedUntil
@@ -99,6 +111,11 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("paused by a 429 until %s, after the context deadline: %w",
 					until.Format(time.RFC3339), context.DeadlineExceeded)
 			}
+		case !token && c.starts.delay(now) > 0:
+			// The window is full (or the last start too recent): wait
+			// before taking a token, so the limiter's pace counts from
+			// when a start may go, not from a grant that sat idle.
+			d = c.starts.delay(now)
 		case token && c.starts.unwritten != nil:
 			// The last start has not reached the wire yet (its goroutine
 			// ran late, or it is dialling): the gap counts from its write.
@@ -123,14 +140,9 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			continue
 		case token:
 			if d = c.starts.delay(now); d == 0 {
-				if c.throttle != nil && c.throttle.skip(now, c.jitter()) {
-					// Given up (throttle.go): wait for the next token.
-					token, granted = false, c.shared == nil
-				} else {
-					seq := c.starts.add(now)
-					c.mu.Unlock()
-					return seq, nil
-				}
+				seq := c.starts.add(now)
+				c.mu.Unlock()
+				return seq, nil
 			}
 		}
 		c.mu.Unlock()

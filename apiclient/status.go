@@ -26,10 +26,6 @@ type Status struct {
 	Rate float64
 	// RateLimit is the ceiling: Config.RateLimit, or its default.
 	RateLimit float64
-	// Throttled is the share of request starts the client-side throttle
-	// (throttle.go) gives up now, in [0, 1): 0 without an adaptive rate,
-	// and while the server accepts nearly every request.
-	Throttled float64
 	// Shared is how the shared limiter (Config.Shared) is doing: SharedOff
 	// without one, SharedUnreachable while the Client paces by itself
 	// because it failed (SharedErr says why).
@@ -52,8 +48,5 @@ func (c *Client) statusAt(now time.Time) Status {
 	defer c.mu.Unlock()
 	st := Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
 		Rate: float64(c.lim.Limit()), RateLimit: c.rateLimit, Shared: c.sharedState, SharedErr: c.sharedErr}
-	if c.throttle != nil {
-		st.Throttled = c.throttle.rejectProbability(now)
-	}
 	return st
 }

@@ -7,24 +7,22 @@ import (
 	"time"
 )
 
-// Status.Throttled is the client-side throttle's share of starts given up
-// at the moment asked: the rule over the answers the Client recorded, 0
-// without an adaptive rate however many 429s came.
-func TestStatus_Throttled(t *testing.T) {
+// Status.Rate is the pace now: the configured one at a fixed rate however
+// many 429s came; with an adaptive rate, what the 429s left of it.
+// RateLimit is the configured ceiling either way.
+func TestStatus_Rate(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name              string
 		adaptive          bool
-		accepted, refused int           // answers at t0, accepted first
-		at                time.Duration // when Status is read, after t0
+		accepted, refused int // answers at t0, accepted first
 		want              float64
 	}{
-		{"fixed rate, every answer a 429", false, 0, 20, 0, 0},
-		{"adaptive, no answers yet", true, 0, 0, 0, 0},
-		{"adaptive, every answer accepted", true, 30, 0, 0, 0},
-		{"adaptive, half refused", true, 50, 50, 0, (100 - throttleK*50) / 101},
-		{"adaptive, every answer a 429", true, 0, 20, 0, 20.0 / 21},
-		{"adaptive, the 429s forgotten", true, 0, 20, throttleSpan, 0},
+		{"fixed rate, every answer a 429", false, 0, 20, 10},
+		{"adaptive, no answers yet", true, 0, 0, 10},
+		{"adaptive, every answer accepted", true, 30, 0, 10},
+		{"adaptive, one 429 after 30 answers: its share", true, 30, 1, 10 * 30.0 / 40},
+		{"adaptive, every answer a 429: the floor", true, 0, 20, minAdaptiveRate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,12 +33,9 @@ func TestStatus_Throttled(t *testing.T) {
 			for i := range tt.refused {
 				c.rateLimited(http.Header{}, t0, uint64(i+1))
 			}
-			st := c.statusAt(t0.Add(tt.at))
-			if math.Abs(st.Throttled-tt.want) > 1e-9 {
-				t.Errorf("Throttled = %v, want %v", st.Throttled, tt.want)
-			}
-			if st.RateLimit != 10 {
-				t.Errorf("RateLimit = %v, want the configured 10", st.RateLimit)
+			st := c.statusAt(t0)
+			if math.Abs(st.Rate-tt.want) > 1e-9 || st.RateLimit != 10 {
+				t.Errorf("Rate %v, RateLimit %v; want %v and the configured 10", st.Rate, st.RateLimit, tt.want)
 			}
 		})
 	}

@@ -170,7 +170,7 @@ func eventDTO(ev pos.Event) control.Event {
 const longPause = 30 * time.Second
 
 func pacing(api *control.APIStatus, cs apiclient.Status, inFlight int, now time.Time) []string {
-	api.Rate, api.RateLimit, api.Throttled, api.InFlight = cs.Rate, cs.RateLimit, cs.Throttled, inFlight
+	api.Rate, api.RateLimit, api.InFlight = cs.Rate, cs.RateLimit, inFlight
 	var problems []string
 	if cs.Paused(now) {
 		api.PausedUntil, api.PausedBy = cs.PausedUntil, cs.PausedBy

@@ -169,7 +169,7 @@ func TestStatus_Pacing(t *testing.T) {
 	t.Run("no shared limiter, a request in flight", func(t *testing.T) {
 		o := startOpsDaemon(t, false, nil)
 		st, raw := o.status(t)
-		for _, key := range []string{"rate", "rate_limit", "throttled", "shared_limiter", "in_flight"} {
+		for _, key := range []string{"rate", "rate_limit", "shared_limiter", "in_flight"} {
 			if _, ok := raw[key]; !ok {
 				t.Errorf("status api has no %q: %v", key, raw)
 			}
@@ -180,8 +180,8 @@ func TestStatus_Pacing(t *testing.T) {
 			}
 		}
 		if st.API.SharedLimiter != control.SharedLimiterOff || st.API.RateLimit != 10 ||
-			!(st.API.Rate > 0 && st.API.Rate <= st.API.RateLimit) || st.API.InFlight != 0 || st.API.Throttled != 0 {
-			t.Errorf("idle daemon's api = %+v; want shared limiter off, rate in (0, 10], rate_limit 10, nothing in flight or throttled", st.API)
+			!(st.API.Rate > 0 && st.API.Rate <= st.API.RateLimit) || st.API.InFlight != 0 {
+			t.Errorf("idle daemon's api = %+v; want shared limiter off, rate in (0, 10], rate_limit 10, nothing in flight", st.API)
 		}
 		if hasProblem(st, "shared rate limiter") || hasProblem(st, "asked this till to wait") {
 			t.Errorf("problems %q without a shared limiter or a 429", st.Problems)

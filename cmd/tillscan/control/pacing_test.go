@@ -6,7 +6,7 @@ import (
 )
 
 // Pacing is the one line the page and `tillscan status` show; what is not
-// happening (no pause, nothing held back, no shared limiter) is left out.
+// happening (no pause, no shared limiter) is left out.
 func TestAPIStatus_Pacing(t *testing.T) {
 	until := time.Date(2026, 12, 4, 21, 50, 9, 0, time.Local)
 	tests := []struct {
@@ -20,11 +20,9 @@ func TestAPIStatus_Pacing(t *testing.T) {
 			"9.6 req/s of 10 · 3 in flight · shared limiter ok"},
 		{"rates rounded to a tenth", APIStatus{Rate: 0.67200004, RateLimit: 1000},
 			"0.7 req/s of 1000 · 0 in flight"},
-		{"after a 429, throttled", APIStatus{Rate: 0.7, RateLimit: 10, InFlight: 1, PausedUntil: until, PausedBy: 429,
-			Throttled: 0.5, SharedLimiter: SharedLimiterUnreachable},
-			"0.7 req/s of 10 · 1 in flight · waiting until 21:50:09 (HTTP 429) · 50 % of starts held back · shared limiter unreachable"},
-		{"barely throttled", APIStatus{Rate: 9.6, RateLimit: 10, Throttled: 0.004},
-			"9.6 req/s of 10 · 0 in flight · under 1 % of starts held back"},
+		{"after a 429", APIStatus{Rate: 0.7, RateLimit: 10, InFlight: 1, PausedUntil: until, PausedBy: 429,
+			SharedLimiter: SharedLimiterUnreachable},
+			"0.7 req/s of 10 · 1 in flight · waiting until 21:50:09 (HTTP 429) · shared limiter unreachable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,9 +68,6 @@ type APIStatus struct {
 	RateLimit   float64   `json:"rate_limit"`
 	PausedUntil time.Time `json:"paused_until,omitzero"` // no request starts before this
 	PausedBy    int       `json:"paused_by,omitempty"`   // the HTTP status that asked for the pause: 429 or 503
-	// Throttled is the share of request starts the till gives up now
-	// because the API refused many of its requests lately (0 to 1).
-	Throttled float64 `json:"throttled"`
 	// SharedLimiter is the shared rate limiter's state (api.shared_limiter).
 	SharedLimiter      SharedLimiterState `json:"shared_limiter"`
 	SharedLimiterError string             `json:"shared_limiter_error,omitempty"` // why it is unreachable
@@ -85,12 +82,6 @@ func (a APIStatus) Pacing() string {
 	parts := []string{perSecond(a.Rate) + " req/s of " + perSecond(a.RateLimit), fmt.Sprintf("%d in flight", a.InFlight)}
 	if !a.PausedUntil.IsZero() {
 		parts = append(parts, fmt.Sprintf("waiting until %s (HTTP %d)", a.PausedUntil.Local().Format(time.TimeOnly), a.PausedBy))
-	}
-	switch {
-	case a.Throttled >= 0.01:
-		parts = append(parts, fmt.Sprintf("%.0f %% of starts held back", a.Throttled*100))
-	case a.Throttled > 0:
-		parts = append(parts, "under 1 % of starts held back")
 	}
 	if a.SharedLimiter != SharedLimiterOff && a.SharedLimiter != "" {
 		parts = append(parts, "shared limiter "+string(a.SharedLimiter))

@@ -1,0 +1,244 @@
+package apiclient
+
+// A fleet of adaptive Clients on one key, on synctest's clock, through a
+// model of nginx's limit_req: a minute of a fleet in a fraction of a
+// second, for the adaptive rate's design (adaptive.go) and as its guard.
+// tools/bench measures the same against real daemons and a real nginx.
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tillscan/tillscan/apiclient/sandbox"
+)
+
+var (
+	fleetWindow = flag.Duration("fleet.window", time.Minute, "how long (fake time) each simulated fleet runs")
+	fleetSeeds  = flag.Int("fleet.seeds", 4, "simulated runs per fleet size, each with other random draws")
+	fleetTrace  = flag.Bool("fleet.trace", false, "log each second of each simulated fleet: requests taken and refused, and every till's rate")
+)
+
+// limitReq is nginx's limit_req for one key as its source computes it: a
+// leaky bucket counted in whole milliseconds, excess draining at rate; a
+// request that would lift the excess above burst is refused with 429 and
+// changes nothing. burst 0 is strict spacing.
+type limitReq struct {
+	rate, burst float64
+	start       time.Time
+
+	mu      sync.Mutex
+	excess  float64
+	last    time.Time
+	taken   []int    // per till
+	refused []int    // per till
+	perSec  [][2]int // taken and refused in each second since start
+}
+
+func newLimitReq(rate, burst float64, tills int) *limitReq {
+	return &limitReq{rate: rate, burst: burst, start: time.Now(), taken: make([]int, tills), refused: make([]int, tills)}
+}
+
+// admit decides a request from till at now and counts it.
+func (l *limitReq) admit(till int, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := float64(now.Sub(l.last).Milliseconds())
+	if l.last.IsZero() {
+		ms = 60_000
+	}
+	excess := max(l.excess-l.rate*ms/1000+1, 0)
+	ok := excess <= l.burst
+	if ok {
+		l.excess = excess
+		if ms > 0 {
+			l.last = now
+		}
+	}
+	sec := int(now.Sub(l.start) / time.Second)
+	for len(l.perSec) <= sec {
+		l.perSec = append(l.perSec, [2]int{})
+	}
+	if ok {
+		l.taken[till]++
+		l.perSec[sec][0]++
+	} else {
+		l.refused[till]++
+		l.perSec[sec][1]++
+	}
+	return ok
+}
+
+// tillTransport is one till's way to the limiter and the sandbox behind
+// it, in memory so that the whole fleet runs on the fake clock.
+type tillTransport struct {
+	l      *limitReq
+	api    http.Handler
+	till   int
+	jitter func() float64 // the network's: up to a millisecond on the way
+}
+
+func (tt tillTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	if err := sleep(req.Context(), time.Duration(tt.jitter()*float64(time.Millisecond))); err != nil {
+		return nil, err
+	}
+	rec := httptest.NewRecorder()
+	if !tt.l.admit(tt.till, time.Now()) {
+		rec.WriteHeader(http.StatusTooManyRequests)
+		return rec.Result(), nil
+	}
+	tt.api.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+// fleetFigures are the bench's figures for one simulated fleet.
+type fleetFigures struct {
+	together float64 // requests taken per second over the limit
+	worst    float64 // the lowest till's taken rate over its fair share (limit / tills)
+	refused  float64 // 429s over all requests
+	taken    []int
+}
+
+// simulateFleet runs tills adaptive Clients (the daemon's default) on one
+// 10/s key through limitReq with the given burst for window of fake time.
+// Each has inFlight goroutines asking for cards without pause, as a worker
+// with a backlog does, and starts up to 300 ms after the one before, as
+// daemons started together do.
+func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64, window time.Duration) fleetFigures {
+	t.Helper()
+	var l *limitReq
+	synctest.Test(t, func(t *testing.T) {
+		api, err := sandbox.New(sandbox.Options{RateLimit: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = newLimitReq(10, burst, tills)
+		rng := rand.New(rand.NewPCG(seed, uint64(tills)))
+		clients := make([]*Client, tills)
+		for i := range clients {
+			tr := tillTransport{l: l, api: api, till: i, jitter: rand.New(rand.NewPCG(seed, uint64(i))).Float64}
+			c, err := New(Config{
+				BaseURL:    "http://till" + strconv.Itoa(i) + ".invalid/api/v2",
+				APIKey:     sandbox.DemoAPIKey,
+				Adaptive:   true,
+				HTTPClient: &http.Client{Transport: tr},
+			}, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.jitter = rand.New(rand.NewPCG(seed, uint64(i)+1000)).Float64
+			clients[i] = c
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), window)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			offset := time.Duration(rng.Float64() * float64(300*time.Millisecond))
+			for range inFlight {
+				wg.Go(func() {
+					sleep(ctx, offset)
+					for ctx.Err() == nil {
+						if _, err := c.GetCard(ctx, sandbox.DemoStampCard); err != nil {
+							// A call may fail at once (a pause past the
+							// deadline): the fake clock must move on.
+							sleep(ctx, 10*time.Millisecond)
+						}
+					}
+				})
+			}
+		}
+		if *fleetTrace {
+			wg.Go(func() { traceFleet(ctx, t, l, clients) })
+		}
+		wg.Wait()
+	})
+	f := fleetFigures{worst: 1, taken: l.taken}
+	fair := window.Seconds() * l.rate / float64(tills)
+	var taken, refused int
+	for i := range l.taken {
+		taken += l.taken[i]
+		refused += l.refused[i]
+		f.worst = min(f.worst, float64(l.taken[i])/fair)
+	}
+	f.together = float64(taken) / (window.Seconds() * l.rate)
+	f.refused = float64(refused) / float64(max(taken+refused, 1))
+	return f
+}
+
+// traceFleet logs, each second, what the limiter took and refused in the
+// last one and every till's rate ("p": paused).
+func traceFleet(ctx context.Context, t *testing.T, l *limitReq, clients []*Client) {
+	for sleep(ctx, time.Second) == nil {
+		var b strings.Builder
+		l.mu.Lock()
+		if n := len(l.perSec); n > 1 {
+			fmt.Fprintf(&b, "%3ds taken %2d refused %2d:", n-1, l.perSec[n-2][0], l.perSec[n-2][1])
+		}
+		l.mu.Unlock()
+		for _, c := range clients {
+			st := c.Status()
+			p := " "
+			if st.Paused(time.Now()) {
+				p = "p"
+			}
+			fmt.Fprintf(&b, " %5.2f%s", st.Rate, p)
+		}
+		t.Log(b.String())
+	}
+}
+
+// Adaptive tills share a key behind a token bucket (nginx burst=10
+// nodelay): few 429s, the limit used, every till a fair part of it. The
+// bounds are what the design reaches in this model, averaged over
+// -fleet.seeds runs, with a margin; issue 11's targets (≤ 5 % 429s, every
+// till ≥ 70 % of its share) are measured by tools/bench with real
+// daemons. Before this design (a cubic curve and client-side throttling)
+// the same model gave 3 / 10 / 18 % 429s for 2 / 5 / 10 tills and a worst
+// till of 78 / 54 / 43 %.
+func TestFleet_SharesOneKey(t *testing.T) {
+	tests := []struct {
+		tills        int
+		minTogether  float64
+		maxRefused   float64
+		minWorstMean float64
+	}{
+		{1, 0.93, 0, 0.93},
+		{2, 0.90, 0.02, 0.70},
+		{5, 0.95, 0.04, 0.55},
+		{10, 0.95, 0.09, 0.45},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d tills", tt.tills), func(t *testing.T) {
+			var together, refused, worst float64
+			n := float64(*fleetSeeds)
+			for seed := range uint64(*fleetSeeds) {
+				f := simulateFleet(t, seed, tt.tills, 4, 10, *fleetWindow)
+				t.Logf("seed %d: together %.1f %%, worst till %.0f %%, 429s %.1f %%, taken %v",
+					seed, 100*f.together, 100*f.worst, 100*f.refused, f.taken)
+				together += f.together / n
+				refused += f.refused / n
+				worst += f.worst / n
+			}
+			t.Logf("mean: together %.1f %%, worst till %.0f %%, 429s %.1f %%", 100*together, 100*worst, 100*refused)
+			if together < tt.minTogether || refused > tt.maxRefused || worst < tt.minWorstMean {
+				t.Errorf("together %.3f, 429s %.3f, worst till %.3f; want ≥ %v, ≤ %v, ≥ %v",
+					together, refused, worst, tt.minTogether, tt.maxRefused, tt.minWorstMean)
+			}
+		})
+	}
+}
