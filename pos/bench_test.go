@@ -126,6 +126,38 @@ func BenchmarkTillSaved(b *testing.B) {
 	benchSaved(b, till, cards)
 }
 
+// BenchmarkTillSavedFullQueue is BenchmarkTillSaved behind 100 000 pending
+// jobs (an outage of days on a busy till): what a scan costs when the
+// queue's file is large.
+//
+//	go test -run '^$' -bench TillSavedFullQueue -benchtime 2000x ./pos/
+func BenchmarkTillSavedFullQueue(b *testing.B) {
+	q, err := queue.Open(filepath.Join(b.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	const jobs, writers = 100_000, 64
+	now := time.Now()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < jobs; i += writers {
+				card := fmt.Sprintf("544256-%03d-%03d", i/1000%1000, i%1000)
+				if _, err := q.Enqueue(queue.Scan{Card: card, TillID: "t1", Raw: card, ScannedAt: now}, now); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	till := pos.NewTill(pos.TillConfig{TillID: "t1", DedupeWindow: -1}, q, pos.NewFeed(0), nil, zerolog.Nop())
+	cards := []string{sandbox.DemoStampCard, sandbox.DemoRewardPointsCard, sandbox.DemoCouponCard}
+	b.ResetTimer()
+	benchSaved(b, till, cards)
+}
+
 // benchSaved scans cards in turn through till, each expected "saved", and
 // reports the p50 and p99 of Till.Handle.
 func benchSaved(b *testing.B, till *pos.Till, cards []string) {

@@ -252,12 +252,15 @@ func run(ctx context.Context, o options, args []string) error {
 		}
 	}
 	if o.runs("saved") {
-		step(fmt.Sprintf("scan → saved with %d cards cached and %d jobs queued", o.cards, o.jobs))
-		s, err := r.scanToSaved(ctx, o.cards, o.jobs, 200)
-		if err != nil {
-			return fmt.Errorf("scan → saved: %w", err)
+		// The same path on an empty till first: the target is "unchanged".
+		for _, size := range [][2]int{{0, 0}, {o.cards, o.jobs}} {
+			step(fmt.Sprintf("scan → saved with %d cards cached and %d jobs queued", size[0], size[1]))
+			s, err := r.scanToSaved(ctx, size[0], size[1], 200)
+			if err != nil {
+				return fmt.Errorf("scan → saved: %w", err)
+			}
+			rep.saved = append(rep.saved, s)
 		}
-		rep.saved = &s
 	}
 	if o.runs("idle") {
 		step(fmt.Sprintf("idle footprint over %v", o.idle))
