@@ -76,7 +76,7 @@ func (a *aimd) share(taken int) float64 {
 //
 // A first 429 (none for quietSpan) cuts to the till's estimated share if
 // that is lower than the usual cut: a fleet started together comes down
-// in one step instead of one 429 per 20 % (ten tills from 9.6/s to 1/s
+// in one step instead of one 429 per 20 % (ten tills from 9.7/s to 1/s
 // would take ten each). A first 429 to a till sending at full speed whose
 // share is the whole key (it was alone) is a stray one: the usual cut,
 // then a fast climb back to where it was.

@@ -170,17 +170,17 @@ func TestWait_LimiterShared(t *testing.T) {
 	})
 }
 
-// By default the client paces 4 % below RateLimit.
+// By default the client paces 3 % below RateLimit.
 func TestWait_DefaultHeadroom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{Headroom: DefaultHeadroom})
 		start := time.Now()
-		for range 97 {
+		for range 98 {
 			if _, err := c.waitSent(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// 96 gaps at 9.6/s: 10s.
+		// 97 gaps at 9.7/s: 10s.
 		if got, want := time.Since(start), 10*time.Second; got < want-time.Millisecond || got > want+time.Millisecond {
 			t.Errorf("97 waits took %v; want %v", got, want)
 		}

@@ -75,7 +75,7 @@ type APIStatus struct {
 }
 
 // Pacing is how requests are paced, in one short line for the status page
-// and `tillscan status`, e.g. "9.6 req/s of 10 · 3 in flight · shared
+// and `tillscan status`, e.g. "9.7 req/s of 10 · 3 in flight · shared
 // limiter ok". Times are in the local zone.
 func (a APIStatus) Pacing() string {
 	perSecond := func(r float64) string { return strconv.FormatFloat(math.Round(r*10)/10, 'f', -1, 64) }
