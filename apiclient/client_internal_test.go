@@ -452,3 +452,38 @@ func TestWait_ContextEnds(t *testing.T) {
 		}
 	})
 }
+
+// Goroutines queued for the limiter do not lose their turns to 429s'
+// pauses: the one start whose token came keeps it through a pause, the
+// others wait for theirs outside the limiter. Before, every queued
+// goroutine held a reservation, gave its token up when it woke inside a
+// pause and queued again behind the others: here, ten pauses each cost
+// one interval, the 16th start 10 s later.
+func TestWait_PausesDoNotBurnTurns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{RateLimit: 1})
+		start := time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var last time.Duration
+		for range 16 {
+			wg.Go(func() {
+				if _, err := c.waitSent(t.Context()); err != nil {
+					t.Errorf("wait() = %v", err)
+				}
+				mu.Lock()
+				last = max(last, time.Since(start))
+				mu.Unlock()
+			})
+		}
+		// A short pause around each of the next ten token times.
+		for k := 1; k <= 10; k++ {
+			time.Sleep(time.Duration(k)*time.Second - 100*time.Millisecond - time.Since(start))
+			c.pauseFor(time.Now(), 200*time.Millisecond, http.StatusTooManyRequests)
+		}
+		wg.Wait()
+		if want := 16 * time.Second; last > want {
+			t.Errorf("the 16th start came %v after the first; want at most %v (15 intervals and the pauses' 0.1 s)", last, want)
+		}
+	})
+}
