@@ -91,7 +91,7 @@ func (r *report) write(path string) error {
 			p("| %v | %s | %s | %s | %s | %s | %s |\n", a.latency, ms(k), ms(percentile(a.known, 99)),
 				mark(k <= a.latency+10*time.Millisecond), ms(n), ms(percentile(a.new, 99)), mark(n <= 2*a.latency+10*time.Millisecond))
 		}
-		p("\nAt 0 ms the new card's two requests cannot be closer than one interval of the limit (100 ms, 104 ms with the client's headroom): the target there is the limit's, not the answer time's. Above that, what exceeds the target by a few milliseconds is the bench's own path (pty, the daemon's log pipe) on a loaded machine.\n\n")
+		p("\nAt 0 ms the new card's two requests cannot be closer than one interval of the limit (100 ms, %.0f ms with the client's headroom): the target there is the limit's, not the answer time's. Above that, what exceeds the target by a few milliseconds is the bench's own path (pty, the daemon's log pipe) on a loaded machine.\n\n", 1000/(limit*(1-apiclient.DefaultHeadroom)))
 	}
 	if len(r.fleets) > 0 {
 		p("## Several tills on one key\n\n")
