@@ -61,9 +61,9 @@ func newAIMD(ceiling float64) *aimd {
 // a power cut, say) fill a bucket of B requests in B/(N·c − L) seconds,
 // each with c·B/(N·c − L) answers, so with L ≈ c and B = c·firstBurst the
 // share L/N is about c·k/(k + B). A till alone for a while has a large k
-// and a share near the ceiling. Measured in the fleet simulation, 10 tills
-// at burst 10: 429s 21 % of requests with cuts of β alone, 5 % with this
-// first cut.
+// and a share near the ceiling. Measured in the fleet simulation (40 runs),
+// 10 tills at burst 10: with cuts of β alone 14 % of requests 429 and the
+// worst till at 48 % of its share; with this first cut 7 % and 61 %.
 func (a *aimd) share(taken int) float64 {
 	k := float64(taken)
 	return a.ceiling * k / (k + a.ceiling*firstBurst.Seconds())

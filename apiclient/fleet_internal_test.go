@@ -208,8 +208,8 @@ func traceFleet(ctx context.Context, t *testing.T, l *limitReq, clients []*Clien
 // -fleet.seeds runs, with a margin; issue 11's targets (≤ 5 % 429s, every
 // till ≥ 70 % of its share) are measured by tools/bench with real
 // daemons. Before this design (a cubic curve and client-side throttling)
-// the same model gave 3 / 10 / 18 % 429s for 2 / 5 / 10 tills and a worst
-// till of 78 / 54 / 43 %.
+// the same model gave about 3 / 10 / 18 % 429s for 2 / 5 / 10 tills and a
+// worst till of about 78 / 54 / 43 %.
 func TestFleet_SharesOneKey(t *testing.T) {
 	tests := []struct {
 		tills        int
