@@ -36,8 +36,10 @@ const (
 	// minAdaptiveRate is the floor: a till never stops sending.
 	minAdaptiveRate = 0.5
 	// firstBurst is the burst the first cut assumes the server allows, in
-	// seconds of the ceiling: nginx's burst=10 at 10 r/s, and the bursts
-	// of the API gateways we know of, are about a second.
+	// seconds of the ceiling: nginx's burst=10 at 10 r/s is one. In the
+	// fleet simulation (40 runs) 0.7 s left 8.8 % of 10 tills' requests
+	// 429 (6.6 % at 1 s), and 1.5 s put the worse of 2 tills at 37 % of
+	// its share (92 % at 1 s).
 	firstBurst = time.Second
 )
 
