@@ -158,10 +158,10 @@ type Client struct {
 	adapt       *aimd          // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
 	jitter      func() float64 // uniform in [0, 1): the pause after a 429 (see rateLimited)
-	// turn is held by the one goroutine inside wait: a token the limiter
-	// grants is always used (or given back by the pause) by that one, so
-	// waiters queued on the limiter cannot burn tokens they then give up,
-	// each costing one interval at the adaptive rate.
+	// turn is held by the one goroutine inside wait, the only one that
+	// holds a token: it keeps the token through a 429's pause. Goroutines
+	// queued on the limiter each held one, gave it up inside a pause and
+	// queued again, each costing one interval (TestWait_PausesDoNotBurnTurns).
 	turn chan struct{}
 
 	shared        SharedLimiter // nil: none

@@ -40,13 +40,8 @@ func (s Status) Paused(now time.Time) bool { return now.Before(s.PausedUntil) }
 // Status reports whether sending is stopped or paused, and how requests
 // are paced now.
 func (c *Client) Status() Status {
-	return c.statusAt(time.Now())
-}
-
-func (c *Client) statusAt(now time.Time) Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
+	return Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
 		Rate: float64(c.lim.Limit()), RateLimit: c.rateLimit, Shared: c.sharedState, SharedErr: c.sharedErr}
-	return st
 }

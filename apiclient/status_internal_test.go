@@ -33,7 +33,7 @@ func TestStatus_Rate(t *testing.T) {
 			for i := range tt.refused {
 				c.rateLimited(http.Header{}, t0, uint64(i+1))
 			}
-			st := c.statusAt(t0)
+			st := c.Status()
 			if math.Abs(st.Rate-tt.want) > 1e-9 || st.RateLimit != 10 {
 				t.Errorf("Rate %v, RateLimit %v; want %v and the configured 10", st.Rate, st.RateLimit, tt.want)
 			}
