@@ -52,6 +52,7 @@ type API struct {
 	failNext      []int
 	applyThenFail []int
 	requests      int
+	busy          int // requests being handled now
 	rateLimited   int
 	unauthorized  int
 	revoked       map[string]bool // keys answered 401 until RestoreKey
@@ -148,6 +149,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	now := a.now() // under the lock, so the rate windows see times in order
 	a.requests++
+	a.busy++
+	defer func() {
+		a.mu.Lock()
+		a.busy--
+		a.mu.Unlock()
+	}()
 	f, sleep := a.faults, a.sleep
 	fail := -1 // none; 0 drops the connection
 	retryAfter := f.RetryAfter
@@ -303,6 +310,7 @@ func (a *API) uuidLocked(now time.Time) string {
 // Stats counts what the API has seen. It is a copy.
 type Stats struct {
 	Requests     int            // every request received, 401s and 429s included
+	Busy         int            // requests received and not yet answered or dropped
 	RateLimited  int            // 429 answers
 	Unauthorized int            // 401 answers (unknown or revoked key)
 	Applied      map[string]int // applied card actions per card number (one per operations-log entry)
@@ -312,7 +320,7 @@ type Stats struct {
 func (a *API) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := Stats{Requests: a.requests, RateLimited: a.rateLimited, Unauthorized: a.unauthorized, Applied: make(map[string]int, len(a.applied))}
+	s := Stats{Requests: a.requests, Busy: a.busy, RateLimited: a.rateLimited, Unauthorized: a.unauthorized, Applied: make(map[string]int, len(a.applied))}
 	for k, v := range a.applied {
 		s.Applied[k] = v
 	}

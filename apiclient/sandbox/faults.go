@@ -10,7 +10,7 @@ import (
 // while serving with SetFaults; a request uses the faults in force when it
 // arrived.
 type Faults struct {
-	Latency time.Duration // added before answering each request (401s and 429s too)
+	Latency time.Duration // added before answering each request (401s and 429s too); a client leaving during it does not stop the request
 	// ErrorRate is the probability of a 500/502/503/504 answer WITHOUT
 	// applying (0..1). 502–504 carry an HTML body, as from a load balancer.
 	ErrorRate float64

@@ -347,3 +347,43 @@ func TestFaults_LatencyOnRefusals(t *testing.T) {
 		t.Errorf("waited %v in %d waits, want 4s in 4 (401, 200, window 429, storm 429)", total, n)
 	}
 }
+
+// A request stays Busy while it is handled, and the client leaving does
+// not stop an action the server has received: it is applied after the
+// latency all the same, as a real server finishes what it started. A
+// till killed with requests in flight must find them by their markers.
+func TestFaults_BusyAndAppliedAfterTheClientLeft(t *testing.T) {
+	s := newServer(t, sandbox.Options{})
+	release := make(chan struct{})
+	s.API.SetSleep(func(context.Context, time.Duration) error { <-release; return nil })
+	s.API.SetFaults(sandbox.Faults{Latency: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "POST", s.URL+"/cards/"+sandbox.DemoStampCard+"/add-stamp", strings.NewReader(`{"stamps": 1, "comment": "x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", sandbox.DemoAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	for s.API.Stats().Busy != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("answered, want the client's own cancellation")
+	}
+	close(release)
+	for s.API.Stats().Busy != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(s.API.Operations()); n != 1 {
+		t.Errorf("%d operations after the client left, want 1", n)
+	}
+}

@@ -11,7 +11,8 @@ import (
 // TestE2E_KillWithRequestsInFlight kills the daemon (SIGKILL) while
 // several requests are on the wire at once (worker.in_flight), in the two
 // ways a request in flight can end: applied with its answer still coming,
-// or not yet applied. After the restart every acknowledged scan must be
+// or not yet applied at the kill (the server applies it later, as it
+// finishes what it received). After the restart every acknowledged scan must be
 // applied exactly once and each card's scans in their order: the jobs
 // left sending are reconciled by their markers, never re-sent blind.
 func TestE2E_KillWithRequestsInFlight(t *testing.T) {
@@ -33,7 +34,13 @@ func TestE2E_KillWithRequestsInFlight(t *testing.T) {
 			h := newHarnessWith(t, harnessOptions{
 				sandbox: sandbox.Options{Seed: seed},
 				timeout: 3 * slow, // the answers are slow, not lost
-				config:  "dedupe_window: -1s\nworker: {in_flight: 8, settle: 1s, looks: 2, retry_base: 200ms, retry_cap: 1s}\n",
+				// The looks outlast the slow answers: the sandbox, like a
+				// real server, applies what it received after the daemon
+				// died, 5 s after it came. A job left sending is looked up
+				// at once after the restart, then every settle; a till that
+				// gave up looking sooner would send again and apply it
+				// twice. settle × (looks − 1) = 6 s here; shipped, 60 s.
+				config: "dedupe_window: -1s\nworker: {in_flight: 8, settle: 3s, looks: 3, retry_base: 200ms, retry_cap: 1s}\n",
 			})
 			h.start()
 			// Each card once with quick answers, so the card is known and
