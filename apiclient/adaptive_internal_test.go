@@ -1,9 +1,11 @@
 package apiclient
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -68,6 +70,22 @@ func TestAIMD(t *testing.T) {
 			step{71, false, 0, 9.6*aimdBeta*aimdBeta + 10*aimdIncrease},
 		)},
 		{"a ceiling under the floor", 0.2, []step{{0, true, 0, 0.2}, {50, false, 0, 0.2}}},
+		// k = 10 answers while sending 5/s (the soft start, or slow
+		// answers): share = L·r·k/(L·k + r·B) with L = 10, B = 10.
+		{"the share from the rate sent", 10, append(
+			answers(0, 1.8, 0.2, func(float64) float64 { return 10 }),
+			step{2, true, 5, 10.0 * 5 * 10 / (10*10 + 5*10)},
+		)},
+		// One answer, then a 429: the share of about ten tills, 0.91/s,
+		// grows at a fifth of the increase (growthMin) until quietSpan
+		// has passed without a 429, then at the whole of it.
+		{"growth scaled by the estimated share", 10, []step{
+			{0, false, 0, 10},
+			{0.1, true, 10, 10.0 / 11},
+			{10.1, false, 0, 10.0/11 + 10*aimdIncrease*growthMin},
+			{60, false, 0, 10.0/11 + 59.9*aimdIncrease*growthMin},
+			{70.1, false, 0, 10.0/11 + 59.9*aimdIncrease*growthMin + 10.1*aimdIncrease},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,12 +106,14 @@ func TestAIMD(t *testing.T) {
 }
 
 // After a cut the rate never falls while answers come in, and it climbs
-// at aimdIncrease up to the ceiling, never beyond.
+// up to the ceiling, never beyond: from the floor of 0.5 to 2 in 60 s at
+// the scaled increase and then at aimdIncrease.
 func TestAIMD_Climbs(t *testing.T) {
 	a := newAIMD(2)
 	a.throttled(t0, 0)
 	prev := a.rate
-	for s := 0; s <= int(1.5/aimdIncrease); s++ {
+	end := quietSpan.Seconds() + 1.5/aimdIncrease
+	for s := 0; s <= int(end); s++ {
 		r := a.answered(at(float64(s)))
 		if r < prev-1e-12 || r > 2 {
 			t.Fatalf("rate went from %v to %v at %ds", prev, r, s)
@@ -101,7 +121,40 @@ func TestAIMD_Climbs(t *testing.T) {
 		prev = r
 	}
 	if prev != 2 {
-		t.Errorf("rate after %vs = %v; want back at the ceiling 2", 1.5/aimdIncrease, prev)
+		t.Errorf("rate after %vs = %v; want back at the ceiling 2", end, prev)
+	}
+}
+
+// One cut per answer, and the soft start's end.
+func TestAIMD_CountsAndSoft(t *testing.T) {
+	a := newAIMD(10)
+	if !a.soft() || !a.counts(at(0)) {
+		t.Fatal("a new rate: want a soft start and a 429 that counts")
+	}
+	for range softAnswers - 1 {
+		a.answered(at(0))
+	}
+	if !a.soft() {
+		t.Errorf("soft after %d answers = false; want true", softAnswers-1)
+	}
+	if a.answered(at(0)); a.soft() {
+		t.Errorf("soft after %d answers = true; want false", softAnswers)
+	}
+	b := newAIMD(10)
+	b.throttled(at(0.5), 10)
+	if b.soft() {
+		t.Error("soft after a 429 = true; want the soft start over")
+	}
+	if b.counts(at(0.7)) {
+		t.Error("a 429 with no answer since the last cut counts; want it not to")
+	}
+	b.answered(at(0.8))
+	if !b.counts(at(0.9)) {
+		t.Error("a 429 after an answer does not count; want it to")
+	}
+	b.throttled(at(1), 0)
+	if !b.counts(at(1).Add(quietSpan)) {
+		t.Error("a 429 quietSpan after the last cut does not count; want it to")
 	}
 }
 
@@ -181,19 +234,56 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("rate after a second 429 of the same event = %v; want still %v", r, 5*aimdBeta)
 	}
 	c.answered(now.Add(10 * time.Second))
-	if r := c.Status().Rate; !near(r, 5*aimdBeta+10*aimdIncrease) {
-		t.Errorf("rate 10s after the cut = %v; want %v", r, 5*aimdBeta+10*aimdIncrease)
+	// The cut is a first one: the growth is scaled by the share it left.
+	if r, want := c.Status().Rate, 5*aimdBeta+10*aimdIncrease*5*aimdBeta/(growthShare*10); !near(r, want) {
+		t.Errorf("rate 10s after the cut = %v; want %v", r, want)
 	}
 	if d, _ := c.rateLimited(http.Header{}, at(20), c.starts.add(at(20))); !near(d.Seconds(), 0.5/c.Status().Rate) {
 		t.Errorf("pause without Retry-After = %v; want half an interval at %v/s", d, c.Status().Rate)
 	}
 	seq = c.starts.add(at(21))
-	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new event, Retry-After over the cap
+	before21 := c.Status().Rate
+	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new start, Retry-After over the cap
+	if r := c.Status().Rate; r != before21 {
+		t.Errorf("rate after a 429 with no answer since the last cut = %v; want unchanged %v", r, before21)
+	}
 	if d, _ := c.rateLimited(http.Header{"Retry-After": {"60"}}, at(21), seq); d != c.retryAfterCap {
 		t.Errorf("pause = %v; want the jitter kept within the cap %v", d, c.retryAfterCap)
 	}
 	c.answered(at(5000))
 	if r := c.Status().Rate; r != 10 {
 		t.Errorf("rate long after = %v; want the ceiling 10", r)
+	}
+}
+
+// The soft start: an adaptive Client adds a random part of one interval
+// (here half of softJitter) to each start until softAnswers answers came,
+// then keeps the plain interval; a fixed-rate Client never does.
+func TestWait_SoftStart(t *testing.T) {
+	for _, adaptive := range []bool{true, false} {
+		t.Run(fmt.Sprintf("adaptive %v", adaptive), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := testClient(t, Config{Adaptive: adaptive})
+				c.jitter = func() float64 { return 0.5 }
+				interval := c.starts.interval()
+				soft := interval + time.Duration(0.5*softJitter*float64(interval))
+				prev := time.Time{}
+				for i := range softAnswers + 5 {
+					if _, err := c.waitSent(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					now := time.Now()
+					want := interval
+					if adaptive && i < softAnswers { // start i follows i answers
+						want = soft
+					}
+					if got := now.Sub(prev); i > 0 && got != want {
+						t.Errorf("start %d came %v after the one before; want %v", i, got, want)
+					}
+					prev = now
+					c.answered(now)
+				}
+			})
+		})
 	}
 }

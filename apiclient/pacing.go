@@ -90,7 +90,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		return 0, context.Cause(ctx)
 	}
 	defer func() { <-c.turn }()
-	token := false
+	token, jittered := false, false
 	granted := c.shared == nil // by the shared limiter, for the token held
 	for {
 		var d time.Duration
@@ -138,6 +138,11 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, err
 			}
 			continue
+		case token && !jittered && c.softLocked():
+			// The soft start: a random part of one interval more, so that
+			// tills started together do not keep one rhythm (see softAnswers).
+			jittered = true
+			d = time.Duration(c.jitter() * softJitter * float64(c.starts.interval()))
 		case token:
 			if d = c.starts.delay(now); d == 0 {
 				seq := c.starts.add(now)
@@ -155,8 +160,15 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		if err := c.lim.Wait(ctx); err != nil {
 			return 0, err
 		}
-		token = true
+		token, jittered = true, false
 	}
+}
+
+// softLocked reports whether the next start gets the adaptive rate's soft
+// start jitter; not while the shared limiter paces the starts. c.mu must
+// be held.
+func (c *Client) softLocked() bool {
+	return c.adapt != nil && (c.shared == nil || c.sharedState != SharedOK) && c.adapt.soft()
 }
 
 // window remembers the last n request starts and admits a start only if
@@ -200,6 +212,9 @@ func newWindow(limit, paced float64) *window {
 	span := min(float64(n)/paced*float64(time.Second), 1<<62) // a tiny rate must not overflow
 	return &window{span: time.Duration(span), at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
 }
+
+// interval is the time one start takes up on average: span over n.
+func (w *window) interval() time.Duration { return w.span / time.Duration(cap(w.at)) }
 
 // oldest is the index of the earliest start; the window must be full.
 func (w *window) oldest() int { return w.first(time.Time.Before) }
