@@ -17,13 +17,12 @@ package apiclient
 // fleet, and estimates a share several times its fair one (measured with
 // real daemons through nginx: answers before the first 429 of 1, 1, 1, 1,
 // 1, 1, 1, 1, 2 and 11 in a fleet of ten; 10 and 12 in a fleet of two).
-// Only further 429s, which cost requests, can tell it otherwise. Three
-// rules soften this: a Client's first starts are jittered (soft start),
-// so that no till holds the bucket's rhythm while the fleet meets the
-// limit; only one cut per answer, so that a till refused over and over
-// while another holds the key does not fall to the floor; and a till's
-// growth is scaled by its estimated share, so that a fleet of ten probes
-// the key as fast as a fleet of two instead of five times faster.
+// Only further 429s, which cost requests, can tell it otherwise. Two
+// rules soften this: a Client's first paced starts are jittered (soft
+// start), so that no till holds the bucket's rhythm while the fleet meets
+// the limit; and a till's growth is scaled by its estimated share, so
+// that a fleet of ten probes the key as fast as a fleet of two instead of
+// five times faster.
 //
 // The numbers come from the fleet simulation (fleet_internal_test.go: a
 // model of nginx limit_req and tills on synctest's clock) and were checked
@@ -57,9 +56,7 @@ const (
 	// above which a till grows by the whole aimdIncrease; below it the
 	// increase shrinks in proportion, down to growthMin of it. Each of N
 	// tills estimates about 1/N, so the fleet's sum grows at about the
-	// same pace for any N. In the simulation (40 runs) it took 10 tills
-	// from 7.2 % of requests 429 to 4.8 %, and cost the worst of 5 tills
-	// 74 % of its share against 71 %.
+	// same pace for any N.
 	growthShare = 0.5
 	growthMin   = 0.2
 	// softAnswers is how many answers a Client jitters its starts for,
@@ -68,12 +65,10 @@ const (
 	// tills meet the limit together and estimate their shares (see
 	// share); a till that keeps the exact rhythm of the server's bucket
 	// is refused last and overestimates its share. Tills started together
-	// meet nginx's burst of 10 within 20 answers. It costs a till alone
-	// about half a second of requests. In the simulation (40 runs) it
-	// took the worst of 10 tills from 58 % of its share to 66 %, of 5
-	// from 67 % to 71 %, and cost the worse of 2 tills 92 % against 85 %
-	// (one cut per answer took those from 59 %, 68 % and 78 %, at 4.0 %
-	// of 10 tills' requests 429 against 4.8 %).
+	// meet nginx's burst of 10 within 20 answers. Only a start that had to
+	// wait for the limiter is jittered: a till at a cashier's pace finds
+	// its token ready and keeps its answer time. It costs a till alone
+	// with a backlog about half a second of requests.
 	softAnswers = 20
 	softJitter  = 0.6
 )
@@ -114,16 +109,7 @@ func (a *aimd) share(taken int, r float64) float64 {
 	return l * r * k / (l*k + r*b)
 }
 
-// counts reports whether a 429 at now may cut the rate: one cut per answer.
-// A till refused again and again with no answer between (another till
-// holds the key's rhythm, or the key is over a quota) would otherwise fall
-// to the floor in a second; the streak's backoff answers those 429s (see
-// Client.rateLimited).
-func (a *aimd) counts(now time.Time) bool {
-	return a.cut.IsZero() || a.taken > 0 || now.Sub(a.cut) >= quietSpan
-}
-
-// soft reports whether the next start is in the soft start: before the
+// soft reports whether a paced start is in the soft start: before the
 // first 429 and the first softAnswers answers.
 func (a *aimd) soft() bool { return a.cut.IsZero() && a.taken < softAnswers }
 
@@ -191,14 +177,13 @@ func clamp(v, lo, hi float64) float64 { return max(lo, min(v, hi)) }
 
 // adaptThrottled cuts the send rate for a 429 to the request that started
 // as seq. A 429 to a request sent before the last cut belongs to the same
-// congestion event (requests in flight together) and cuts nothing more,
-// nor does one with no answer since the last cut (see aimd.counts).
+// congestion event (requests in flight together) and cuts nothing more.
 // It returns the rate in use. c.mu must be held.
 func (c *Client) adaptThrottledLocked(now time.Time, seq uint64) float64 {
 	if c.adapt == nil {
 		return float64(c.lim.Limit())
 	}
-	if seq > c.cutSeq && c.adapt.counts(now) {
+	if seq > c.cutSeq {
 		r := c.adapt.throttled(now, c.starts.rate(now))
 		c.cutSeq = c.starts.last
 		c.lim.SetLimitAt(now, rate.Limit(r))

@@ -125,11 +125,11 @@ func TestAIMD_Climbs(t *testing.T) {
 	}
 }
 
-// One cut per answer, and the soft start's end.
-func TestAIMD_CountsAndSoft(t *testing.T) {
+// The soft start ends with softAnswers answers or a 429.
+func TestAIMD_Soft(t *testing.T) {
 	a := newAIMD(10)
-	if !a.soft() || !a.counts(at(0)) {
-		t.Fatal("a new rate: want a soft start and a 429 that counts")
+	if !a.soft() {
+		t.Fatal("a new rate: want a soft start")
 	}
 	for range softAnswers - 1 {
 		a.answered(at(0))
@@ -144,17 +144,6 @@ func TestAIMD_CountsAndSoft(t *testing.T) {
 	b.throttled(at(0.5), 10)
 	if b.soft() {
 		t.Error("soft after a 429 = true; want the soft start over")
-	}
-	if b.counts(at(0.7)) {
-		t.Error("a 429 with no answer since the last cut counts; want it not to")
-	}
-	b.answered(at(0.8))
-	if !b.counts(at(0.9)) {
-		t.Error("a 429 after an answer does not count; want it to")
-	}
-	b.throttled(at(1), 0)
-	if !b.counts(at(1).Add(quietSpan)) {
-		t.Error("a 429 quietSpan after the last cut does not count; want it to")
 	}
 }
 
@@ -242,11 +231,7 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("pause without Retry-After = %v; want half an interval at %v/s", d, c.Status().Rate)
 	}
 	seq = c.starts.add(at(21))
-	before21 := c.Status().Rate
-	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new start, Retry-After over the cap
-	if r := c.Status().Rate; r != before21 {
-		t.Errorf("rate after a 429 with no answer since the last cut = %v; want unchanged %v", r, before21)
-	}
+	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new event, Retry-After over the cap
 	if d, _ := c.rateLimited(http.Header{"Retry-After": {"60"}}, at(21), seq); d != c.retryAfterCap {
 		t.Errorf("pause = %v; want the jitter kept within the cap %v", d, c.retryAfterCap)
 	}
@@ -257,8 +242,10 @@ func TestClient_Adaptive(t *testing.T) {
 }
 
 // The soft start: an adaptive Client adds a random part of one interval
-// (here half of softJitter) to each start until softAnswers answers came,
-// then keeps the plain interval; a fixed-rate Client never does.
+// (here half of softJitter) to each start that waited for the limiter,
+// until softAnswers answers came, then keeps the plain interval; a start
+// whose token was ready (a till at a cashier's pace) and a fixed-rate
+// Client never wait more.
 func TestWait_SoftStart(t *testing.T) {
 	for _, adaptive := range []bool{true, false} {
 		t.Run(fmt.Sprintf("adaptive %v", adaptive), func(t *testing.T) {
@@ -286,4 +273,16 @@ func TestWait_SoftStart(t *testing.T) {
 			})
 		})
 	}
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{Adaptive: true})
+		c.jitter = func() float64 { return 0.5 }
+		time.Sleep(2 * time.Second) // past the restart window: the token is ready
+		before := time.Now()
+		if _, err := c.waitSent(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(before); d != 0 {
+			t.Errorf("an idle till's start waited %v; want no wait", d)
+		}
+	})
 }

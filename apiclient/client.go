@@ -63,15 +63,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// Adaptive lets the send rate follow the server, for several tills
 	// sharing one key: a 429 cuts the rate to 80 % of what was being sent
-	// (a first 429 straight to the till's estimated share of the key; one
-	// cut per answer), and it grows back by 0.01 requests/s each second
+	// (a first 429 straight to the till's estimated share of the key),
+	// and it grows back by 0.01 requests/s each second
 	// (less for a till whose share is under half the key), never below
 	// 0.5/s nor above RateLimit less Headroom. The pause after a 429 is a
 	// random part of one interval (added to Retry-After, if sent, so that
 	// tills refused together do not resume together) until 3 come in a
 	// row; a new Client waits one window (about a second) before its
 	// first request, which a previous process may have used up, and adds
-	// a random part of an interval to each of its first 20 starts. false
+	// a random part of an interval to each of its first 20 paced starts
+	// (those that waited for the limiter). false
 	// (the default) keeps the fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that

@@ -90,8 +90,8 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		return 0, context.Cause(ctx)
 	}
 	defer func() { <-c.turn }()
-	token, jittered := false, false
-	granted := c.shared == nil // by the shared limiter, for the token held
+	token, jittered, paced := false, false, false // paced: this start waited for the window or the limiter
+	granted := c.shared == nil                    // by the shared limiter, for the token held
 	for {
 		var d time.Duration
 		c.mu.Lock()
@@ -115,7 +115,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			// The window is full (or the last start too recent): wait
 			// before taking a token, so the limiter's pace counts from
 			// when a start may go, not from a grant that sat idle.
-			d = c.starts.delay(now)
+			d, paced = c.starts.delay(now), true
 		case token && c.starts.unwritten != nil:
 			// The last start has not reached the wire yet (its goroutine
 			// ran late, or it is dialling): the gap counts from its write.
@@ -138,7 +138,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, err
 			}
 			continue
-		case token && !jittered && c.softLocked():
+		case token && paced && !jittered && c.softLocked():
 			// The soft start: a random part of one interval more, so that
 			// tills started together do not keep one rhythm (see softAnswers).
 			jittered = true
@@ -156,6 +156,9 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				return 0, err
 			}
 			continue
+		}
+		if c.lim.TokensAt(time.Now()) < 1 {
+			paced = true
 		}
 		if err := c.lim.Wait(ctx); err != nil {
 			return 0, err
