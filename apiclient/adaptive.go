@@ -22,7 +22,9 @@ package apiclient
 // start), so that no till holds the bucket's rhythm while the fleet meets
 // the limit; and a till's growth is scaled by its estimated share, so
 // that a fleet of ten probes the key as fast as a fleet of two instead of
-// five times faster.
+// five times faster. In the simulation (40 runs) the two took 10 tills
+// from 6.9 % of requests 429 to 4.0 % and the worst of 5 tills from 65 %
+// of its share to 68 %; the worse of 2 tills fell from 92 % to 79 %.
 //
 // The numbers come from the fleet simulation (fleet_internal_test.go: a
 // model of nginx limit_req and tills on synctest's clock) and were checked
