@@ -115,11 +115,15 @@ func (a *aimd) share(taken int, r float64) float64 {
 // first 429 and the first softAnswers answers.
 func (a *aimd) soft() bool { return a.cut.IsZero() && a.taken < softAnswers }
 
+// quiet reports whether no 429 came for quietSpan before now (or ever):
+// the next 429 is a first, and the last episode is over.
+func (a *aimd) quiet(now time.Time) bool { return a.cut.IsZero() || now.Sub(a.cut) >= quietSpan }
+
 // growth is the increase per second at now: aimdIncrease, scaled down for
 // a till whose first cut of this episode estimated a small share (see
 // growthShare). An episode ends quietSpan after its last 429.
 func (a *aimd) growth(now time.Time) float64 {
-	if a.share0 == 0 || now.Sub(a.cut) >= quietSpan {
+	if a.share0 == 0 || a.quiet(now) {
 		return aimdIncrease
 	}
 	return aimdIncrease * clamp(a.share0/(growthShare*a.ceiling), growthMin, 1)
@@ -141,7 +145,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	if sent > 0 && sent < w {
 		w = sent
 	}
-	first := a.cut.IsZero() || now.Sub(a.cut) >= quietSpan
+	first := a.quiet(now)
 	a.rate, a.back = clamp(w*aimdBeta, a.floor, a.ceiling), 0
 	if first {
 		switch s := a.share(a.taken, sent); {

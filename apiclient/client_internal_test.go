@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -143,20 +144,7 @@ func TestWait_LimiterShared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{})
 		start := time.Now()
-		var mu sync.Mutex
-		var at []time.Duration
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				if _, err := c.waitSent(t.Context()); err != nil {
-					t.Errorf("wait() = %v", err)
-				}
-				mu.Lock()
-				at = append(at, time.Since(start))
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		at := startMany(t, c, 20)()
 		if got, want := time.Since(start), 1900*time.Millisecond; got != want {
 			t.Errorf("20 waits took %v; want %v", got, want)
 		}
@@ -363,6 +351,30 @@ func TestRateLimited_BackoffStreak(t *testing.T) {
 
 // waitSent is a start whose request reaches the wire at once: wait, then
 // sent, as once does.
+// startMany starts n goroutines that each wait for a start, and returns a
+// function that waits for all of them and returns when each start came,
+// counted from the call.
+func startMany(t *testing.T, c *Client, n int) func() []time.Duration {
+	start := time.Now()
+	var mu sync.Mutex
+	var at []time.Duration
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := c.waitSent(t.Context()); err != nil {
+				t.Errorf("wait() = %v", err)
+			}
+			mu.Lock()
+			at = append(at, time.Since(start))
+			mu.Unlock()
+		})
+	}
+	return func() []time.Duration {
+		wg.Wait()
+		return at
+	}
+}
+
 func (c *Client) waitSent(ctx context.Context) (uint64, error) {
 	seq, err := c.wait(ctx)
 	if err == nil {
@@ -463,25 +475,13 @@ func TestWait_PausesDoNotBurnTurns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient(t, Config{RateLimit: 1})
 		start := time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var last time.Duration
-		for range 16 {
-			wg.Go(func() {
-				if _, err := c.waitSent(t.Context()); err != nil {
-					t.Errorf("wait() = %v", err)
-				}
-				mu.Lock()
-				last = max(last, time.Since(start))
-				mu.Unlock()
-			})
-		}
+		done := startMany(t, c, 16)
 		// A short pause around each of the next ten token times.
 		for k := 1; k <= 10; k++ {
 			time.Sleep(time.Duration(k)*time.Second - 100*time.Millisecond - time.Since(start))
 			c.pauseFor(time.Now(), 200*time.Millisecond, http.StatusTooManyRequests)
 		}
-		wg.Wait()
+		last := slices.Max(done())
 		if want := 16 * time.Second; last > want {
 			t.Errorf("the 16th start came %v after the first; want at most %v (15 intervals and the pauses' 0.1 s)", last, want)
 		}

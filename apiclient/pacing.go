@@ -163,7 +163,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		if err := c.lim.Wait(ctx); err != nil {
 			return 0, err
 		}
-		token, jittered = true, false
+		token = true
 	}
 }
 
