@@ -227,8 +227,14 @@ func TestMetrics(t *testing.T) {
 			st, err := o.d.q.Stats(time.Now())
 			return err == nil && st.Depth[queue.Done] == 1 && st.Depth[queue.Refused] == 1
 		})
-		waitFor(t, "the feed's scans to be counted", func() bool {
-			return counterValue(t, m.scans.WithLabelValues("refused")) == 1
+		// The job metrics are counted just after the queue's own
+		// transition, the scans from the event feed: wait for the last of
+		// each kind before comparing.
+		waitFor(t, "the scans and jobs to be counted", func() bool {
+			_, page := o.get(t, "/metrics")
+			return counterValue(t, m.scans.WithLabelValues("refused")) == 1 &&
+				counterValue(t, m.finished.WithLabelValues("refused")) == 1 &&
+				strings.Contains(page, "tillscan_scan_to_applied_seconds_count 1\n")
 		})
 		for _, c := range []struct {
 			name string
