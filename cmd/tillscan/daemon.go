@@ -319,8 +319,16 @@ func (d *daemon) run(ctx context.Context) error {
 			d.log.Info().Str("path", d.sock.Addr().String()).Msg("operator socket")
 		}
 	}
+	// The event log stops last, so that what the worker and the scanners
+	// publish while they stop (the last job's "applied") is still written.
+	evCtx, evStop := context.WithCancel(context.WithoutCancel(ctx))
+	var evWG sync.WaitGroup
+	evWG.Go(func() {
+		if err := d.events.run(evCtx); err != nil {
+			cancel(fmt.Errorf("events: %w", err))
+		}
+	})
 	start("worker", d.runWorker)
-	start("events", d.events.run)
 	start("pruner", d.prune)
 	start("metrics", d.metrics.run)
 	if d.opt.Reload != nil {
@@ -344,6 +352,8 @@ func (d *daemon) run(ctx context.Context) error {
 		sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
 	}
 	wg.Wait()
+	evStop()
+	evWG.Wait()
 	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
 		return err
 	}
