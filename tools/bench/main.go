@@ -255,7 +255,7 @@ func run(ctx context.Context, o options, args []string) error {
 		// The same path on an empty till first: the target is "unchanged".
 		for _, size := range [][2]int{{0, 0}, {o.cards, o.jobs}} {
 			step(fmt.Sprintf("scan → saved with %d cards cached and %d jobs queued", size[0], size[1]))
-			s, err := r.scanToSaved(ctx, size[0], size[1], 200)
+			s, err := r.scanToSaved(ctx, size[0], size[1], savedSamples)
 			if err != nil {
 				return fmt.Errorf("scan → saved: %w", err)
 			}
