@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -46,21 +47,41 @@ func TestAIMD(t *testing.T) {
 			step{3, false, 0, 9.6*10/19.6 + 2*aimdIncrease}, // then the slow climb
 		)},
 		{"no answer before it: the floor", 9.6, []step{{0, true, 9.6, minAdaptiveRate}}},
-		{"later 429s cut by β, from what was sent", 20, append(
+		// closeAnswers (10) answers between the cuts, so none is close.
+		{"later 429s cut by β, from what was sent", 20, slices.Concat(
 			answers(0, 2.9, 0.1, func(float64) float64 { return 20 }), // 30 answers: share 20·30/50
-			step{3, true, 0, 12},
-			step{4, false, 0, 12 + aimdIncrease}, // one second of growth
-			step{4, true, 0, (12 + aimdIncrease) * aimdBeta},
-			step{5, true, 5, 5 * aimdBeta},      // sending 5/s: cut from that
-			step{6, true, 0.4, minAdaptiveRate}, // never below the floor
-			step{8, false, 0, minAdaptiveRate + 2*aimdIncrease},
+			[]step{{3, true, 0, 12}},
+			answers(3.1, 4, 0.1, func(s float64) float64 { return 12 + (s-3)*aimdIncrease }),
+			[]step{{4, true, 0, (12 + aimdIncrease) * aimdBeta}},
+			answers(4.1, 5, 0.1, func(s float64) float64 { return (12+aimdIncrease)*aimdBeta + (s-4)*aimdIncrease }),
+			[]step{
+				{5, true, 5, 5 * aimdBeta}, // sending 5/s: cut from that
+				{8, false, 0, 5*aimdBeta + 3*aimdIncrease},
+			},
+		)},
+		// 5 answers, then a 429: share 10·10·5/(10·5 + 10·10) = 10/3.
+		// 429s right after it are close: a till sending w keeps 1 − w/10.
+		{"close 429s: the till sending most gives back most", 10, slices.Concat(
+			answers(0, 0.4, 0.1, func(float64) float64 { return 10 }),
+			[]step{
+				{0.5, true, 10, 10.0 / 3},
+				{0.6, true, 3, 3 * 0.7},           // sending 3/s: keeps 70 %
+				{0.7, true, 1, 1 * 0.9},           // sending 1/s: keeps 90 %
+				{0.8, true, 0.4, minAdaptiveRate}, // never below the floor
+			},
+		)},
+		// 10 answers, then a 429: share 5, half the key, over closeShare:
+		// a close 429 cuts by β.
+		{"close 429s at half the key: β", 10, slices.Concat(
+			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
+			[]step{{1, true, 10, 5}, {1.1, true, 0, 5 * aimdBeta}},
 		)},
 		// A till alone at full speed for a while: a stray 429, the usual
-		// cut and a fast climb back (0.1/s), then the slow one.
+		// cut and a fast climb back (recoverIncrease), then the slow one.
 		{"a stray 429 alone", 9.6, append(append(
 			answers(0, 60, 0.1, func(float64) float64 { return 9.6 }),
 			step{60, true, 9.6, 9.6 * aimdBeta}),
-			step{70, false, 0, 9.6*aimdBeta + 10*recoverIncrease},
+			step{62, false, 0, 9.6*aimdBeta + 2*recoverIncrease},
 			step{80, false, 0, 9.6},
 		)},
 		{"a second 429 within quietSpan is not a first", 9.6, append(
