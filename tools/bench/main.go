@@ -43,6 +43,7 @@ type options struct {
 	drivers   map[string]bool
 	bursts    []int
 	window    time.Duration
+	repeat    int
 	samples   int
 	cards     int
 	jobs      int
@@ -68,6 +69,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&drivers, "drivers", "daemon-fixed,daemon-adaptive,daemon-shared", "fleet drivers: daemon-fixed, daemon-adaptive, daemon-shared (the real binary with api.adaptive false, true, and with api.shared_limiter); fixed, adaptive, shared (in-process apiclient.Clients)")
 	fs.StringVar(&bursts, "bursts", "10,0", "nginx bursts for the fleets (0: strict spacing; n: burst=n nodelay)")
 	fs.DurationVar(&o.window, "window", 0, "how long each fleet runs (default 15s, -full 60s)")
+	fs.IntVar(&o.repeat, "repeat", 0, "runs of each daemon-adaptive fleet behind a token bucket, whose worst till scatters from run to run (default 1, -full 3)")
 	fs.IntVar(&o.samples, "samples", 10, "scans per answer time for scan → applied")
 	fs.IntVar(&o.cards, "cards", 0, "cards in the cache for scan → saved (default 5000, -full 50000)")
 	fs.IntVar(&o.jobs, "jobs", 0, "jobs queued for scan → saved (default 10000, -full 100000)")
@@ -118,6 +120,7 @@ func parseFlags(args []string) (options, error) {
 	pick(&o.scans, 100, 2000)
 	pick(&o.cards, 5000, 50_000)
 	pick(&o.jobs, 10_000, 100_000)
+	pick(&o.repeat, 1, 3)
 	if o.window == 0 {
 		o.window = map[bool]time.Duration{false: 15 * time.Second, true: 60 * time.Second}[o.full]
 	}
@@ -226,12 +229,19 @@ func run(ctx context.Context, o options, args []string) error {
 					if !o.drivers[driver] {
 						continue
 					}
-					step(fmt.Sprintf("fleet of %d %s, burst %d", n, driver, burst))
-					f, err := r.fleetDaemons(ctx, driver, n, burst, o.window, redis.url())
-					if err != nil {
-						return fmt.Errorf("fleet of %d %s: %w", n, driver, err)
+					runs := 1
+					if driver == "daemon-adaptive" && burst > 0 {
+						runs = o.repeat
 					}
-					rep.fleets = append(rep.fleets, f)
+					for run := 1; run <= runs; run++ {
+						step(fmt.Sprintf("fleet of %d %s, burst %d (run %d of %d)", n, driver, burst, run, runs))
+						f, err := r.fleetDaemons(ctx, driver, n, burst, o.window, redis.url())
+						if err != nil {
+							return fmt.Errorf("fleet of %d %s: %w", n, driver, err)
+						}
+						f.run, f.runs = run, runs
+						rep.fleets = append(rep.fleets, f)
+					}
 				}
 				for _, mode := range []struct {
 					driver   string

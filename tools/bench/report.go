@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,8 +111,15 @@ func (r *report) write(path string) error {
 			case f.driver == "shared" || f.driver == "daemon-shared":
 				target = mark(f.tally.share() >= 0.9 && f.tally.limitedShare() <= 0.05)
 			}
-			p("| %d | %s | %s | %s | %s | %s | %d | %s |\n", f.tills, nginx, f.driver, pct(f.tally.share()), pct(f.tally.worstFair()),
+			driver := f.driver
+			if f.runs > 1 {
+				driver = fmt.Sprintf("%s, run %d of %d", f.driver, f.run, f.runs)
+			}
+			p("| %d | %s | %s | %s | %s | %s | %d | %s |\n", f.tills, nginx, driver, pct(f.tally.share()), pct(f.tally.worstFair()),
 				pct(f.tally.limitedShare()), f.requests, target)
+		}
+		if s := repeated(r.fleets); s != "" {
+			p("\nThe worst till scatters from run to run (which till is refused last when the fleet first meets the limit decides it; see docs/api.md), so each fleet of adaptive daemons behind the token bucket ran %d times. Median of its runs (range):\n\n%s", r.opts.repeat, s)
 		}
 		p("\nBefore (issue 11, daemons at the fixed rate, strict limiter): 2 tills 61 %% together with 10 %% 429s; 5 tills 74 %% with 10 %% 429s; token bucket 96–99 %% with 13–20 %% 429s.\n\n")
 		p("The physics at burst 0 without a coordinator: nginx refuses any request that arrives less than 100 ms after the last one it accepted for the key. Two tills that cannot see each other each pick their own send times; to get the whole limit through together they would have to interleave exactly 100 ms apart, which needs a shared clock and a shared schedule. Randomly phased senders offering λ requests/s in total get about λ/(1 + λ·0.1) through, so 10/s offered yields about 5/s with half refused; an adaptive till backs off on each 429 and converges to a lower, mostly collision-free rate. Only a coordinator (the shared limiter) or the token bucket's slack lets several tills use the whole limit at burst 0.\n\n")
@@ -166,4 +174,44 @@ func gitDescribe() string {
 		return "unknown"
 	}
 	return "commit " + strings.TrimSpace(string(out))
+}
+
+// repeated summarises fleets run several times: per fleet size, the median
+// and range of the together, worst-till and 429 figures, one list item
+// each. Empty when no fleet ran more than once.
+func repeated(fleets []fleetResult) string {
+	var b strings.Builder
+	for i := 0; i < len(fleets); {
+		f := fleets[i]
+		j := i + 1
+		for j < len(fleets) && fleets[j].run > 1 && fleets[j].tills == f.tills && fleets[j].driver == f.driver && fleets[j].burst == f.burst {
+			j++
+		}
+		if f.runs > 1 {
+			var together, worst, limited []float64
+			for _, g := range fleets[i:j] {
+				together = append(together, g.tally.share())
+				worst = append(worst, g.tally.worstFair())
+				limited = append(limited, g.tally.limitedShare())
+			}
+			fmt.Fprintf(&b, "- %d tills, %s, burst=%d nodelay, %d runs: together %s, worst till %s, 429s %s\n",
+				f.tills, f.driver, f.burst, j-i, spread(together), spread(worst), spread(limited))
+		}
+		i = j
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// spread is "median % (min–max %)" of shares.
+func spread(v []float64) string {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return fmt.Sprintf("%.0f %% (%.0f–%.0f %%)", 100*med, 100*s[0], 100*s[len(s)-1])
 }
