@@ -162,7 +162,8 @@ func (a *aimd) growth(now time.Time) float64 {
 // would take ten each). A first 429 to a till sending at full speed whose
 // share is the whole key (it was alone) is a stray one: the usual cut,
 // then a fast climb back to where it was. A later 429 cuts by aimdBeta,
-// or deeper for a fast till when it is close (see closeAnswers).
+// or, close after the last cut, by the till's part of the ceiling (see
+// closeAnswers).
 func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	w := a.rate
 	if sent > 0 && sent < w {
