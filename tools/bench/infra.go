@@ -50,19 +50,35 @@ func ensurePackages(ctx context.Context, progs map[string]string) error {
 
 // freePort returns a loopback TCP port nobody listens on right now.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
+}
+
+// freePorts returns n distinct loopback TCP ports nobody listens on right
+// now. It holds each until it has them all: a port closed at once may be
+// handed out again by the next call (it was, twice in one nginx config).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // child is a program the bench started; stop ends it and waits.
 type child struct {
 	name string
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed once the program has exited, err set
+	err  error         // its Wait's result
 }
 
 func startChild(name string, logPath string, argv ...string) (*child, error) {
@@ -77,16 +93,16 @@ func startChild(name string, logPath string, argv ...string) (*child, error) {
 		logf.Close()
 		return nil, fmt.Errorf("bench: start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait(); logf.Close() }()
+	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { c.err = cmd.Wait(); logf.Close(); close(c.done) }()
 	return c, nil
 }
 
 func (c *child) stop() { terminate(c.cmd, c.done, 5*time.Second) }
 
 // terminate sends cmd SIGTERM, waits up to grace for done (its Wait's
-// result), then kills it and waits.
-func terminate(cmd *exec.Cmd, done <-chan error, grace time.Duration) {
+// result, or closed once it exited), then kills it and waits.
+func terminate[T any](cmd *exec.Cmd, done <-chan T, grace time.Duration) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -102,9 +118,9 @@ func (c *child) waitListening(port int, logPath string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-c.done:
+		case <-c.done:
 			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("bench: %s exited (%v):\n%s", c.name, err, b)
+			return fmt.Errorf("bench: %s exited (%v):\n%s", c.name, c.err, b)
 		default:
 		}
 		if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond); err == nil {
@@ -161,14 +177,11 @@ func startLimiter(dir string, tills, rate, burst int, upstream string) (*limiter
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &limiter{dir: dir}
-	for range tills {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		l.ports = append(l.ports, p)
+	ports, err := freePorts(tills)
+	if err != nil {
+		return nil, err
 	}
+	l := &limiter{dir: dir, ports: ports}
 	f, err := os.Create(filepath.Join(dir, "nginx.conf"))
 	if err != nil {
 		return nil, err
