@@ -186,7 +186,7 @@ func run(ctx context.Context, o options, args []string) error {
 			return err
 		}
 	}
-	rep := &report{started: time.Now(), command: "go run ./tools/bench " + strings.Join(args, " "), opts: o}
+	rep := &report{started: time.Now(), command: "go run ./tools/bench " + strings.Join(args, " "), checkout: gitDescribe(), opts: o}
 	// The report is rewritten after every scenario, so a run cut short
 	// keeps what it measured.
 	step := func(what string) {

@@ -19,6 +19,7 @@ import (
 type report struct {
 	started, finished time.Time
 	command           string
+	checkout          string // git describe at the start: the report itself dirties the tree once written
 	opts              options
 	drains            []drainResult
 	applied           []answerTimes
@@ -61,7 +62,7 @@ func (r *report) write(path string) error {
 	p("- Command: `%s` (from the module root, as root so that missing packages are installed)\n", strings.TrimSpace(r.command))
 	p("- Date: %s, %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
 	p("- Machine: %s\n", machine())
-	p("- Checkout: %s\n", gitDescribe())
+	p("- Checkout: %s\n", r.checkout)
 	p("- The limiter is nginx's `limit_req` (`limit_req_zone $http_x_api_key rate=10r/s`, `limit_req_status 429`), burst 0 (\"strict\": a request less than 100 ms after the last accepted one is refused) or `burst=10 nodelay` (a token bucket), in front of the sandbox (apiclient/sandbox) with its own limiter off. The API's answer time is the sandbox's latency fault, after nginx. Every request and its status come from nginx's access log, one listening port per till.\n")
 	p("- The daemon is the real binary built from this checkout, each till with its own state directory and a pty serial scanner, at its default config except `dedupe_window: -1s` (a backlog repeats cards) and, while a backlog is being queued, the API pointed at a closed port.\n")
 	p("- The machine is shared and small: the figures carry its noise. Latencies are seen from the bench, through a pty and the daemon's log pipe.\n\n")
