@@ -299,14 +299,17 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
-	start := func(name string, run func(context.Context) error) {
+	// spawn runs a component on wg with its own context; its failure
+	// stops the daemon.
+	spawn := func(wg *sync.WaitGroup, ctx context.Context, name string, run func(context.Context) error) {
 		wg.Go(func() {
 			if err := run(ctx); err != nil {
 				cancel(fmt.Errorf("%s: %w", name, err))
 			}
 		})
 	}
+	var wg sync.WaitGroup
+	start := func(name string, run func(context.Context) error) { spawn(&wg, ctx, name, run) }
 	if d.ln != nil || d.sock != nil {
 		srv := control.New(statusBackend{d}, d.metrics.operator(queueOperator{q: d.q, wake: d.worker.Wake}), d.log.With().Str("component", "control").Logger())
 		srv.SetToken(d.posToken)
@@ -323,11 +326,7 @@ func (d *daemon) run(ctx context.Context) error {
 	// publish while they stop (the last job's "applied") is still written.
 	evCtx, evStop := context.WithCancel(context.WithoutCancel(ctx))
 	var evWG sync.WaitGroup
-	evWG.Go(func() {
-		if err := d.events.run(evCtx); err != nil {
-			cancel(fmt.Errorf("events: %w", err))
-		}
-	})
+	spawn(&evWG, evCtx, "events", d.events.run)
 	start("worker", d.runWorker)
 	start("pruner", d.prune)
 	start("metrics", d.metrics.run)
