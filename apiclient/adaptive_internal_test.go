@@ -252,7 +252,9 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("pause without Retry-After = %v; want half an interval at %v/s", d, c.Status().Rate)
 	}
 	seq = c.starts.add(at(21))
-	c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq) // a new event, Retry-After over the cap
+	if d, over := c.rateLimited(http.Header{"Retry-After": {"3600"}}, at(21), seq); !over || d != c.retryAfterCap {
+		t.Errorf("Retry-After 3600: pause = %v, over the cap %v; want the cap %v, true", d, over, c.retryAfterCap)
+	}
 	if d, _ := c.rateLimited(http.Header{"Retry-After": {"60"}}, at(21), seq); d != c.retryAfterCap {
 		t.Errorf("pause = %v; want the jitter kept within the cap %v", d, c.retryAfterCap)
 	}

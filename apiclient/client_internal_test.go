@@ -349,8 +349,6 @@ func TestRateLimited_BackoffStreak(t *testing.T) {
 	})
 }
 
-// waitSent is a start whose request reaches the wire at once: wait, then
-// sent, as once does.
 // startMany starts n goroutines that each wait for a start, and returns a
 // function that waits for all of them and returns when each start came,
 // counted from the call.
@@ -375,6 +373,8 @@ func startMany(t *testing.T, c *Client, n int) func() []time.Duration {
 	}
 }
 
+// waitSent is a start whose request reaches the wire at once: wait, then
+// sent, as once does.
 func (c *Client) waitSent(ctx context.Context) (uint64, error) {
 	seq, err := c.wait(ctx)
 	if err == nil {
