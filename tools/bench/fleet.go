@@ -24,8 +24,8 @@ type fleetResult struct {
 	driver   string // "daemon-…" or the in-process client's mode
 	tally    tally
 	requests int
-	run      int // 1.., of runs of the same fleet; 0 for a fleet run once
-	runs     int
+	run      int // 1..runs: which run of the same fleet this is
+	runs     int // how many times that fleet ran
 }
 
 // fleetDaemons runs tills real daemons at their default config on one key

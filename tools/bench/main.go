@@ -121,6 +121,9 @@ func parseFlags(args []string) (options, error) {
 	pick(&o.cards, 5000, 50_000)
 	pick(&o.jobs, 10_000, 100_000)
 	pick(&o.repeat, 1, 3)
+	if o.repeat < 1 {
+		return o, fmt.Errorf("-repeat: %d is not a number of runs (1 or more)", o.repeat)
+	}
 	if o.window == 0 {
 		o.window = map[bool]time.Duration{false: 15 * time.Second, true: 60 * time.Second}[o.full]
 	}

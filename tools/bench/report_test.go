@@ -41,3 +41,23 @@ func TestRepeated(t *testing.T) {
 		})
 	}
 }
+
+// -repeat defaults to 1, and 3 with -full; fewer than one run is refused.
+func TestParseFlags_Repeat(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    int
+		wantErr bool
+	}{
+		{nil, 1, false},
+		{[]string{"-full"}, 3, false},
+		{[]string{"-full", "-repeat", "5"}, 5, false},
+		{[]string{"-repeat", "-1"}, 0, true},
+	}
+	for _, tt := range tests {
+		o, err := parseFlags(tt.args)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && o.repeat != tt.want) {
+			t.Errorf("parseFlags(%q) = repeat %d, error %v; want %d, error %v", tt.args, o.repeat, err, tt.want, tt.wantErr)
+		}
+	}
+}
