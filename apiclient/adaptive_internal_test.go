@@ -169,6 +169,7 @@ func TestAIMD_Soft(t *testing.T) {
 }
 
 func TestWindowRate(t *testing.T) {
+	const span = 1 + gapMargin // 8 starts per 1.015 s: the server's second and the margin (under the 1.25 s paced)
 	tests := []struct {
 		name   string
 		starts []float64 // seconds after t0
@@ -176,15 +177,15 @@ func TestWindowRate(t *testing.T) {
 		want   float64
 	}{
 		{"none", nil, 0, 0},
-		{"one start", []float64{0.5}, 0.6, 1 / 1.25},
+		{"one start", []float64{0.5}, 0.6, 1 / span},
 		{"steady 10/s", []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}, 0.95, 10},
 		{"a burst after an idle while", []float64{0, 0.1, 0.2, 600, 600.1, 600.2}, 600.25, 10},
-		{"all at once", []float64{3, 3, 3}, 3, 3 / 1.25},
+		{"all at once", []float64{3, 3, 3}, 3, 3 / span},
 		{"all too old", []float64{0, 0.1}, 10, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWindow(8, 6.4) // 8 starts per 1.25 s
+			w := newWindow(8, 6.4)
 			for _, s := range tt.starts {
 				w.add(at(s))
 			}

@@ -175,6 +175,39 @@ func TestWait_DefaultHeadroom(t *testing.T) {
 	})
 }
 
+// Each request is written a little after its start. The gap counts from
+// the write, so it must not add that lateness to the pace: 98 starts,
+// each written 1 ms late, still take 97 paced intervals (10 s at 9.7/s),
+// and none follows the last write by less than the server's interval and
+// gapMargin.
+func TestWait_LateWritesKeepThePace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{Headroom: DefaultHeadroom})
+		limit := 10.0
+		if want := time.Duration(float64(time.Second) / limit * (1 + gapMargin)); c.starts.gap != want {
+			t.Fatalf("gap at 10/s with 3 %% headroom = %v; want %v", c.starts.gap, want)
+		}
+		start := time.Now()
+		var written time.Time
+		for i := range 98 {
+			seq, err := c.wait(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 && time.Since(written) < c.starts.gap {
+				t.Fatalf("start %d came %v after the last write; want at least %v", i, time.Since(written), c.starts.gap)
+			}
+			time.Sleep(time.Millisecond)
+			written = time.Now()
+			c.wrote(seq, written)
+			c.sent(seq)
+		}
+		if got, want := written.Sub(start), 10*time.Second+time.Millisecond; got < want-time.Millisecond || got > want+time.Millisecond {
+			t.Errorf("98 starts written 1 ms late took %v; want %v", got, want)
+		}
+	})
+}
+
 // The start window is the server's rule: at most n starts in any span.
 func TestWindow(t *testing.T) {
 	w := newWindow(10, 10) // 10 starts per 1s
