@@ -67,7 +67,8 @@ type Config struct {
 	// sharing one key: a 429 cuts the rate to 80 % of what was being sent
 	// (a first 429 straight to the till's estimated share of the key; one
 	// fewer than 10 answers after the last cut keeps 1 − w/c of the rate
-	// w, for a till sending under 45 % of the ceiling c), and it grows back by 0.01 requests/s each second
+	// w, for a till sending under 45 % of the ceiling c; a till sending
+	// more keeps 90 %), and it grows back by 0.01 requests/s each second
 	// (less for a till whose share is under half the key), never below
 	// 0.5/s nor above RateLimit less Headroom. The pause after a 429 is a
 	// random part of one interval (added to Retry-After, if sent, so that
