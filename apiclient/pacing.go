@@ -144,10 +144,11 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			}
 			continue
 		case token && paced && !jittered && c.softLocked():
-			// The soft start: a random part of one interval more, so that
-			// tills started together do not keep one rhythm (see softAnswers).
+			// The soft start: a random part of one paced interval more, so
+			// that tills started together do not keep one rhythm (see
+			// softAnswers).
 			jittered = true
-			d = time.Duration(c.jitter() * softJitter * float64(c.starts.interval()))
+			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / float64(c.lim.Limit()))
 		case token:
 			if d = c.starts.delay(now); d == 0 {
 				seq := c.starts.add(now)
@@ -233,7 +234,9 @@ func newWindow(limit, paced float64) *window {
 	return &window{span: time.Duration(span), at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
 }
 
-// interval is the time one start takes up on average: span over n.
+// interval is span over n: the server's interval and gapMargin (the paced
+// interval, if shorter), the least time between two starts with a burst of
+// 1. The pace itself is the limiter's.
 func (w *window) interval() time.Duration { return w.span / time.Duration(cap(w.at)) }
 
 // oldest is the index of the earliest start; the window must be full.
