@@ -148,20 +148,22 @@ func TestAIMD_Climbs(t *testing.T) {
 	}
 }
 
-// The soft start ends with softAnswers answers or a 429.
+// The soft start ends with softStarts jittered starts or a 429; answers
+// do not count (at a long answer time few have come).
 func TestAIMD_Soft(t *testing.T) {
 	a := newAIMD(10)
 	if !a.soft() {
 		t.Fatal("a new rate: want a soft start")
 	}
-	for range softAnswers - 1 {
+	for range 2 * softStarts {
 		a.answered(at(0))
 	}
+	a.softened = softStarts - 1
 	if !a.soft() {
-		t.Errorf("soft after %d answers = false; want true", softAnswers-1)
+		t.Errorf("soft after %d jittered starts = false; want true", softStarts-1)
 	}
-	if a.answered(at(0)); a.soft() {
-		t.Errorf("soft after %d answers = true; want false", softAnswers)
+	if a.softened++; a.soft() {
+		t.Errorf("soft after %d jittered starts = true; want false", softStarts)
 	}
 	b := newAIMD(10)
 	b.throttled(at(0.5), 10)
@@ -269,7 +271,8 @@ func TestClient_Adaptive(t *testing.T) {
 
 // The soft start: an adaptive Client adds a random part of one paced
 // interval (here half of softJitter) to each start that waited for the
-// limiter, until softAnswers answers came, then keeps the plain interval;
+// limiter, softStarts of them, then keeps the plain interval (no answer
+// comes here: a slow API does not make the soft start longer);
 // a start whose token was ready (a till at a cashier's pace) and a
 // fixed-rate Client never wait more. With the default headroom the paced
 // interval (103.1 ms) is longer than the least gap between two starts
@@ -285,23 +288,22 @@ func TestWait_SoftStart(t *testing.T) {
 				interval := time.Duration(float64(time.Second) / paced)
 				soft := c.starts.gap + time.Duration(0.5*softJitter*float64(interval))
 				prev := time.Time{}
-				for i := range softAnswers + 5 {
+				for i := range softStarts + 5 {
 					if _, err := c.waitSent(t.Context()); err != nil {
 						t.Fatal(err)
 					}
 					now := time.Now()
 					want := interval
 					switch {
-					case adaptive && i < softAnswers: // start i follows i answers
+					case adaptive && i < softStarts:
 						want = soft
-					case adaptive && i == softAnswers: // after the last jittered one
+					case adaptive && i == softStarts: // after the last jittered one
 						want = c.starts.gap
 					}
 					if got := now.Sub(prev); i > 0 && (got < want-time.Microsecond || got > want+time.Microsecond) { // the limiter rounds to the nanosecond
 						t.Errorf("start %d came %v after the one before; want %v", i, got, want)
 					}
 					prev = now
-					c.answered(now)
 				}
 			})
 		})

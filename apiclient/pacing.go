@@ -146,9 +146,17 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		case token && paced && !jittered && c.softLocked():
 			// The soft start: a random part of one paced interval more, so
 			// that tills started together do not keep one rhythm (see
-			// softAnswers).
+			// softStarts).
 			jittered = true
+			c.adapt.softened++
 			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / float64(c.lim.Limit()))
+			c.mu.Unlock()
+			// Slept even if 0: below is the limiter, and this start
+			// holds its token.
+			if err := sleep(ctx, d); err != nil {
+				return 0, err
+			}
+			continue
 		case token:
 			if d = c.starts.delay(now); d == 0 {
 				seq := c.starts.add(now)
