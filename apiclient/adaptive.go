@@ -280,14 +280,3 @@ func (w *window) rate(now time.Time) float64 {
 	}
 	return float64(k) / w.span.Seconds()
 }
-
-// fill records a full window of starts at now: a Client that has just
-// started assumes its previous process used the whole last window, so its
-// first request cannot land in the same second as the last ones sent
-// before the restart.
-func (w *window) fill(now time.Time) {
-	for len(w.at) < cap(w.at) {
-		w.add(now)
-	}
-	w.settle(w.last) // assumed, not sent: nothing to wait for
-}

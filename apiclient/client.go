@@ -73,10 +73,9 @@ type Config struct {
 	// 0.5/s nor above RateLimit less Headroom. The pause after a 429 is a
 	// random part of one interval (added to Retry-After, if sent, so that
 	// tills refused together do not resume together) until 3 come in a
-	// row; a new Client waits one window (about a second) before its
-	// first request, which a previous process may have used up, and adds
-	// a random part of an interval to each of its first 20 paced starts
-	// (those that waited for the limiter). false
+	// row; a new Client keeps the window its previous process left (see
+	// Handover), and adds a random part of an interval to each of its
+	// first 20 paced starts (those that waited for the limiter). false
 	// (the default) keeps the fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that
@@ -85,6 +84,14 @@ type Config struct {
 	// the fallback while Shared cannot answer, then adaptive as if
 	// Adaptive were set. With Shared, RateLimit is the whole key's limit.
 	Shared SharedLimiter `json:"-"`
+	// Handover is what the Client of this till's previous process left
+	// (see Client.Handover, SaveHandover and TakeHandover): when its last
+	// requests were written. The server counts a key's requests across a
+	// restart, so an adaptive or shared Client sends into none of that
+	// window. nil means unknown (the previous process crashed, or this is
+	// the first): it assumes the whole last window was used and waits
+	// about a second before its first request.
+	Handover *Handover `json:"-"`
 	// Observer, if set, is told about every limiter wait and request, for
 	// metrics.
 	Observer Observer `json:"-"`
@@ -222,7 +229,11 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	}
 	if cfg.Adaptive || cfg.Shared != nil {
 		c.adapt = newAIMD(paced)
-		c.starts.fill(time.Now())
+		if cfg.Handover != nil {
+			c.starts.handOver(time.Now(), *cfg.Handover)
+		} else {
+			c.starts.fill(time.Now())
+		}
 	}
 	if cfg.HTTPClient != nil {
 		hc := *cfg.HTTPClient // a copy: the caller's client keeps its own redirect policy

@@ -228,6 +228,9 @@ type window struct {
 	at   []time.Time   // the last n starts, in no particular order
 	seq  []uint64      // seq[i] identifies at[i]
 	last uint64        // the latest seq handed out
+	// wrote[i] is set once start seq[i] was written (at[i] is then its
+	// write), or if it is assumed (see fill): what a Handover passes on.
+	wrote []bool
 	// unwritten is closed when start last is written or given up; nil
 	// when it was (or without a gap: then starts do not wait for it).
 	unwritten chan struct{}
@@ -239,7 +242,7 @@ func newWindow(limit, paced float64) *window {
 	n := int(min(max(math.Ceil(limit), 1), 1000))
 	span := min(float64(n)/paced, float64(n)/limit*(1+gapMargin)) * float64(time.Second)
 	span = min(span, 1<<62) // a tiny rate must not overflow
-	return &window{span: time.Duration(span), at: make([]time.Time, 0, n), seq: make([]uint64, 0, n)}
+	return &window{span: time.Duration(span), at: make([]time.Time, 0, n), seq: make([]uint64, 0, n), wrote: make([]bool, 0, n)}
 }
 
 // interval is span over n: the server's interval and gapMargin (the paced
@@ -279,27 +282,42 @@ func (w *window) delay(now time.Time) time.Duration {
 
 // add records a start at now, replacing the oldest, and returns its seq.
 func (w *window) add(now time.Time) uint64 {
+	w.addAt(now, false)
+	return w.last
+}
+
+// assume records a start at t that was written, by a previous process
+// (see fill and handOver): nothing waits for its write.
+func (w *window) assume(t time.Time) {
+	w.addAt(t, true)
+	w.settle(w.last)
+}
+
+func (w *window) addAt(t time.Time, wrote bool) {
 	w.settle(w.last)
 	w.last++
 	if w.gap > 0 {
 		w.unwritten = make(chan struct{})
 	}
 	if len(w.at) < cap(w.at) {
-		w.at, w.seq = append(w.at, now), append(w.seq, w.last)
+		w.at, w.seq, w.wrote = append(w.at, t), append(w.seq, w.last), append(w.wrote, wrote)
 	} else {
 		i := w.oldest()
-		w.at[i], w.seq[i] = now, w.last
+		w.at[i], w.seq[i], w.wrote[i] = t, w.last, wrote
 	}
-	return w.last
 }
 
 // move records that start seq really happened at t, if it is still
 // remembered and t is later.
 func (w *window) move(seq uint64, t time.Time) {
 	for i := range w.seq {
-		if w.seq[i] == seq && t.After(w.at[i]) {
+		if w.seq[i] != seq {
+			continue
+		}
+		if t.After(w.at[i]) {
 			w.at[i] = t
 		}
+		w.wrote[i] = true
 	}
 	w.settle(seq)
 }

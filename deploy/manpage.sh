@@ -88,6 +88,11 @@ service reads its private copy through systemd's LoadCredential.
 .I /var/lib/tillscan/queue.db
 The queue of saved scans. Never delete it while scans are waiting: see
 .BR "tillscan queue stats" .
+.TP
+.I /var/lib/tillscan/api-handover.json
+Left by a clean stop: when the last API requests went out, so that the next
+start need not wait a second before its first request. Read and removed at
+start; safe to delete.
 .SH ENVIRONMENT
 .TP
 .B TILLSCAN_CONFIG

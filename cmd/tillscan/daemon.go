@@ -177,6 +177,12 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		}
 		shared = d.shared
 	}
+	// What the last process's client left: a clean stop lets the first
+	// request go at once instead of a second later.
+	handover, err := apiclient.TakeHandover(d.handoverPath())
+	if err != nil {
+		d.log.Warn().Err(err).Msg("the last process's record of its API requests is unusable: the first request waits about a second")
+	}
 	d.api, err = apiclient.New(apiclient.Config{
 		BaseURL:   cfg.API.BaseURL,
 		APIKey:    opt.APIKey,
@@ -184,6 +190,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 		Timeout:   cfg.API.Timeout,
 		Adaptive:  cfg.API.AdaptiveOn(),
 		Shared:    shared,
+		Handover:  handover,
 		Observer:  d.metrics,
 	}, d.log.With().Str("component", "api").Logger())
 	if err != nil {
@@ -254,6 +261,10 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	ok = true
 	return d, nil
 }
+
+// handoverPath is where a stopping daemon leaves its client's Handover
+// for the next start.
+func (d *daemon) handoverPath() string { return filepath.Join(d.cfg.StateDir, "api-handover.json") }
 
 // listenSocket makes the operator socket. Without it the till still takes
 // and sends scans, so a failure is a problem to show, not a reason to stop.
@@ -351,6 +362,11 @@ func (d *daemon) run(ctx context.Context) error {
 		sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
 	}
 	wg.Wait()
+	// Nothing sends any more: the next process need not wait for what
+	// this one sent long ago.
+	if err := apiclient.SaveHandover(d.handoverPath(), d.api.Handover()); err != nil {
+		d.log.Warn().Err(err).Msg("could not record this process's last API requests: the next start waits about a second before its first request")
+	}
 	evStop()
 	evWG.Wait()
 	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {

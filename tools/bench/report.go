@@ -34,11 +34,12 @@ var before = map[time.Duration]string{0: "95 %", 100 * time.Millisecond: "59 %",
 
 // drainCeiling is the best share of the limit a drain of scans can show at
 // answer time lat: the client's pace (apiclient.DefaultHeadroom under the
-// limit) from the daemon's start, after the second a restarted client
-// waits, until the last answer.
+// limit) from the daemon's start until the last answer. The daemon before
+// it stopped cleanly and sent nothing in its last second, so the first
+// request need not wait (see apiclient.Handover).
 func drainCeiling(scans int, lat time.Duration) float64 {
 	paced := limit * (1 - apiclient.DefaultHeadroom) // requests/s
-	ideal := float64(scans)/paced + 1 + lat.Seconds()
+	ideal := float64(scans)/paced + lat.Seconds()
 	return float64(scans) / ideal / 10
 }
 
@@ -82,7 +83,7 @@ func (r *report) write(path string) error {
 				float64(d.scans)/d.took.Seconds(), d.took.Round(100*time.Millisecond), pct(drainCeiling(d.scans, d.latency)), bf,
 				pct(d.tally.limitedShare()), sum(d.tally.limited), d.requests, perScan, mark(ok))
 		}
-		p("\nThe ceiling is what a perfect till could show here: the client paces %.0f %% under the limit (%.1f requests/s), and the drain is counted from the daemon's start, so it also holds the second a restarted client waits before its first request (its previous process may have used that second: the API counts across a restart) and the last answer time. Ceiling = scans ÷ (scans/%.1f s + 1 s + answer time) ÷ 10. What a row loses beyond its ceiling is late starts and 429s on this shared machine (each 429 pauses the till and cuts its adaptive rate for some seconds). The worker keeps up to `worker.in_flight` (16) requests in flight, each for a different card, so the answer time no longer bounds the drain.\n\n", 100*apiclient.DefaultHeadroom, limit*(1-apiclient.DefaultHeadroom), limit*(1-apiclient.DefaultHeadroom))
+		p("\nThe ceiling is what a perfect till could show here: the client paces %.0f %% under the limit (%.1f requests/s), and the drain is counted from the daemon's start, so it also holds the last answer time. The daemon that queued the backlog stopped cleanly and sent nothing in its last second, so the drain's first request does not wait (a client that finds no record of its previous process's last requests, after a crash, waits about a second: the API counts across a restart). Ceiling = scans ÷ (scans/%.1f s + answer time) ÷ 10. What a row loses beyond its ceiling is late starts and 429s on this shared machine (each 429 pauses the till and cuts its adaptive rate for some seconds). The worker keeps up to `worker.in_flight` (16) requests in flight, each for a different card, so the answer time no longer bounds the drain.\n\n", 100*apiclient.DefaultHeadroom, limit*(1-apiclient.DefaultHeadroom), limit*(1-apiclient.DefaultHeadroom))
 	}
 	if len(r.applied) > 0 {
 		p("## Scan → applied on an idle till\n\n")
