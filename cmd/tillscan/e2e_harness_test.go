@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tillscan/tillscan/apiclient/sandbox"
+	"github.com/tillscan/tillscan/queue"
 	"github.com/tillscan/tillscan/scanner/scannertest"
 )
 
@@ -452,9 +453,53 @@ func (h *harness) waitDrained(timeout time.Duration) {
 				h.t.Fatal("the daemon exited while its queue drained")
 			}
 		case <-deadline:
-			h.t.Fatalf("queue not drained after %v; queue depth %v, problems %q", timeout, h.depth(), h.problems())
+			depth, problems := h.depth(), h.problems()
+			h.t.Fatalf("queue not drained after %v; queue depth %v, problems %q\n%s", timeout, depth, problems, h.undrained())
 		}
 	}
+}
+
+// undrained stops the daemon with SIGQUIT, so that the Go runtime prints
+// every goroutine (a worker stuck, or asleep with work due, shows where),
+// and lists what its queue still holds to send with each job's due time:
+// why a queue did not drain.
+func (h *harness) undrained() string {
+	h.mu.Lock()
+	cmd, lines, exited := h.cmd, h.lines, h.exited
+	h.cmd = nil
+	h.mu.Unlock()
+	var b strings.Builder
+	if cmd != nil {
+		from := h.lineCount()
+		cmd.Process.Signal(syscall.SIGQUIT)
+		if !waitExited(lines, exited, 10*time.Second) {
+			cmd.Process.Kill()
+			waitExited(lines, exited, 10*time.Second)
+		}
+		h.mu.Lock()
+		b.WriteString("goroutines (SIGQUIT):\n")
+		for _, l := range h.all[from:] {
+			b.WriteString(l.raw + "\n")
+		}
+		h.mu.Unlock()
+	}
+	q, err := queue.Open(filepath.Join(h.dir, "state", "queue.db"), queue.Options{})
+	if err != nil {
+		return b.String() + fmt.Sprintf("queue unreadable: %v", err)
+	}
+	defer q.Close()
+	fmt.Fprintf(&b, "unfinished jobs at %s:\n", time.Now().Format(time.RFC3339Nano))
+	for _, st := range []queue.State{queue.Pending, queue.Sending, queue.Ambiguous} {
+		jobs, err := q.List(st, 50, "")
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", st, err)
+		}
+		for _, j := range jobs {
+			fmt.Fprintf(&b, "%s %s card %s created %s next attempt %s, attempts %+v\n",
+				j.ID, j.State, j.Card, j.CreatedAt.Format(time.RFC3339Nano), j.NextAttempt.Format(time.RFC3339Nano), j.Attempts)
+		}
+	}
+	return b.String()
 }
 
 // depth is the running daemon's queue depth per state, from its status API.
