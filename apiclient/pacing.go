@@ -318,8 +318,8 @@ func (w *window) addAt(t time.Time, wrote bool) {
 	}
 }
 
-// move records that start seq really happened at t, if it is still
-// remembered and t is later.
+// move records that start seq was written at t, if it is still
+// remembered: the start moves to t if t is later.
 func (w *window) move(seq uint64, t time.Time) {
 	for i := range w.seq {
 		if w.seq[i] != seq {
