@@ -79,17 +79,20 @@ const (
 	// same pace for any N.
 	growthShare = 0.5
 	growthMin   = 0.2
-	// softStarts is how many paced starts a Client jitters, unless a 429
-	// comes first: each waits a random part, up to softJitter, of one
-	// interval more. The start of a fleet is when its tills meet the
-	// limit together and estimate their shares (see share); a till that
-	// keeps the exact rhythm of the server's bucket is refused last and
-	// overestimates its share. Tills started together meet nginx's burst
-	// of 10 within 20 starts. They are counted as starts, not answers:
-	// the server sees starts, and at 1 s answer time a count of answers
-	// jittered ten starts more (about 0.3 s of a lone till's drain). Only
-	// a start that had to wait for the limiter is jittered: a till at a
-	// cashier's pace finds its token ready and keeps its answer time. It
+	// softStarts is how many starts the soft start lasts, unless a 429
+	// comes first: each of them that had to wait for the limiter waits a
+	// random part, up to softJitter, of one interval more. The start of a
+	// fleet is when its tills meet the limit together and estimate their
+	// shares (see share); a till that keeps the exact rhythm of the
+	// server's bucket is refused last and overestimates its share. Tills
+	// started together meet nginx's burst of 10 within 20 starts. They
+	// are counted as starts, not answers: the server sees starts, and at
+	// 1 s answer time a count of answers jittered ten starts more (about
+	// 0.3 s of a lone till's drain). Only a start that had to wait for
+	// the limiter is jittered: a till at a cashier's pace finds its token
+	// ready and keeps its answer time; but every start counts, or such a
+	// till's soft start would last until 20 of its starts had waited
+	// (a new card's second request, say), each paying the jitter. It
 	// costs a till alone with a backlog about half a second of requests.
 	softStarts = 20
 	softJitter = 0.6
@@ -119,7 +122,7 @@ type aimd struct {
 	cut            time.Time // the last cut; zero before the first 429
 	grown          time.Time // when the rate last grew
 	taken          int       // answers other than 429 since the last cut (or the start)
-	softened       int       // starts jittered by the soft start (see softStarts)
+	started        int       // starts so far, counted up to softStarts
 	back           float64   // grow fast up to this rate (see throttled); 0: no
 	share0         float64   // the rate the first 429 of this episode cut to (see growth)
 }
@@ -149,8 +152,11 @@ func (a *aimd) share(taken int, r float64) float64 {
 }
 
 // soft reports whether a paced start is in the soft start: before the
-// first 429 and the first softStarts jittered starts.
-func (a *aimd) soft() bool { return a.cut.IsZero() && a.softened < softStarts }
+// first 429 and within the first softStarts starts.
+func (a *aimd) soft() bool { return a.cut.IsZero() && a.started < softStarts }
+
+// start counts a start for the soft start.
+func (a *aimd) start() { a.started = min(a.started+1, softStarts) }
 
 // quiet reports whether no 429 came for quietSpan before now (or ever):
 // the next 429 is a first, and the last episode is over.

@@ -148,8 +148,8 @@ func TestAIMD_Climbs(t *testing.T) {
 	}
 }
 
-// The soft start ends with softStarts jittered starts or a 429; answers
-// do not count (at a long answer time few have come).
+// The soft start ends with softStarts starts or a 429; answers do not
+// count (at a long answer time few have come).
 func TestAIMD_Soft(t *testing.T) {
 	a := newAIMD(10)
 	if !a.soft() {
@@ -158,12 +158,14 @@ func TestAIMD_Soft(t *testing.T) {
 	for range 2 * softStarts {
 		a.answered(at(0))
 	}
-	a.softened = softStarts - 1
-	if !a.soft() {
-		t.Errorf("soft after %d jittered starts = false; want true", softStarts-1)
+	for range softStarts - 1 {
+		a.start()
 	}
-	if a.softened++; a.soft() {
-		t.Errorf("soft after %d jittered starts = true; want false", softStarts)
+	if !a.soft() {
+		t.Errorf("soft after %d starts = false; want true", softStarts-1)
+	}
+	if a.start(); a.soft() {
+		t.Errorf("soft after %d starts = true; want false", softStarts)
 	}
 	b := newAIMD(10)
 	b.throttled(at(0.5), 10)
@@ -318,6 +320,21 @@ func TestWait_SoftStart(t *testing.T) {
 		}
 		if d := time.Since(before); d != 0 {
 			t.Errorf("an idle till's start waited %v; want no wait", d)
+		}
+		// A till at a cashier's pace: its starts end the soft start too,
+		// though none waited; the next that waits is not jittered.
+		for range softStarts - 1 {
+			time.Sleep(time.Second)
+			if _, err := c.waitSent(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before = time.Now()
+		if _, err := c.waitSent(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(before); d != c.starts.gap {
+			t.Errorf("a start right after the %dth waited %v; want the gap %v, no jitter", softStarts, d, c.starts.gap)
 		}
 	})
 }

@@ -159,7 +159,6 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			// that tills started together do not keep one rhythm (see
 			// softStarts).
 			jittered = true
-			c.adapt.softened++
 			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / float64(c.lim.Limit()))
 			c.mu.Unlock()
 			// Slept even if 0: below is the limiter, and this start
@@ -171,6 +170,9 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 		case token:
 			if d = c.starts.delay(now); d == 0 {
 				seq := c.starts.add(now)
+				if c.adapt != nil {
+					c.adapt.start()
+				}
 				c.mu.Unlock()
 				return seq, nil
 			}
