@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// HandoverFile is the name a process keeps its Handover under in its state
+// directory (see SaveHandover and TakeHandover).
+const HandoverFile = "api-handover.json"
+
 // Handover is what a Client leaves for the next Client of the same till
 // and key, as Client.Handover returns it when the Client has stopped
 // sending: when its most recent requests reached the wire.

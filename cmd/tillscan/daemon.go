@@ -264,7 +264,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 
 // handoverPath is where a stopping daemon leaves its client's Handover
 // for the next start.
-func (d *daemon) handoverPath() string { return filepath.Join(d.cfg.StateDir, "api-handover.json") }
+func (d *daemon) handoverPath() string { return filepath.Join(d.cfg.StateDir, apiclient.HandoverFile) }
 
 // listenSocket makes the operator socket. Without it the till still takes
 // and sends scans, so a failure is a problem to show, not a reason to stop.

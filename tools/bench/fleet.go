@@ -73,7 +73,7 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	// small machine are up one after another over a second or so: a
 	// staggered start that separate tills of a chain do not share.
 	for _, t := range ts {
-		if err := os.Remove(filepath.Join(t.dir, "state", "api-handover.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(t.dir, "state", apiclient.HandoverFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fleetResult{}, err
 		}
 	}
