@@ -36,11 +36,7 @@ package apiclient
 // model of nginx limit_req and tills on synctest's clock) and were checked
 // with real daemons through nginx (go run ./tools/bench -only fleet).
 
-import (
-	"time"
-
-	"golang.org/x/time/rate"
-)
+import "time"
 
 const (
 	// aimdBeta is the share of the send rate kept after a 429.
@@ -240,12 +236,12 @@ func clamp(v, lo, hi float64) float64 { return max(lo, min(v, hi)) }
 // It returns the rate in use. c.mu must be held.
 func (c *Client) adaptThrottledLocked(now time.Time, seq uint64) float64 {
 	if c.adapt == nil {
-		return float64(c.lim.Limit())
+		return c.pace
 	}
 	if seq > c.cutSeq {
 		r := c.adapt.throttled(now, c.starts.rate(now))
 		c.cutSeq = c.starts.last
-		c.lim.SetLimitAt(now, rate.Limit(r))
+		c.setPaceLocked(now, r)
 		c.log.Info().Float64("rate", r).Msg("rate limited (429): sending slower for a while")
 	}
 	return c.adapt.rate
@@ -258,7 +254,7 @@ func (c *Client) adaptAnsweredLocked(now time.Time) {
 		return
 	}
 	if before := c.adapt.rate; c.adapt.answered(now) != before {
-		c.lim.SetLimitAt(now, rate.Limit(c.adapt.rate))
+		c.setPaceLocked(now, c.adapt.rate)
 	}
 }
 

@@ -171,6 +171,8 @@ type Client struct {
 	starts      *window        // recent request starts (see wait)
 	adapt       *aimd          // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
+	pace        float64        // the rate starts are paced at, on average: lim's limit is pace/spread
+	spread      float64        // this interval's length over the paced one (see spreadLocked)
 	jitter      func() float64 // uniform in [0, 1): the pause after a 429 (see rateLimited)
 	// turn is held by the one goroutine inside wait, the only one that
 	// holds a token: it keeps the token through a 429's pause. Goroutines
@@ -222,6 +224,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if c.lim.Burst() == 1 {
 		c.starts.gap = c.starts.interval()
 	}
+	c.pace, c.spread = paced, 1
 	c.jitter = rand.Float64
 	c.turn = make(chan struct{}, 1)
 	if cfg.Shared != nil {
@@ -280,8 +283,11 @@ func (c *Client) Format(f fmt.State, verb rune) {
 		fmt.Fprint(f, "apiclient.Client(nil)")
 		return
 	}
+	c.mu.Lock()
+	pace := c.pace
+	c.mu.Unlock()
 	fmt.Fprintf(f, "apiclient.Client{BaseURL: %q, APIKey: %s, RateLimit: %v, Paced: %.3g/s, Burst: %d}",
-		c.base, redacted, c.rateLimit, float64(c.lim.Limit()), c.lim.Burst())
+		c.base, redacted, c.rateLimit, pace, c.lim.Burst())
 }
 
 // String describes the Client without its key.

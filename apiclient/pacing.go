@@ -159,7 +159,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			// that tills started together do not keep one rhythm (see
 			// softStarts).
 			jittered = true
-			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / float64(c.lim.Limit()))
+			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / c.pace)
 			c.mu.Unlock()
 			// Slept even if 0: below is the limiter, and this start
 			// holds its token.
@@ -173,6 +173,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				if c.adapt != nil {
 					c.adapt.start()
 				}
+				c.spreadLocked(now)
 				c.mu.Unlock()
 				return seq, nil
 			}
