@@ -167,33 +167,7 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	} else if n > 0 {
 		cacheLog.Info().Int("cards", n).Msg("the old card cache cards.json was imported into the queue file and renamed cards.json.imported")
 	}
-	var shared apiclient.SharedLimiter
-	if url := cfg.API.SharedLimiter; url != "" {
-		// The whole key's limit, less the client's headroom for the time
-		// between Redis's decision and the request reaching the API.
-		d.shared, err = redislimit.New(url, cfg.API.RateLimit*(1-apiclient.DefaultHeadroom))
-		if err != nil {
-			return nil, fmt.Errorf("api.shared_limiter: %w", err)
-		}
-		shared = d.shared
-	}
-	// What the last process's client left: a clean stop lets the first
-	// request go at once instead of a second later.
-	handover, err := apiclient.TakeHandover(d.handoverPath())
-	if err != nil {
-		d.log.Warn().Err(err).Msg("the last process's record of its API requests is unusable: the first request waits about a second")
-	}
-	d.api, err = apiclient.New(apiclient.Config{
-		BaseURL:   cfg.API.BaseURL,
-		APIKey:    opt.APIKey,
-		RateLimit: cfg.API.RateLimit,
-		Timeout:   cfg.API.Timeout,
-		Adaptive:  cfg.API.AdaptiveOn(),
-		Shared:    shared,
-		Handover:  handover,
-		Observer:  d.metrics,
-	}, d.log.With().Str("component", "api").Logger())
-	if err != nil {
+	if err := d.newAPIClient(opt.APIKey); err != nil {
 		return nil, err
 	}
 	rules, err := buildRules(cfg)
@@ -261,10 +235,6 @@ func newDaemon(cfg *config.Config, opt daemonOptions) (*daemon, error) {
 	ok = true
 	return d, nil
 }
-
-// handoverPath is where a stopping daemon leaves its client's Handover
-// for the next start.
-func (d *daemon) handoverPath() string { return filepath.Join(d.cfg.StateDir, apiclient.HandoverFile) }
 
 // listenSocket makes the operator socket. Without it the till still takes
 // and sends scans, so a failure is a problem to show, not a reason to stop.
@@ -362,11 +332,7 @@ func (d *daemon) run(ctx context.Context) error {
 		sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
 	}
 	wg.Wait()
-	// Nothing sends any more: the next process need not wait for what
-	// this one sent long ago.
-	if err := apiclient.SaveHandover(d.handoverPath(), d.api.Handover()); err != nil {
-		d.log.Warn().Err(err).Msg("could not record this process's last API requests: the next start waits about a second before its first request")
-	}
+	d.saveHandover()
 	evStop()
 	evWG.Wait()
 	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
