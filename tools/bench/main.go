@@ -52,7 +52,7 @@ type options struct {
 
 var (
 	scenarios    = []string{"drain", "applied", "fleet", "saved", "idle"}
-	fleetDrivers = []string{"daemon-fixed", "daemon-adaptive", "daemon-shared", "fixed", "adaptive", "shared"}
+	fleetDrivers = []string{"daemon-fixed", "daemon-adaptive", "daemon-adaptive-clean", "daemon-shared", "fixed", "adaptive", "shared"}
 )
 
 func parseFlags(args []string) (options, error) {
@@ -66,7 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.scans, "scans", 0, "scans queued per drain (default 100, -full 2000)")
 	fs.StringVar(&lat, "latencies", "0,100ms,300ms,1s", "API answer times for the drains and scan → applied")
 	fs.StringVar(&tills, "tills", "", "fleet sizes (default 2,5; -full 2,5,10)")
-	fs.StringVar(&drivers, "drivers", "daemon-fixed,daemon-adaptive,daemon-shared", "fleet drivers: daemon-fixed, daemon-adaptive, daemon-shared (the real binary with api.adaptive false, true, and with api.shared_limiter); fixed, adaptive, shared (in-process apiclient.Clients)")
+	fs.StringVar(&drivers, "drivers", "daemon-fixed,daemon-adaptive,daemon-adaptive-clean,daemon-shared", "fleet drivers: daemon-fixed, daemon-adaptive, daemon-shared (the real binary with api.adaptive false, true, and with api.shared_limiter, started as after a power cut); daemon-adaptive-clean (api.adaptive true, started after a clean stop: staggered, behind the token bucket only); fixed, adaptive, shared (in-process apiclient.Clients)")
 	fs.StringVar(&bursts, "bursts", "10,0", "nginx bursts for the fleets (0: strict spacing; n: burst=n nodelay)")
 	fs.DurationVar(&o.window, "window", 0, "how long each fleet runs (default 15s, -full 60s)")
 	fs.IntVar(&o.repeat, "repeat", 0, "runs of each daemon-adaptive fleet behind a token bucket, whose worst till scatters from run to run (default 1, -full 3)")
@@ -184,7 +184,7 @@ func run(ctx context.Context, o options, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 	r := &rig{dir: dir}
-	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && (o.drivers["daemon-fixed"] || o.drivers["daemon-adaptive"] || o.drivers["daemon-shared"]) {
+	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && (o.drivers["daemon-fixed"] || o.drivers["daemon-adaptive"] || o.drivers["daemon-adaptive-clean"] || o.drivers["daemon-shared"]) {
 		if r.bin, err = buildDaemon(ctx, dir); err != nil {
 			return err
 		}
@@ -228,8 +228,8 @@ func run(ctx context.Context, o options, args []string) error {
 		defer redis.stop()
 		for _, n := range o.tills {
 			for _, burst := range o.bursts {
-				for _, driver := range []string{"daemon-fixed", "daemon-adaptive", "daemon-shared"} {
-					if !o.drivers[driver] {
+				for _, driver := range []string{"daemon-fixed", "daemon-adaptive", "daemon-adaptive-clean", "daemon-shared"} {
+					if !o.drivers[driver] || driver == "daemon-adaptive-clean" && burst == 0 {
 						continue
 					}
 					runs := 1
