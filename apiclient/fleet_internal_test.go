@@ -121,11 +121,11 @@ type fleetFigures struct {
 // with a backlog does. They start as after a power cut: with no handover
 // each waits a second from the fleet's start, so the goroutines' offsets
 // (up to 300 ms) vanish and the tills meet the limit together. With
-// -fleet.stagger they start after a clean stop instead, each sending as
+// stagger (the tests' -fleet.stagger) they start after a clean stop instead, each sending as
 // soon as its offset (up to that span) has passed, as the daemons of
 // tools/bench's daemon-adaptive-clean fleet do: at 550 ms the worst of ten
 // tills gets about half its share, as the real ones did.
-func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64, window time.Duration) fleetFigures {
+func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64, window, stagger time.Duration) fleetFigures {
 	t.Helper()
 	var l *limitReq
 	synctest.Test(t, func(t *testing.T) {
@@ -138,8 +138,8 @@ func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64
 		clients := make([]*Client, tills)
 		spread := 300 * time.Millisecond
 		var handover *Handover
-		if *fleetStagger > 0 {
-			spread, handover = *fleetStagger, &Handover{}
+		if stagger > 0 {
+			spread, handover = stagger, &Handover{}
 		}
 		for i := range clients {
 			tr := tillTransport{l: l, api: api, till: i, jitter: rand.New(rand.NewPCG(seed, uint64(i))).Float64}
@@ -245,7 +245,7 @@ func TestFleet_SharesOneKey(t *testing.T) {
 			var together, refused, worst float64
 			n := float64(*fleetSeeds)
 			for seed := range uint64(*fleetSeeds) {
-				f := simulateFleet(t, seed, tt.tills, 4, 10, *fleetWindow)
+				f := simulateFleet(t, seed, tt.tills, 4, 10, *fleetWindow, *fleetStagger)
 				t.Logf("seed %d: together %.1f %%, worst till %.0f %%, 429s %.1f %%, taken %v",
 					seed, 100*f.together, 100*f.worst, 100*f.refused, f.taken)
 				together += f.together / n
@@ -258,5 +258,27 @@ func TestFleet_SharesOneKey(t *testing.T) {
 					together, refused, worst, tt.minTogether, tt.maxRefused, tt.minWorstMean)
 			}
 		})
+	}
+}
+
+// Tills that start one after another (after a clean stop each, up to
+// 550 ms apart, as ten daemons come up on a small machine) meet a key the
+// first have taken: the late ones' first answers are 429s, their share
+// estimates small, and they stay low for the minute (docs/api.md). This
+// is the adaptive rate's known weakness, not a target: the bounds keep a
+// change from making it worse. Over 16 runs the model gives ten tills'
+// worst 45–57 % of its share (mean 50 %) and 4.9 % 429s.
+func TestFleet_StaggeredStart(t *testing.T) {
+	var refused, worst float64
+	n := float64(*fleetSeeds)
+	for seed := range uint64(*fleetSeeds) {
+		f := simulateFleet(t, seed, 10, 4, 10, *fleetWindow, 550*time.Millisecond)
+		t.Logf("seed %d: together %.1f %%, worst till %.0f %%, 429s %.1f %%, taken %v", seed, 100*f.together, 100*f.worst, 100*f.refused, f.taken)
+		refused += f.refused / n
+		worst += f.worst / n
+	}
+	t.Logf("mean: worst till %.0f %%, 429s %.1f %%", 100*worst, 100*refused)
+	if worst < 0.45 || refused > 0.06 {
+		t.Errorf("worst till %.3f, 429s %.3f; want ≥ 0.45, ≤ 0.06", worst, refused)
 	}
 }
