@@ -107,6 +107,34 @@ func (tt tillTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
+// tillClient is till's Client on the key behind l, with cfg's settings
+// and random draws (its network's and its own jitter) from seed.
+func tillClient(t *testing.T, l *limitReq, api http.Handler, till int, seed uint64, cfg Config) *Client {
+	t.Helper()
+	tr := tillTransport{l: l, api: api, till: till, jitter: rand.New(rand.NewPCG(seed, uint64(till))).Float64}
+	cfg.BaseURL = "http://till" + strconv.Itoa(till) + ".invalid/api/v2"
+	cfg.APIKey = sandbox.DemoAPIKey
+	cfg.HTTPClient = &http.Client{Transport: tr}
+	c, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.jitter = rand.New(rand.NewPCG(seed, uint64(till)+1000)).Float64
+	return c
+}
+
+// backlog asks for cards without pause until ctx ends, as a worker with a
+// backlog does.
+func backlog(ctx context.Context, c *Client) {
+	for ctx.Err() == nil {
+		if _, err := c.GetCard(ctx, sandbox.DemoStampCard); err != nil {
+			// A call may fail at once (a pause past the deadline): the
+			// fake clock must move on.
+			sleep(ctx, 10*time.Millisecond)
+		}
+	}
+}
+
 // fleetFigures are the bench's figures for one simulated fleet.
 type fleetFigures struct {
 	together float64 // requests taken per second over the limit
@@ -142,19 +170,7 @@ func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64
 			spread, handover = stagger, &Handover{}
 		}
 		for i := range clients {
-			tr := tillTransport{l: l, api: api, till: i, jitter: rand.New(rand.NewPCG(seed, uint64(i))).Float64}
-			c, err := New(Config{
-				BaseURL:    "http://till" + strconv.Itoa(i) + ".invalid/api/v2",
-				APIKey:     sandbox.DemoAPIKey,
-				Adaptive:   true,
-				HTTPClient: &http.Client{Transport: tr},
-				Handover:   handover,
-			}, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.jitter = rand.New(rand.NewPCG(seed, uint64(i)+1000)).Float64
-			clients[i] = c
+			clients[i] = tillClient(t, l, api, i, seed, Config{Adaptive: true, Handover: handover})
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), window)
 		defer cancel()
@@ -164,13 +180,7 @@ func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64
 			for range inFlight {
 				wg.Go(func() {
 					sleep(ctx, offset)
-					for ctx.Err() == nil {
-						if _, err := c.GetCard(ctx, sandbox.DemoStampCard); err != nil {
-							// A call may fail at once (a pause past the
-							// deadline): the fake clock must move on.
-							sleep(ctx, 10*time.Millisecond)
-						}
-					}
+					backlog(ctx, c)
 				})
 			}
 		}

@@ -18,10 +18,11 @@ import (
 // after another's, again and again. Five Clients paced at 2.05/s through
 // the model of nginx limit_req (10/s, burst 10) for ten minutes: all 173
 // refusals fell on one till, the others heard none; with the spread each
-// had 21–42 (TestSpread_SharesTheRefusals). Adaptive tills share a key on
-// the premise that the key refuses each in proportion to what it sends
-// (see adaptive.go); a phase-locked key cut one till again and again and
-// told the others nothing. Measured with real daemons through nginx (go
+// had 21–46 over eleven runs (TestSpread_SharesTheRefusals; goroutines on
+// the fake clock interleave differently from run to run). Adaptive tills
+// share a key on the premise that the key refuses each in proportion to
+// what it sends (see adaptive.go); a phase-locked key cut one till again
+// and again and told the others nothing. Measured with real daemons through nginx (go
 // run ./tools/bench -only fleet -drivers daemon-adaptive -tills 2 -bursts
 // 10 -window 60s -repeat 4), the worse of two tills: 95, 98, 99 and 98 %
 // of its share, against 73, 43 and 96 % in the last full bench. In the

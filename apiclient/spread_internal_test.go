@@ -4,14 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/tillscan/tillscan/apiclient/sandbox"
 )
@@ -93,25 +89,10 @@ func TestSpread_SharesTheRefusals(t *testing.T) {
 		defer cancel()
 		var wg sync.WaitGroup
 		for i := range tills {
-			tr := tillTransport{l: l, api: api, till: i, jitter: rand.New(rand.NewPCG(7, uint64(i))).Float64}
-			c, err := New(Config{
-				BaseURL:    "http://till" + strconv.Itoa(i) + ".invalid/api/v2",
-				APIKey:     sandbox.DemoAPIKey,
-				Headroom:   1 - 0.205,
-				Tries:      1,
-				HTTPClient: &http.Client{Transport: tr},
-			}, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.jitter = rand.New(rand.NewPCG(7, uint64(i)+1000)).Float64
+			c := tillClient(t, l, api, i, 7, Config{Headroom: 1 - 0.205, Tries: 1})
 			wg.Go(func() {
 				sleep(ctx, time.Duration(i)*37*time.Millisecond)
-				for ctx.Err() == nil {
-					if _, err := c.GetCard(ctx, sandbox.DemoStampCard); err != nil {
-						sleep(ctx, 10*time.Millisecond)
-					}
-				}
+				backlog(ctx, c)
 			})
 		}
 		wg.Wait()
