@@ -176,3 +176,28 @@ func TestWorker_InFlight(t *testing.T) {
 		})
 	})
 }
+
+// A failed look-up holds the worker from its failure, not from the
+// request's start: a dead network can take longer to say so than the
+// first backoff step (1–2 s) lasts.
+func TestWorker_LookupBackoffCountsFromTheFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, rigOpts{cfg: WorkerConfig{Idle: time.Hour}, clock: time.Now}, pendingJob("J1", stampCard))
+		const latency = 3 * time.Second
+		failed := make(chan time.Time, 10)
+		r.net.hook = func(*http.Request) { time.Sleep(latency); failed <- time.Now() }
+		r.net.down.Store(true)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.w.Run(ctx) }()
+		at := <-failed
+		synctest.Wait()
+		if d := r.w.Status().RetryAt.Sub(at); d < time.Second || d > 2*time.Second {
+			t.Errorf("the worker holds until %v after the look-up failed; want the first backoff step (1s–2s)", d)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run() = %v", err)
+		}
+	})
+}

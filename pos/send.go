@@ -20,7 +20,9 @@ func (w *Worker) send(ctx context.Context, job queue.Job, now time.Time) error {
 	r := w.rules()
 	card, err := w.lookup(ctx, job, r)
 	if err != nil {
-		return w.lookupFailed(ctx, job, err, now)
+		// Its own time: a backoff counts from the failure, and a dead
+		// network can take a while to say so.
+		return w.lookupFailed(ctx, job, err, w.now())
 	}
 	mech, declared := r.Mechanics[card.TemplateID]
 	if !declared {
