@@ -25,7 +25,8 @@ import (
 // and again and told the others nothing. Measured with real daemons through nginx (go
 // run ./tools/bench -only fleet -drivers daemon-adaptive -tills 2 -bursts
 // 10 -window 60s -repeat 4), the worse of two tills: 95, 98, 99 and 98 %
-// of its share, against 73, 43 and 96 % in the last full bench. In the
+// of its share, against 73, 43 and 96 % in the -full bench at 057c825
+// (93, 96 and 93 % in the one at b706863, with the spread). In the
 // fleet simulation (32 runs) the five lowest of two tills rose from 36,
 // 43, 43, 44 and 55 % to 37, 54, 55, 55 and 70 %; five and ten tills,
 // whose scatter comes from their first cut (see share), stayed as they
