@@ -236,12 +236,12 @@ func clamp(v, lo, hi float64) float64 { return max(lo, min(v, hi)) }
 // It returns the rate in use. c.mu must be held.
 func (c *Client) adaptThrottledLocked(now time.Time, seq uint64) float64 {
 	if c.adapt == nil {
-		return c.pace
+		return c.paced
 	}
 	if seq > c.cutSeq {
 		r := c.adapt.throttled(now, c.starts.rate(now))
 		c.cutSeq = c.starts.last
-		c.setPaceLocked(now, r)
+		c.repaceLocked(now)
 		c.log.Info().Float64("rate", r).Msg("rate limited (429): sending slower for a while")
 	}
 	return c.adapt.rate
@@ -254,7 +254,7 @@ func (c *Client) adaptAnsweredLocked(now time.Time) {
 		return
 	}
 	if before := c.adapt.rate; c.adapt.answered(now) != before {
-		c.setPaceLocked(now, c.adapt.rate)
+		c.repaceLocked(now)
 	}
 }
 

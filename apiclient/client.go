@@ -171,7 +171,7 @@ type Client struct {
 	starts      *window        // recent request starts (see wait)
 	adapt       *aimd          // the adaptive rate; nil unless Config.Adaptive
 	cutSeq      uint64         // the last start seq before the adaptive rate's last cut
-	pace        float64        // the rate starts are paced at, on average: lim's limit is pace/spread
+	paced       float64        // the configured pace: RateLimit less the headroom (see paceLocked)
 	spread      float64        // this interval's length over the paced one (see spreadLocked)
 	jitter      func() float64 // uniform in [0, 1): the pause after a 429 (see rateLimited)
 	// turn is held by the one goroutine inside wait, the only one that
@@ -224,7 +224,7 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if c.lim.Burst() == 1 {
 		c.starts.gap = c.starts.interval()
 	}
-	c.pace, c.spread = paced, 1
+	c.paced, c.spread = paced, 1
 	c.jitter = rand.Float64
 	c.turn = make(chan struct{}, 1)
 	if cfg.Shared != nil {
@@ -284,7 +284,7 @@ func (c *Client) Format(f fmt.State, verb rune) {
 		return
 	}
 	c.mu.Lock()
-	pace := c.pace
+	pace := c.paceLocked()
 	c.mu.Unlock()
 	fmt.Fprintf(f, "apiclient.Client{BaseURL: %q, APIKey: %s, RateLimit: %v, Paced: %.3g/s, Burst: %d}",
 		c.base, redacted, c.rateLimit, pace, c.lim.Burst())

@@ -159,7 +159,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			// that tills started together do not keep one rhythm (see
 			// softStarts).
 			jittered = true
-			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / c.pace)
+			d = time.Duration(c.jitter() * softJitter * float64(time.Second) / c.paceLocked())
 			c.mu.Unlock()
 			// Slept even if 0: below is the limiter, and this start
 			// holds its token.

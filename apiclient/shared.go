@@ -20,9 +20,8 @@ type SharedLimiter interface {
 	// Reserve asks to start one request of the key identified by keyID
 	// now. It returns 0 if the request may start (the start is counted),
 	// else how long to wait before asking again, counted from the call
-	// (nothing counted). An
-	// error means the limiter could not decide: the Client then paces by
-	// itself.
+	// (nothing counted). An error means the limiter could not decide: the
+	// Client then paces by itself.
 	Reserve(ctx context.Context, keyID string) (time.Duration, error)
 }
 

@@ -36,11 +36,19 @@ import (
 // its pace exactly (see spreadLocked).
 const spreadJitter = 0.3
 
-// setPaceLocked sets the rate starts are paced at, keeping the current
-// interval's spread. c.mu must be held.
-func (c *Client) setPaceLocked(now time.Time, r float64) {
-	c.pace = r
-	c.lim.SetLimitAt(now, rate.Limit(r/c.spread))
+// paceLocked is the rate starts are paced at, on average: the adaptive
+// rate, or the configured pace. c.mu must be held.
+func (c *Client) paceLocked() float64 {
+	if c.adapt != nil {
+		return c.adapt.rate
+	}
+	return c.paced
+}
+
+// repaceLocked sets the limiter to the pace, keeping the current
+// interval's spread: after the adaptive rate changed. c.mu must be held.
+func (c *Client) repaceLocked(now time.Time) {
+	c.lim.SetLimitAt(now, rate.Limit(c.paceLocked()/c.spread))
 }
 
 // spreadLocked draws the length of the interval after a start at now (see
@@ -49,10 +57,11 @@ func (c *Client) spreadLocked(now time.Time) {
 	// The shortest interval drawn leaves gapMargin over the gap for a
 	// late write, or the gap would move the start and slow the pace.
 	shortest := c.starts.interval().Seconds() * (1 + gapMargin)
-	j := clamp(2*(1-c.pace*shortest), 0, spreadJitter)
+	pace := c.paceLocked()
+	j := clamp(2*(1-pace*shortest), 0, spreadJitter)
 	if j == 0 && c.spread == 1 {
 		return
 	}
 	c.spread = 1 - j/2 + j*c.jitter()
-	c.lim.SetLimitAt(now, rate.Limit(c.pace/c.spread))
+	c.lim.SetLimitAt(now, rate.Limit(pace/c.spread))
 }

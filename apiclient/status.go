@@ -43,5 +43,5 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Status{Refused: c.refused, RefusedSince: c.refusedAt, PausedUntil: c.pausedUntil, PausedBy: c.pausedBy,
-		Rate: c.pace, RateLimit: c.rateLimit, Shared: c.sharedState, SharedErr: c.sharedErr}
+		Rate: c.paceLocked(), RateLimit: c.rateLimit, Shared: c.sharedState, SharedErr: c.sharedErr}
 }
