@@ -75,12 +75,11 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	// sends as soon as it is up; ten daemons starting on this small
 	// machine are up one after another over half a second or so, and the
 	// last come to a key the first have taken.
-	for _, t := range ts {
-		if driver == "daemon-adaptive-clean" {
-			break
-		}
-		if err := os.Remove(filepath.Join(t.dir, "state", apiclient.HandoverFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fleetResult{}, err
+	if driver != "daemon-adaptive-clean" {
+		for _, t := range ts {
+			if err := os.Remove(filepath.Join(t.dir, "state", apiclient.HandoverFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fleetResult{}, err
+			}
 		}
 	}
 	errs := make([]error, tills)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,8 +52,10 @@ type options struct {
 }
 
 var (
-	scenarios    = []string{"drain", "applied", "fleet", "saved", "idle"}
-	fleetDrivers = []string{"daemon-fixed", "daemon-adaptive", "daemon-adaptive-clean", "daemon-shared", "fixed", "adaptive", "shared"}
+	scenarios = []string{"drain", "applied", "fleet", "saved", "idle"}
+	// daemonDrivers run the real binary (see fleetDaemons), in this order.
+	daemonDrivers = []string{"daemon-fixed", "daemon-adaptive", "daemon-adaptive-clean", "daemon-shared"}
+	fleetDrivers  = append(slices.Clone(daemonDrivers), "fixed", "adaptive", "shared")
 )
 
 func parseFlags(args []string) (options, error) {
@@ -184,7 +187,7 @@ func run(ctx context.Context, o options, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 	r := &rig{dir: dir}
-	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && (o.drivers["daemon-fixed"] || o.drivers["daemon-adaptive"] || o.drivers["daemon-adaptive-clean"] || o.drivers["daemon-shared"]) {
+	if o.runs("drain") || o.runs("applied") || o.runs("saved") || o.runs("idle") || o.runs("fleet") && slices.ContainsFunc(daemonDrivers, func(d string) bool { return o.drivers[d] }) {
 		if r.bin, err = buildDaemon(ctx, dir); err != nil {
 			return err
 		}
@@ -228,7 +231,7 @@ func run(ctx context.Context, o options, args []string) error {
 		defer redis.stop()
 		for _, n := range o.tills {
 			for _, burst := range o.bursts {
-				for _, driver := range []string{"daemon-fixed", "daemon-adaptive", "daemon-adaptive-clean", "daemon-shared"} {
+				for _, driver := range daemonDrivers {
 					if !o.drivers[driver] || driver == "daemon-adaptive-clean" && burst == 0 {
 						continue
 					}
