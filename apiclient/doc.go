@@ -22,11 +22,11 @@
 // Retry-After if the server sends one (capped), else for a full-jitter
 // backoff. With [Config.Adaptive] a 429 also lowers the Client's own rate,
 // which then grows back slowly (additive increase, multiplicative decrease;
-// see adaptive.go), for tills that share a key without seeing each other. Tills that can reach a common
-// coordinator pace every request start through a [SharedLimiter]
-// ([Config.Shared]; package apiclient/redislimit keeps one GCRA schedule
-// per key in Redis, named by a hash of the key, never the key): the
-// Client's own limiter stays the ceiling, and the fallback, adaptive, for
+// see adaptive.go), for tills that share a key without seeing each other.
+// Tills that can reach a common coordinator book every request start with a
+// [SharedLimiter] ([Config.Shared]; package apiclient/redislimit keeps one
+// GCRA schedule per key in Redis, named by a hash of the key, never the key):
+// the Client's own limiter stays the ceiling, and the fallback, adaptive, for
 // as long as the shared one cannot answer ([Status].Shared says which).
 // Consecutive starts are kept one interval apart, so a strict limiter
 // (one that refuses a request sooner than 1/rate after the last) is met

@@ -134,24 +134,22 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			continue
 		case token && !granted && c.starts.delay(now) == 0:
 			// Asked last: the shared schedule counts only starts this
-			// till is about to make. A wait it asks for keeps the token.
+			// till is about to make. The token is kept while the booked
+			// start comes (or until asking again).
 			c.mu.Unlock()
 			asked := time.Now()
-			if d = c.askShared(ctx); d == 0 {
-				granted = true
-			} else {
-				// The wait counts from when the question left, as the
-				// limiter decided then: counted from its answer, every
-				// till told to wait came back an answer's time late, and
-				// the till whose own limiter's turn came at the slot
-				// took it, slot after slot. Measured with 10 daemons
-				// through Redis: 45 % of slots went to the till of the
-				// slot before (one till 36 of 577 requests, another 73);
-				// counted from the question, 9.5 %, as chance gives.
-				d -= time.Since(asked)
-			}
-			if err := sleep(ctx, d); err != nil {
-				return 0, err
+			d, granted = c.askShared(ctx)
+			// The wait counts from when the question left, as the
+			// limiter decided then: counted from its answer, each start
+			// came an answer's time after its slot, and a till told to
+			// ask again came back late against one whose own limiter's
+			// turn came at the slot (measured with 10 daemons through
+			// Redis: 45 % of slots went to the till of the slot before;
+			// counted from the question, 9.5 %).
+			if d -= time.Since(asked); d > 0 {
+				if err := sleep(ctx, d); err != nil {
+					return 0, err
+				}
 			}
 			continue
 		case token && paced && !jittered && c.softLocked():

@@ -13,16 +13,23 @@ import (
 	"time"
 )
 
-// SharedLimiter decides when a request of a key may start, across every
-// Client of that key. The Client asks once per request start, after its
-// own limiter has granted it.
+// SharedLimiter keeps one schedule of request starts for a key, across
+// every Client of that key. The Client books one start at a time, after
+// its own limiter has granted it.
+//
+// A booking, not a yes or no: told "not now, ask again in d", every till
+// waiting for the key came back at the same instant and the slot went to
+// whichever question reached the coordinator first, a lottery that a
+// busy machine skews (ten daemons through Redis: one till got 65 % of
+// its share in a minute). Booked in the order they ask, tills with a
+// backlog take their turns round the fleet.
 type SharedLimiter interface {
-	// Reserve asks to start one request of the key identified by keyID
-	// now. It returns 0 if the request may start (the start is counted),
-	// else how long to wait before asking again, counted from the call
-	// (nothing counted). An error means the limiter could not decide: the
-	// Client then paces by itself.
-	Reserve(ctx context.Context, keyID string) (time.Duration, error)
+	// Reserve books the next free start of the key identified by keyID.
+	// It returns how long from the call until the booked start (0: now)
+	// and true; or, if the schedule is booked too far ahead, how long to
+	// wait before asking again and false (nothing booked). An error means
+	// the limiter could not decide: the Client then paces by itself.
+	Reserve(ctx context.Context, keyID string) (wait time.Duration, booked bool, err error)
 }
 
 // Bounds of the shared limiter's use. A decision must come quickly or it
@@ -50,24 +57,26 @@ const (
 	SharedUnreachable SharedState = "unreachable" // it failed: the Client paces by itself (adaptively)
 )
 
-// askShared asks the shared limiter for a start now and returns how long
-// to wait before asking again (0: go). A failure switches the Client to
-// its own pacing for sharedRetry and is logged once per change of state.
-func (c *Client) askShared(ctx context.Context) time.Duration {
+// askShared books a start with the shared limiter and returns how long
+// until it (booked), or until asking again (not booked). Without a
+// shared limiter, or while it has failed, every start is booked now. A
+// failure switches the Client to its own pacing for sharedRetry and is
+// logged once per change of state.
+func (c *Client) askShared(ctx context.Context) (time.Duration, bool) {
 	if c.shared == nil {
-		return 0
+		return 0, true
 	}
 	c.mu.Lock()
 	id, skip := c.keyID, time.Now().Before(c.sharedRetryAt)
 	c.mu.Unlock()
 	if skip {
-		return 0
+		return 0, true
 	}
 	actx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	d, err := c.shared.Reserve(actx, id)
+	d, booked, err := c.shared.Reserve(actx, id)
 	cancel()
 	if err != nil && ctx.Err() != nil {
-		return 0 // the caller gave up; the limiter is not to blame
+		return 0, true // the caller gave up; the limiter is not to blame
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,12 +88,12 @@ func (c *Client) askShared(ctx context.Context) time.Duration {
 			c.sharedState = SharedUnreachable
 			c.log.Warn().Err(err).Msg("shared rate limiter unreachable: this till paces its requests by itself (adaptive rate) until it answers again")
 		}
-		return 0
+		return 0, true
 	case c.sharedState != SharedOK:
 		if c.sharedState == SharedUnreachable {
 			c.log.Info().Msg("shared rate limiter reachable again: requests are paced across the tills again")
 		}
 		c.sharedState, c.sharedErr = SharedOK, nil
 	}
-	return d
+	return d, booked
 }

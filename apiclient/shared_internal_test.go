@@ -7,47 +7,69 @@ import (
 	"time"
 )
 
-// schedule is a SharedLimiter on synctest's clock: one start per
-// interval, decided when the question arrives, answered delay later (the
-// answer's way back).
+// schedule is a SharedLimiter on synctest's clock: it books one start per
+// interval, at most ahead of the question, decided when the question
+// arrives and answered delay later (the answer's way back).
 type schedule struct {
-	next            time.Time
-	interval, delay time.Duration
-	asks            []time.Time
+	next                   time.Time // the next free start
+	interval, ahead, delay time.Duration
+	asks                   []time.Time
 }
 
-func (s *schedule) Reserve(context.Context, string) (time.Duration, error) {
+func (s *schedule) Reserve(context.Context, string) (time.Duration, bool, error) {
 	now := time.Now()
 	s.asks = append(s.asks, now)
-	var d time.Duration
-	if now.Before(s.next) {
-		d = s.next.Sub(now)
-	} else {
-		s.next = now.Add(s.interval)
+	defer time.Sleep(s.delay)
+	at := s.next
+	if at.Before(now) {
+		at = now
 	}
-	time.Sleep(s.delay)
-	return d, nil
+	if at.Sub(now) > s.ahead {
+		return at.Add(-s.ahead).Sub(now), false, nil
+	}
+	s.next = at.Add(s.interval)
+	return at.Sub(now), true, nil
 }
 
-// A start the shared limiter deferred asks again when the limiter said,
-// counted from the question: not an answer's time late, which lost every
-// slot to a till whose own limiter's turn came at it.
+// A start waits for the shared limiter as it said, counted from the
+// question, not an answer's time late (which lost every slot to a till
+// whose own limiter's turn came at it): a booked start goes at its slot
+// without asking again; told the schedule is full, the till asks again
+// when told and then books.
 func TestWait_SharedWaitCountsFromTheQuestion(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Now()
-		s := &schedule{next: start.Add(300 * time.Millisecond), interval: 100 * time.Millisecond, delay: 5 * time.Millisecond}
-		c := testClient(t, Config{Shared: s, Handover: &Handover{Written: []time.Time{}}})
-		if _, err := c.waitSent(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		want := []time.Duration{0, 300 * time.Millisecond}
-		if len(s.asks) != len(want) {
-			t.Fatalf("asked at %v; want at %v after the start", s.asks, want)
-		}
-		for i, at := range s.asks {
-			if got := at.Sub(start); got != want[i] {
-				t.Errorf("ask %d came %v after the start; want %v", i, got, want[i])
-			}
-		}
-	})
+	tests := []struct {
+		name  string
+		ahead time.Duration // how far ahead the schedule books
+		asks  []time.Duration
+	}{
+		{"booked", time.Second, []time.Duration{0}},
+		{"full, then booked", 100 * time.Millisecond, []time.Duration{0, 200 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				s := &schedule{next: start.Add(300 * time.Millisecond), interval: 100 * time.Millisecond, ahead: tt.ahead, delay: 5 * time.Millisecond}
+				c := testClient(t, Config{Shared: s, Handover: &Handover{Written: []time.Time{}}})
+				// Bounded: a Client that asks again for every booking would
+				// book on and on.
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+				defer cancel()
+				if _, err := c.waitSent(ctx); err != nil {
+					t.Fatalf("no start within 2s: %v (asked at %v)", err, s.asks)
+				}
+				if got, want := time.Since(start), 300*time.Millisecond; got != want {
+					t.Errorf("the start came %v after the first question; want %v (the booked slot)", got, want)
+				}
+				if len(s.asks) != len(tt.asks) {
+					t.Fatalf("asked at %v; want at %v after the start", s.asks, tt.asks)
+				}
+				for i, at := range s.asks {
+					if got := at.Sub(start); got != tt.asks[i] {
+						t.Errorf("ask %d came %v after the start; want %v", i, got, tt.asks[i])
+					}
+				}
+			})
+		})
+	}
 }

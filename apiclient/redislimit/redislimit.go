@@ -2,8 +2,9 @@
 // schedule per API key in Redis (github.com/go-redis/redis_rate/v10, a
 // Lua script run atomically by Redis on Redis's clock), so every till
 // that reaches the same Redis shares the key's rate limit without
-// hand-splitting it. It owns the Redis connection and the limit's shape;
-// the fallback when Redis cannot answer belongs to apiclient.Client.
+// hand-splitting it: each till books its next start on the schedule and
+// the tills with a backlog take their turns. It owns the Redis
+// connection and the limit's shape; the fallback when Redis cannot answer belongs to apiclient.Client.
 package redislimit
 
 import (
@@ -32,6 +33,13 @@ const (
 	ioTimeout   = 250 * time.Millisecond
 )
 
+// bookAhead is how far ahead of now a start may be booked. Each till
+// holds one booking at a time, so the schedule is a queue of the tills
+// waiting for the key, in the order they asked; bookAhead of queue takes
+// about bookAhead × rate tills (29 at 9.7/s) before the rest are told to
+// ask again.
+const bookAhead = 3 * time.Second
+
 // New connects to the Redis at url ("redis://HOST:PORT/DB", see
 // redis.ParseURL) and paces every key at rate requests per second, with no
 // burst: starts are at least 1/rate apart on Redis's clock. Pass the key's
@@ -49,32 +57,43 @@ func New(url string, rate float64) (*Limiter, error) {
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	opts.MaxRetries = -1 // a failed decision falls back at once; a retry would only add delay
 	rdb := redis.NewClient(opts)
+	interval := time.Duration(float64(time.Second) / rate)
 	return &Limiter{
 		rdb: rdb,
 		lim: redis_rate.NewLimiter(rdb),
-		// One start per period: GCRA's emission interval is Period/Rate.
-		limit: redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Duration(float64(time.Second) / rate)},
+		// GCRA's emission interval is Period/Rate: one start per interval.
+		// Its burst is the booking's horizon (see Reserve): the starts
+		// themselves stay an interval apart.
+		limit: redis_rate.Limit{Rate: 1, Period: interval, Burst: 1 + int(bookAhead/interval)},
 	}, nil
 }
 
 // ErrNoKeyID is returned for an empty key id.
 var ErrNoKeyID = errors.New("redislimit: empty key id")
 
-// Reserve counts a start for keyID now if the schedule allows it and
-// returns 0, or returns how long until it will (counting nothing). keyID
-// names the key in Redis: pass a hash, never the key.
-func (l *Limiter) Reserve(ctx context.Context, keyID string) (time.Duration, error) {
+// Reserve books the next free start of keyID and returns how long from
+// now until it, or, if the schedule is booked bookAhead ahead, how long
+// until it is not (booking nothing). keyID names the key in Redis: pass a
+// hash, never the key.
+//
+// GCRA keeps the key's theoretical arrival time (TAT): the end of the
+// last booked interval. A request it allows books the interval that
+// starts at max(TAT, now) and moves TAT one interval on; redis_rate
+// reports the new TAT as ResetAfter, so the booked start is one interval
+// before it. Its burst admits a booking while that start is at most
+// burst − 1 intervals ahead.
+func (l *Limiter) Reserve(ctx context.Context, keyID string) (time.Duration, bool, error) {
 	if keyID == "" {
-		return 0, ErrNoKeyID
+		return 0, false, ErrNoKeyID
 	}
 	res, err := l.lim.Allow(ctx, "tillscan:"+keyID, l.limit)
 	if err != nil {
-		return 0, fmt.Errorf("redislimit: %w", err)
+		return 0, false, fmt.Errorf("redislimit: %w", err)
 	}
 	if res.Allowed > 0 {
-		return 0, nil
+		return max(res.ResetAfter-l.limit.Period, 0), true, nil
 	}
-	return max(res.RetryAfter, time.Millisecond), nil
+	return max(res.RetryAfter, time.Millisecond), false, nil
 }
 
 // Close closes the connections to Redis.

@@ -13,37 +13,44 @@ import (
 	"github.com/tillscan/tillscan/apiclient/redislimit/redistest"
 )
 
-// Two tills on one Redis share one schedule per key id: right after one
-// is granted a start, the other is told to wait, and another key id is
-// not affected.
-func TestReserve_OneScheduleAcrossTills(t *testing.T) {
+// Tills on one Redis book one schedule per key id, in the order they
+// ask: each booking is the next free start, one interval after the last;
+// once the schedule is booked bookAhead (3 s) ahead a till is told when
+// to ask again, booking nothing; another key id has its own schedule.
+func TestReserve_BooksInTheOrderAsked(t *testing.T) {
 	srv := redistest.Start(t)
-	// 0.5/s: an interval of 2 s, so the test's own pace cannot matter.
-	a, err := redislimit.New(srv.URL, 0.5)
+	// 1/s: an interval of 1 s, so the test's own pace cannot matter.
+	a, err := redislimit.New(srv.URL, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := redislimit.New(srv.URL, 0.5)
+	b, err := redislimit.New(srv.URL, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	ctx := t.Context()
-	if d, err := a.Reserve(ctx, "key1"); err != nil || d != 0 {
-		t.Fatalf("first Reserve = %v, %v; want 0 (granted)", d, err)
+	// Within slack of the booked second: the calls themselves take a
+	// little of Redis's time.
+	const slack = 500 * time.Millisecond
+	for i, l := range []*redislimit.Limiter{a, b, a, b} {
+		want := time.Duration(i) * time.Second
+		d, booked, err := l.Reserve(ctx, "key1")
+		if err != nil || !booked || d > want || d < want-slack {
+			t.Fatalf("booking %d = %v, %v, %v; want booked, %v ahead (less the calls' time)", i, d, booked, err, want)
+		}
 	}
-	d, err := b.Reserve(ctx, "key1")
-	if err != nil || d <= 0 || d > 2*time.Second {
-		t.Fatalf("the other till's Reserve = %v, %v; want a wait in (0, 2s]", d, err)
+	d, booked, err := a.Reserve(ctx, "key1")
+	if err != nil || booked || d > time.Second || d < time.Second-slack {
+		t.Errorf("booking with the schedule full = %v, %v, %v; want not booked, ask again in about 1s", d, booked, err)
 	}
-	if d, err := b.Reserve(ctx, "key2"); err != nil || d != 0 {
-		t.Errorf("Reserve of another key = %v, %v; want 0 (its own schedule)", d, err)
+	// Nothing was booked: the schedule still ends where it did.
+	if d2, booked, err := b.Reserve(ctx, "key1"); err != nil || booked || d2 > d {
+		t.Errorf("asking again at once = %v, %v, %v; want not booked, ask again in at most %v", d2, booked, err, d)
 	}
-	// A refusal counts nothing: the first till is refused for the same
-	// reason, not pushed further back.
-	if d2, err := a.Reserve(ctx, "key1"); err != nil || d2 <= 0 || d2 > d {
-		t.Errorf("Reserve after a refusal = %v, %v; want a wait in (0, %v]", d2, err, d)
+	if d, booked, err := b.Reserve(ctx, "key2"); err != nil || !booked || d != 0 {
+		t.Errorf("booking another key = %v, %v, %v; want booked now (its own schedule)", d, booked, err)
 	}
 	// Redis holds the key id it was given, nothing else.
 	rdb := redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(strings.TrimSuffix(srv.URL, "/0"), "redis://")})
@@ -66,13 +73,13 @@ func TestReserve_Errors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := l.Reserve(t.Context(), ""); !errors.Is(err, redislimit.ErrNoKeyID) {
+	if _, _, err := l.Reserve(t.Context(), ""); !errors.Is(err, redislimit.ErrNoKeyID) {
 		t.Errorf("Reserve(\"\") = %v; want ErrNoKeyID", err)
 	}
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if _, err := l.Reserve(ctx, "key"); err == nil || ctx.Err() != nil {
+	if _, _, err := l.Reserve(ctx, "key"); err == nil || ctx.Err() != nil {
 		t.Errorf("Reserve with Redis gone = %v (ctx %v); want an error before the context ends", err, ctx.Err())
 	}
 }
