@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ type limitReq struct {
 	taken   []int    // per till
 	refused []int    // per till
 	perSec  [][2]int // taken and refused in each second since start
+	tillSec [][]int  // taken per till in each second since start
 }
 
 func newLimitReq(rate, burst float64, tills int) *limitReq {
@@ -71,10 +73,12 @@ func (l *limitReq) admit(till int, now time.Time) bool {
 	sec := int(now.Sub(l.start) / time.Second)
 	for len(l.perSec) <= sec {
 		l.perSec = append(l.perSec, [2]int{})
+		l.tillSec = append(l.tillSec, make([]int, len(l.taken)))
 	}
 	if ok {
 		l.taken[till]++
 		l.perSec[sec][0]++
+		l.tillSec[sec][till]++
 	} else {
 		l.refused[till]++
 		l.perSec[sec][1]++
@@ -141,6 +145,7 @@ type fleetFigures struct {
 	worst    float64 // the lowest till's taken rate over its fair share (limit / tills)
 	refused  float64 // 429s over all requests
 	taken    []int
+	minutes  []float64 // worst, in each whole minute of the window
 }
 
 // simulateFleet runs tills adaptive Clients (the daemon's default) on one
@@ -198,8 +203,26 @@ func simulateFleet(t *testing.T, seed uint64, tills, inFlight int, burst float64
 		f.worst = min(f.worst, float64(l.taken[i])/fair)
 	}
 	f.together = float64(taken) / (window.Seconds() * l.rate)
+	f.minutes = l.worstPerMinute(int(window / time.Minute))
 	f.refused = float64(refused) / float64(max(taken+refused, 1))
 	return f
+}
+
+// worstPerMinute is, for each of the first n minutes, the lowest till's
+// taken rate over its fair share in that minute.
+func (l *limitReq) worstPerMinute(n int) []float64 {
+	fair := 60 * l.rate / float64(len(l.taken))
+	worst := make([]float64, n)
+	for m := range worst {
+		per := make([]int, len(l.taken))
+		for sec := m * 60; sec < min(len(l.tillSec), m*60+60); sec++ {
+			for i, k := range l.tillSec[sec] {
+				per[i] += k
+			}
+		}
+		worst[m] = float64(slices.Min(per)) / fair
+	}
+	return worst
 }
 
 // traceFleet logs, each second, what the limiter took and refused in the
@@ -256,8 +279,8 @@ func TestFleet_SharesOneKey(t *testing.T) {
 			n := float64(*fleetSeeds)
 			for seed := range uint64(*fleetSeeds) {
 				f := simulateFleet(t, seed, tt.tills, 4, 10, *fleetWindow, *fleetStagger)
-				t.Logf("seed %d: together %.1f %%, worst till %.0f %%, 429s %.1f %%, taken %v",
-					seed, 100*f.together, 100*f.worst, 100*f.refused, f.taken)
+				t.Logf("seed %d: together %.1f %%, worst till %.0f %% (per minute %.2f), 429s %.1f %%, taken %v",
+					seed, 100*f.together, 100*f.worst, f.minutes, 100*f.refused, f.taken)
 				together += f.together / n
 				refused += f.refused / n
 				worst += f.worst / n
