@@ -17,20 +17,20 @@ package apiclient
 // fleet, and estimates a share several times its fair one (measured with
 // real daemons through nginx: answers before the first 429 of 1, 1, 1, 1,
 // 1, 1, 1, 1, 2 and 11 in a fleet of ten; 10 and 12 in a fleet of two).
-// Only further 429s, which cost requests, can tell it otherwise. Three
+// Only further 429s, which cost requests, can tell it otherwise. Two
 // rules soften this: a Client's first paced starts are jittered (soft
 // start), so that no till holds the bucket's rhythm while the fleet meets
-// the limit; a till's growth is scaled by its estimated share, so that a
-// fleet of ten probes the key as fast as a fleet of two instead of five
-// times faster; and a 429 soon after a cut, while the fleet is still
-// over the limit, cuts a till in proportion to its rate, so that the one
-// that overestimated gives back most (see closeAnswers). In the
-// simulation (40 runs) the three took 10 tills from 6.9 % of requests
-// 429 to 4.2 % and the worst of them from 59 % of its share to 70 %, the
-// worst of 5 tills from 65 % to 70 %; the worse of 2 tills fell from 92 %
-// to 76 %. A fourth gave the pair back its share: a till sending more
-// than closeShare of the key keeps 90 % after a 429, not 80 (largeBeta;
-// 87 % in the simulation, 5 and 10 tills unchanged).
+// the limit; and a 429 soon after a cut, while the fleet is still over
+// the limit, cuts a till in proportion to its rate, so that the one that
+// overestimated gives back most (see closeAnswers). In the simulation (40
+// runs) the two, with a growth then scaled by the estimated share, took
+// 10 tills from 6.9 % of requests 429 to 4.2 % and the worst of them from
+// 59 % of its share to 70 %, the worst of 5 tills from 65 % to 70 %.
+//
+// What remains is slow: a fleet's shares converge over minutes (see
+// fleetIncrease), and within one minute a till's share swings with its
+// own cuts (see aimdBeta). Tills that must share a key evenly from the
+// first second need a coordinator: Config.Shared.
 //
 // The numbers come from the fleet simulation (fleet_internal_test.go: a
 // model of nginx limit_req and tills on synctest's clock) and were checked
@@ -39,19 +39,51 @@ package apiclient
 import "time"
 
 const (
-	// aimdBeta is the share of the send rate kept after a 429.
-	aimdBeta = 0.8
-	// largeBeta is the share kept by a till sending more than closeShare
-	// of the ceiling: alone, or one of two. Two tills' shares move only at
-	// their 429s, a few a minute, and a cut of 20 % hands a tenth of the
-	// key from one to the other; smaller steps scatter less. Measured with
-	// real daemons through nginx (go run ./tools/bench -only fleet -tills
-	// 2 -bursts 10), the worse of two tills over six 60 s runs each: 55–96
-	// % of its share at 0.8 (median 87), 85–100 % at 0.9 (median 98), 429s
-	// about 1 % both. In the fleet simulation (40 runs) 78 % against 87 %,
-	// with 5 and 10 tills unchanged (their tills send less).
-	largeBeta = 0.9
-	// aimdIncrease is how fast the rate grows back, (requests/s) per second.
+	// aimdBeta is the share of the send rate kept after a 429. A till's
+	// 429s come at random times, in proportion to its rate, so its rate
+	// is a saw about its share, and the depth of the cut sets how far
+	// the saw swings: about √((1−β)/4) of the share, 22 % at 0.8 and
+	// 16 % at 0.9, when the shares settle more slowly than a minute, as
+	// they do (see fleetIncrease). Over a minute the worst of ten tills
+	// is then about 1.5 swings under its share, 66 % at 0.8 and 75 % at
+	// 0.9. In the fleet simulation (24 runs of three minutes, every till
+	// growing by fleetIncrease) ten tills' worst in the second and third minutes got
+	// 65 and 63 % of its share at 0.8, 73 and 72 % at 0.9 (in the first,
+	// which the start decides, 70 % both), with 2.6 % of requests 429
+	// against 3.3 %; the worse of two 78–82 % against 87–89 %. Measured
+	// with real daemons through nginx (go run ./tools/bench -only fleet
+	// -tills 2 -bursts 10), the worse of two tills over six 60 s runs
+	// each: 55–96 % of its share at 0.8 (median 87), 85–100 % at 0.9
+	// (median 98), 429s about 1 % both.
+	aimdBeta = 0.9
+	// fleetIncrease is how fast the rate grows back after a 429,
+	// (requests/s) per second, the same for every till of a fleet: under
+	// equal growth the till that sends more, refused more often, gives
+	// back more, and the shares converge (Chiu and Jain). A growth that
+	// differed from till to till would settle them unequally: scaled by
+	// each till's first estimate of its share (see share), as it was,
+	// the tills that estimated least grew least and stayed there for as
+	// long as the fleet stayed at the limit (in the simulation the worst
+	// of ten stayed at 58–67 % of its share minute after minute, for ten
+	// minutes). Its size is the fleet's 429s against how fast shares
+	// settle: N tills at w = L/N each are refused a part fleetIncrease /
+	// ((1−β)·w²) of their requests at the balance (2 % for ten tills, 0.5
+	// % for five) and a share's distance from the balance halves in about
+	// w / (3·fleetIncrease) seconds (three minutes for ten tills): faster
+	// costs 429s the ten cannot afford.
+	fleetIncrease = 0.002
+	// aimdIncrease is the growth of a till whose first cut of the episode
+	// left it more than closeShare of the ceiling (alone, or one of two),
+	// and of every till once quietSpan passed without a 429 (the fleet
+	// has shrunk or gone quiet). A pair's shares move only at its few
+	// 429s, and a pair split unequally at its start stays so without a
+	// faster growth: at fleetIncrease the worse of two real daemons
+	// through nginx got 29, 40, 51, 87, 93 and 97 % of its share over six
+	// 60 s runs, against 93–99 % in seven at this growth. Two classes,
+	// not a growth scaled by the estimate: within a fleet every till
+	// grows alike. The till of ten that estimated a pair's share (see
+	// share) grows faster and settles at about twice the others', who
+	// lose a tenth of theirs.
 	aimdIncrease = 0.01
 	// recoverIncrease is the faster growth after a 429 that met a till
 	// sending alone at full speed (see throttled): back from the cut in
@@ -68,13 +100,6 @@ const (
 	// 429 (6.6 % at 1 s), and 1.5 s put the worse of 2 tills at 37 % of
 	// its share (92 % at 1 s).
 	firstBurst = time.Second
-	// growthShare is the estimated share, as a part of the ceiling, at and
-	// above which a till grows by the whole aimdIncrease; below it the
-	// increase shrinks in proportion, down to growthMin of it. Each of N
-	// tills estimates about 1/N, so the fleet's sum grows at about the
-	// same pace for any N.
-	growthShare = 0.5
-	growthMin   = 0.2
 	// softStarts is how many starts the soft start lasts, unless a 429
 	// comes first: each of them that had to wait for the limiter waits a
 	// random part, up to softJitter, of one interval more. The start of a
@@ -120,7 +145,7 @@ type aimd struct {
 	taken          int       // answers other than 429 since the last cut (or the start)
 	started        int       // starts so far, counted up to softStarts
 	back           float64   // grow fast up to this rate (see throttled); 0: no
-	share0         float64   // the rate the first 429 of this episode cut to (see growth)
+	large          bool      // the first cut of this episode left more than closeShare (see growth)
 }
 
 func newAIMD(ceiling float64) *aimd {
@@ -158,14 +183,15 @@ func (a *aimd) start() { a.started = min(a.started+1, softStarts) }
 // the next 429 is a first, and the last episode is over.
 func (a *aimd) quiet(now time.Time) bool { return a.cut.IsZero() || now.Sub(a.cut) >= quietSpan }
 
-// growth is the increase per second at now: aimdIncrease, scaled down for
-// a till whose first cut of this episode estimated a small share (see
-// growthShare). An episode ends quietSpan after its last 429.
+// growth is the increase per second at now: aimdIncrease for a till
+// alone or one of two (the first cut of the episode left it more than
+// closeShare of the ceiling) or once quietSpan has passed without a 429,
+// else fleetIncrease.
 func (a *aimd) growth(now time.Time) float64 {
-	if a.share0 == 0 || a.quiet(now) {
+	if a.large || a.quiet(now) {
 		return aimdIncrease
 	}
-	return aimdIncrease * clamp(a.share0/(growthShare*a.ceiling), growthMin, 1)
+	return fleetIncrease
 }
 
 // throttled cuts the rate for a 429 at now and returns it. sent is the
@@ -179,9 +205,8 @@ func (a *aimd) growth(now time.Time) float64 {
 // would take ten each). A first 429 to a till sending at full speed whose
 // share is the whole key (it was alone) is a stray one: the usual cut,
 // then a fast climb back to where it was. A later 429 cuts by aimdBeta,
-// or, close after the last cut, by the till's part of the ceiling (see
-// closeAnswers). A till sending more than closeShare of the ceiling keeps
-// largeBeta, first 429 or not.
+// or, close after the last cut, by the till's part of the ceiling if it
+// sends at most closeShare of it (see closeAnswers).
 func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	w := a.rate
 	if sent > 0 && sent < w {
@@ -189,10 +214,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	}
 	first := a.quiet(now)
 	keep := aimdBeta
-	switch {
-	case w > closeShare*a.ceiling:
-		keep = largeBeta
-	case !first && a.taken < closeAnswers:
+	if !first && a.taken < closeAnswers && w <= closeShare*a.ceiling {
 		keep = 1 - w/a.ceiling
 	}
 	a.rate, a.back = clamp(w*keep, a.floor, a.ceiling), 0
@@ -203,7 +225,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 		case w >= 0.9*a.ceiling:
 			a.back = w
 		}
-		a.share0 = a.rate
+		a.large = a.rate > closeShare*a.ceiling
 	}
 	a.cut, a.grown, a.taken = now, now, 0
 	return a.rate

@@ -48,13 +48,12 @@ func TestAIMD(t *testing.T) {
 		)},
 		{"no answer before it: the floor", 9.6, []step{{0, true, 9.6, minAdaptiveRate}}},
 		// closeAnswers (10) answers between the cuts, so none is close.
-		// Above closeShare of the ceiling (9/s here) a 429 keeps largeBeta.
 		{"later 429s cut by β, from what was sent", 20, slices.Concat(
 			answers(0, 2.9, 0.1, func(float64) float64 { return 20 }), // 30 answers: share 20·30/50
 			[]step{{3, true, 0, 12}},
-			answers(3.1, 4, 0.1, func(s float64) float64 { return 12 + (s-3)*aimdIncrease }),
-			[]step{{4, true, 0, (12 + aimdIncrease) * largeBeta}},
-			answers(4.1, 5, 0.1, func(s float64) float64 { return (12+aimdIncrease)*largeBeta + (s-4)*aimdIncrease }),
+			answers(3.1, 4, 0.1, func(s float64) float64 { return 12 + (s-3)*aimdIncrease }), // a pair's share: aimdIncrease
+			[]step{{4, true, 0, (12 + aimdIncrease) * aimdBeta}},
+			answers(4.1, 5, 0.1, func(s float64) float64 { return (12+aimdIncrease)*aimdBeta + (s-4)*aimdIncrease }),
 			[]step{
 				{5, true, 5, 5 * aimdBeta}, // sending 5/s: cut from that
 				{8, false, 0, 5*aimdBeta + 3*aimdIncrease},
@@ -72,25 +71,24 @@ func TestAIMD(t *testing.T) {
 			},
 		)},
 		// 10 answers, then a 429: share 5, half the key, over closeShare:
-		// a close 429 keeps largeBeta.
-		{"close 429s at half the key: largeBeta", 10, slices.Concat(
+		// a close 429 cuts by β.
+		{"close 429s at half the key: β", 10, slices.Concat(
 			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
-			[]step{{1, true, 10, 5}, {1.1, true, 0, 5 * largeBeta}},
+			[]step{{1, true, 10, 5}, {1.1, true, 0, 5 * aimdBeta}},
 		)},
 		// A till alone at full speed for a while: a stray 429, the usual
-		// cut (largeBeta: it sends the whole key) and a fast climb back
-		// (recoverIncrease), then the slow one.
+		// cut and a fast climb back (recoverIncrease), then the slow one.
 		{"a stray 429 alone", 9.6, append(append(
 			answers(0, 60, 0.1, func(float64) float64 { return 9.6 }),
-			step{60, true, 9.6, 9.6 * largeBeta}),
-			step{62, false, 0, 9.6*largeBeta + 2*recoverIncrease},
+			step{60, true, 9.6, 9.6 * aimdBeta}),
+			step{62, false, 0, 9.6*aimdBeta + 2*recoverIncrease},
 			step{80, false, 0, 9.6},
 		)},
 		{"a second 429 within quietSpan is not a first", 9.6, append(
 			answers(0, 60, 0.1, func(float64) float64 { return 9.6 }),
-			step{60, true, 9.6, 9.6 * largeBeta},
-			step{61, true, 0, 9.6 * largeBeta * largeBeta}, // no fast climb after it
-			step{71, false, 0, 9.6*largeBeta*largeBeta + 10*aimdIncrease},
+			step{60, true, 9.6, 9.6 * aimdBeta},
+			step{61, true, 0, 9.6 * aimdBeta * aimdBeta}, // no fast climb after it
+			step{71, false, 0, 9.6*aimdBeta*aimdBeta + 10*aimdIncrease},
 		)},
 		{"a ceiling under the floor", 0.2, []step{{0, true, 0, 0.2}, {50, false, 0, 0.2}}},
 		// k = 10 answers while sending 5/s (the soft start, or slow
@@ -100,15 +98,26 @@ func TestAIMD(t *testing.T) {
 			step{2, true, 5, 10.0 * 5 * 10 / (10*10 + 5*10)},
 		)},
 		// One answer, then a 429: the share of about ten tills, 0.91/s,
-		// grows at a fifth of the increase (growthMin) until quietSpan
-		// has passed without a 429, then at the whole of it.
-		{"growth scaled by the estimated share", 10, []step{
+		// grows by fleetIncrease until quietSpan has passed without a
+		// 429, then by aimdIncrease.
+		{"growth: a fleet's till", 10, []step{
 			{0, false, 0, 10},
 			{0.1, true, 10, 10.0 / 11},
-			{10.1, false, 0, 10.0/11 + 10*aimdIncrease*growthMin},
-			{60, false, 0, 10.0/11 + 59.9*aimdIncrease*growthMin},
-			{70.1, false, 0, 10.0/11 + 59.9*aimdIncrease*growthMin + 10.1*aimdIncrease},
+			{10.1, false, 0, 10.0/11 + 10*fleetIncrease},
+			{60, false, 0, 10.0/11 + 59.9*fleetIncrease},
+			{70.1, false, 0, 10.0/11 + 59.9*fleetIncrease + 10.1*aimdIncrease},
 		}},
+		// Ten answers, then a 429: a pair's share, 5/s, more than
+		// closeShare of the key: aimdIncrease. Four answers: 2.86/s, a
+		// fleet's till whatever it estimated: fleetIncrease.
+		{"growth: a pair's till", 10, slices.Concat(
+			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
+			[]step{{1, true, 10, 5}, {11, false, 0, 5 + 10*aimdIncrease}},
+		)},
+		{"growth: a till of three to five", 10, slices.Concat(
+			answers(0, 0.3, 0.1, func(float64) float64 { return 10 }),
+			[]step{{0.4, true, 10, 40.0 / 14}, {10.4, false, 0, 40.0/14 + 10*fleetIncrease}},
+		)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +139,7 @@ func TestAIMD(t *testing.T) {
 
 // After a cut the rate never falls while answers come in, and it climbs
 // up to the ceiling, never beyond: from the floor of 0.5 to 2 in 60 s at
-// the scaled increase and then at aimdIncrease.
+// fleetIncrease and then at aimdIncrease.
 func TestAIMD_Climbs(t *testing.T) {
 	a := newAIMD(2)
 	a.throttled(t0, 0)
@@ -235,24 +244,24 @@ func TestClient_Adaptive(t *testing.T) {
 		c.answered(at(0))
 	}
 	var seq uint64
-	for i := range 10 { // sending at 5/s
-		seq = c.starts.add(at(float64(i) * 0.2))
+	for i := range 10 { // sending at 4/s
+		seq = c.starts.add(at(float64(i) * 0.25))
 	}
-	now := at(1.85)
+	now := at(2.3)
 	d, _ := c.rateLimited(ra, now, seq)
-	if r := c.Status().Rate; !near(r, 5*largeBeta) { // half the key: largeBeta
-		t.Errorf("rate after a 429 while sending 5/s = %v; want %v", r, 5*largeBeta)
+	if r := c.Status().Rate; !near(r, 4*aimdBeta) {
+		t.Errorf("rate after a 429 while sending 4/s = %v; want %v", r, 4*aimdBeta)
 	}
 	if want := 2*time.Second + time.Duration(0.5/c.Status().Rate*float64(time.Second)); d != want {
 		t.Errorf("pause = %v; want Retry-After plus half an interval, %v", d, want)
 	}
 	c.rateLimited(ra, now, seq-3) // in flight with it: the same event
-	if r := c.Status().Rate; !near(r, 5*largeBeta) {
-		t.Errorf("rate after a second 429 of the same event = %v; want still %v", r, 5*largeBeta)
+	if r := c.Status().Rate; !near(r, 4*aimdBeta) {
+		t.Errorf("rate after a second 429 of the same event = %v; want still %v", r, 4*aimdBeta)
 	}
 	c.answered(now.Add(10 * time.Second))
-	// The cut is a first one: the growth is scaled by the share it left.
-	if r, want := c.Status().Rate, 5*largeBeta+10*aimdIncrease*5*largeBeta/(growthShare*10); !near(r, want) {
+	// 3.6/s, under closeShare of the key: a fleet's till's growth.
+	if r, want := c.Status().Rate, 4*aimdBeta+10*fleetIncrease; !near(r, want) {
 		t.Errorf("rate 10s after the cut = %v; want %v", r, want)
 	}
 	if d, _ := c.rateLimited(http.Header{}, at(20), c.starts.add(at(20))); !near(d.Seconds(), 0.5/c.Status().Rate) {

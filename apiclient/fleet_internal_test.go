@@ -254,13 +254,13 @@ func traceFleet(ctx context.Context, t *testing.T, l *limitReq, clients []*Clien
 // till ≥ 70 % of its share) are measured by tools/bench with real
 // daemons. Before this design (a cubic curve and client-side throttling)
 // the same model gave about 3 / 10 / 18 % 429s for 2 / 5 / 10 tills and a
-// worst till of about 78 / 54 / 43 %; over 40 runs it now gives 0.8 / 1.9
-// / 4.5 % and 87 / 68 / 68 %. Over the default 4 runs ten tills' 429s
-// come to 4.7–5.1 % from run to run (goroutines on the fake clock still
+// worst till of about 78 / 54 / 43 %; over 40 runs it now gives 0.6 / 1.7
+// / 4.7 % and 86 / 69 / 70 %. Over the default 4 runs ten tills' 429s
+// come to 4.4–5.1 % from run to run (goroutines on the fake clock still
 // interleave differently), hence their bound of 5.5 %; the real daemons
-// meet 4–5 %, which tools/bench measures against the target. For the
-// same reason the worst of five tills comes to 59–64 % (twelve runs of
-// the test), hence its bound of 55 %.
+// meet 4–5 % or more, which tools/bench measures against the target. For
+// the same reason the worst of five tills comes to 59–65 %, hence its
+// bound of 55 %.
 func TestFleet_SharesOneKey(t *testing.T) {
 	tests := []struct {
 		tills        int
@@ -300,7 +300,7 @@ func TestFleet_SharesOneKey(t *testing.T) {
 // estimates small, and they stay low for the minute (docs/api.md). This
 // is the adaptive rate's known weakness, not a target: the bounds keep a
 // change from making it worse. Over 16 runs the model gives ten tills'
-// worst 45–57 % of its share (mean 50 %) and 4.9 % 429s.
+// worst 45–55 % of its share (mean 50 %) and 5.1 % 429s.
 func TestFleet_StaggeredStart(t *testing.T) {
 	var refused, worst float64
 	n := float64(*fleetSeeds)
@@ -313,5 +313,27 @@ func TestFleet_StaggeredStart(t *testing.T) {
 	t.Logf("mean: worst till %.0f %%, 429s %.1f %%", 100*worst, 100*refused)
 	if worst < 0.45 || refused > 0.06 {
 		t.Errorf("worst till %.3f, 429s %.3f; want ≥ 0.45, ≤ 0.06", worst, refused)
+	}
+}
+
+// Past the start the shares settle, and a till's share in a minute swings
+// only with its own cuts: ten tills at the limit for three minutes, the
+// worst till's share in the second and third, averaged over eight runs.
+// Three runs of the test gave 73–75 %; with the earlier rules (a growth
+// scaled by each till's first estimate of its share, which kept the till
+// that overestimated ahead, and cuts to 80 %, see aimdBeta) 64–65 %.
+func TestFleet_SettlesInTheLongRun(t *testing.T) {
+	const runs = 8
+	var worst float64
+	for seed := range uint64(runs) {
+		f := simulateFleet(t, seed, 10, 4, 10, 3*time.Minute, 0)
+		t.Logf("seed %d: worst till per minute %.2f, 429s %.1f %%, taken %v", seed, f.minutes, 100*f.refused, f.taken)
+		for _, w := range f.minutes[1:] {
+			worst += w / float64(runs*len(f.minutes[1:]))
+		}
+	}
+	t.Logf("mean worst till in minutes 2 and 3: %.0f %%", 100*worst)
+	if worst < 0.68 {
+		t.Errorf("worst till in minutes 2 and 3: %.3f of its share; want ≥ 0.68", worst)
 	}
 }
