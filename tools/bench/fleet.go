@@ -27,9 +27,14 @@ type fleetResult struct {
 	driver   string // "daemon-…" or the in-process client's mode
 	tally    tally
 	requests int
-	run      int // 1..runs: which run of the same fleet this is
-	runs     int // how many times that fleet ran
+	run      int           // 1..runs: which run of the same fleet this is
+	runs     int           // how many times that fleet ran
+	skipped  time.Duration // the start of the run left out of the tally
 }
+
+// settleSkip is how much of a settled fleet's run is left uncounted: the
+// start, which decides a fleet's first minute (see docs/api.md).
+const settleSkip = time.Minute
 
 // fleetDaemons runs tills real daemons at their default config on one key
 // through nginx (burst as given), each with a queued backlog, and counts
@@ -39,8 +44,8 @@ type fleetResult struct {
 // "daemon-adaptive" (api.adaptive: true) or "daemon-shared"
 // (api.shared_limiter: shared), each started as after a power cut; or
 // "daemon-adaptive-clean" (api.adaptive: true) started after a clean
-// stop.
-func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int, window time.Duration, shared string) (fleetResult, error) {
+// stop. The tally leaves out the first skip of the window.
+func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int, window time.Duration, shared string, skip time.Duration) (fleetResult, error) {
 	dir := r.scratch(fmt.Sprintf("fleet-%s-%d-b%d", driver, tills, burst))
 	var extra string
 	switch driver {
@@ -108,11 +113,14 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	for _, t := range ts {
 		t.stop()
 	}
-	tl, err := a.tally(tills, began, end)
+	if skip > 0 && end.Sub(began) < skip+30*time.Second {
+		return fleetResult{}, fmt.Errorf("a till ran out of work after %v, too soon to count %v after the first %v", end.Sub(began).Round(time.Second), 30*time.Second, skip)
+	}
+	tl, err := a.tally(tills, began.Add(skip), end)
 	if err != nil {
 		return fleetResult{}, err
 	}
-	return fleetResult{tills: tills, burst: burst, driver: driver, tally: tl, requests: sum(tl.accepted) + sum(tl.limited)}, nil
+	return fleetResult{tills: tills, burst: burst, driver: driver, tally: tl, requests: sum(tl.accepted) + sum(tl.limited), skipped: skip}, nil
 }
 
 // fleetClients runs tills in-process apiclient.Clients on one key through

@@ -45,6 +45,7 @@ type options struct {
 	bursts    []int
 	window    time.Duration
 	repeat    int
+	settle    time.Duration
 	samples   int
 	cards     int
 	jobs      int
@@ -62,7 +63,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o options
 	var only, lat, tills, drivers, bursts string
-	fs.BoolVar(&o.full, "full", false, "issue 11's sizes: 2000 scans per drain, fleets of 2, 5 and 10 tills for 60s, 50 000 cards and 100 000 jobs")
+	fs.BoolVar(&o.full, "full", false, "issue 11's sizes: 2000 scans per drain, fleets of 2, 5 and 10 tills for 60s (and the adaptive ones once for 3m, see -settle), 50 000 cards and 100 000 jobs")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run ("+strings.Join(scenarios, ", ")+"); default all")
 	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "the report to write")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (configs, daemon and nginx logs)")
@@ -73,6 +74,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&bursts, "bursts", "10,0", "nginx bursts for the fleets (0: strict spacing; n: burst=n nodelay)")
 	fs.DurationVar(&o.window, "window", 0, "how long each fleet runs (default 15s, -full 60s)")
 	fs.IntVar(&o.repeat, "repeat", 0, "runs of each daemon-adaptive fleet behind a token bucket, whose worst till scatters from run to run (default 1, -full 3)")
+	fs.DurationVar(&o.settle, "settle", -1, "also run each daemon-adaptive fleet behind a token bucket once for this long and count its shares after the first minute, when the start is over (0: not; default 0, -full 3m)")
 	fs.IntVar(&o.samples, "samples", 10, "scans per answer time for scan → applied")
 	fs.IntVar(&o.cards, "cards", 0, "cards in the cache for scan → saved (default 5000, -full 50000)")
 	fs.IntVar(&o.jobs, "jobs", 0, "jobs queued for scan → saved (default 10000, -full 100000)")
@@ -129,6 +131,12 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.window == 0 {
 		o.window = map[bool]time.Duration{false: 15 * time.Second, true: 60 * time.Second}[o.full]
+	}
+	if o.settle < 0 {
+		o.settle = map[bool]time.Duration{false: 0, true: 3 * time.Minute}[o.full]
+	}
+	if o.settle != 0 && o.settle < settleSkip+30*time.Second {
+		return o, fmt.Errorf("-settle: %v leaves less than 30s after the first minute to count", o.settle)
 	}
 	if o.idle == 0 {
 		o.idle = map[bool]time.Duration{false: 20 * time.Second, true: 60 * time.Second}[o.full]
@@ -241,13 +249,21 @@ func run(ctx context.Context, o options, args []string) error {
 					}
 					for run := 1; run <= runs; run++ {
 						step(fmt.Sprintf("fleet of %d %s, burst %d (run %d of %d)", n, driver, burst, run, runs))
-						f, err := r.fleetDaemons(ctx, driver, n, burst, o.window, redis.url())
+						f, err := r.fleetDaemons(ctx, driver, n, burst, o.window, redis.url(), 0)
 						if err != nil {
 							return fmt.Errorf("fleet of %d %s: %w", n, driver, err)
 						}
 						f.run, f.runs = run, runs
 						rep.fleets = append(rep.fleets, f)
 					}
+				}
+				if o.settle > 0 && o.drivers["daemon-adaptive"] && burst > 0 {
+					step(fmt.Sprintf("fleet of %d daemon-adaptive, burst %d, for %v, counted after %v", n, burst, o.settle, settleSkip))
+					f, err := r.fleetDaemons(ctx, "daemon-adaptive", n, burst, o.settle, redis.url(), settleSkip)
+					if err != nil {
+						return fmt.Errorf("fleet of %d daemon-adaptive, settled: %w", n, err)
+					}
+					rep.settled = append(rep.settled, f)
 				}
 				for _, mode := range []struct {
 					driver   string

@@ -24,6 +24,7 @@ type report struct {
 	drains            []drainResult
 	applied           []answerTimes
 	fleets            []fleetResult
+	settled           []fleetResult // adaptive fleets counted after their start
 	saved             []savedResult // an empty till, then the large state
 	idle              *footprint
 }
@@ -122,6 +123,14 @@ func (r *report) write(path string) error {
 		}
 		if s := repeated(r.fleets); s != "" {
 			p("\nThe worst till scatters from run to run (which till is refused last when the fleet first meets the limit decides it; see docs/api.md), so each fleet of adaptive daemons behind the token bucket ran %d times. Median of its runs (range):\n\n%s", r.opts.repeat, s)
+		}
+		if len(r.settled) > 0 {
+			p("\nAfter the start: the same adaptive daemons behind the token bucket, one run of %v each, counted from %v after the start on, when the start that decides a fleet's first minute is over and the shares settle (see docs/api.md). In the field a fleet shares its key for hours; a power cut's start is its first minute. The same targets:\n\n", r.opts.settle, settleSkip)
+			p("| tills | nginx | counted | together | worst till | 429s / requests | requests | target |\n|---|---|---|---|---|---|---|---|\n")
+			for _, f := range r.settled {
+				p("| %d | burst=%d nodelay | %v–%v | %s | %s | %s | %d | %s |\n", f.tills, f.burst, f.skipped, f.skipped+f.tally.window.Round(time.Second), pct(f.tally.share()), pct(f.tally.worstFair()),
+					pct(f.tally.limitedShare()), f.requests, mark(f.tally.share() >= 0.9 && f.tally.worstFair() >= 0.7 && f.tally.limitedShare() <= 0.05))
+			}
 		}
 		p("\nBefore (issue 11, daemons at the fixed rate, strict limiter): 2 tills 61 %% together with 10 %% 429s; 5 tills 74 %% with 10 %% 429s; token bucket 96–99 %% with 13–20 %% 429s.\n\n")
 		p("The physics at burst 0 without a coordinator: nginx refuses any request that arrives less than 100 ms after the last one it accepted for the key. Two tills that cannot see each other each pick their own send times; to get the whole limit through together they would have to interleave exactly 100 ms apart, which needs a shared clock and a shared schedule. Randomly phased senders offering λ requests/s in total get about λ/(1 + λ·0.1) through, so 10/s offered yields about 5/s with half refused; an adaptive till backs off on each 429 and converges to a lower, mostly collision-free rate. Only a coordinator (the shared limiter) or the token bucket's slack lets several tills use the whole limit at burst 0.\n\n")
