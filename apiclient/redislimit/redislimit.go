@@ -36,8 +36,8 @@ const (
 // bookAhead is how far ahead of now a start may be booked. Each till
 // holds one booking at a time, so the schedule is a queue of the tills
 // waiting for the key, in the order they asked; bookAhead of queue takes
-// about bookAhead × rate tills (29 at 9.7/s) before the rest are told to
-// ask again.
+// bookAhead × rate tills and one more (30 at 9.7/s) before the rest are
+// told to ask again.
 const bookAhead = 3 * time.Second
 
 // New connects to the Redis at url ("redis://HOST:PORT/DB", see
