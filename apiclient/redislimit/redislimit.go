@@ -4,7 +4,8 @@
 // that reaches the same Redis shares the key's rate limit without
 // hand-splitting it: each till books its next start on the schedule and
 // the tills with a backlog take their turns. It owns the Redis
-// connection and the limit's shape; the fallback when Redis cannot answer belongs to apiclient.Client.
+// connection and the limit's shape; the fallback when Redis cannot
+// answer belongs to apiclient.Client.
 package redislimit
 
 import (
