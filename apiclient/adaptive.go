@@ -79,7 +79,9 @@ const (
 	// 429s, and a pair split unequally at its start stays so without a
 	// faster growth: at fleetIncrease the worse of two real daemons
 	// through nginx got 29, 40, 51, 87, 93 and 97 % of its share over six
-	// 60 s runs, against 93–99 % in seven at this growth. Two classes,
+	// 60 s runs, at this growth 96, 96, 97, 97, 98 and 54 % (the last in
+	// the -full bench at 394be41; the earlier rules gave 93–99 % in seven
+	// runs, which grew a pair's tills at about this rate). Two classes,
 	// not a growth scaled by the estimate: within a fleet every till
 	// grows alike. The till of ten that estimated a pair's share (see
 	// share) grows faster and settles at about twice the others', who
