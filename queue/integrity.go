@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -273,6 +274,8 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 	heads := map[string]bool{} // cards whose head is already indexed
 	var maxID []byte
 	var lastDone time.Time
+	var early []Job // waiting jobs made due now
+	var latest time.Time
 	c = t.jobs.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		j, err := decodeJob(k, v)
@@ -281,6 +284,16 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 		}
 		maxID = k
 		count[j.State]++
+		// A rebuild trusts no due time. It is only a backoff, and a
+		// damaged one that still decodes (a bit flip in its year) held
+		// an acknowledged scan, and its card's later scans, for years.
+		if (j.State == Pending || j.State == Ambiguous) && j.NextAttempt.After(now) {
+			if j.NextAttempt.After(latest) {
+				latest = j.NextAttempt
+			}
+			j.NextAttempt = now
+			early = append(early, j)
+		}
 		head := false
 		if !j.State.Finished() && !heads[j.Card] {
 			head, heads[j.Card] = true, true
@@ -293,6 +306,18 @@ func (t *txn) rebuild(now time.Time) ([]string, error) {
 				return moved, fmt.Errorf("rebuild: %s index: %w", e.bucket, err)
 			}
 		}
+	}
+	for _, j := range early { // after the cursor: a Put under it moves it
+		v, err := json.Marshal(j)
+		if err != nil {
+			return moved, fmt.Errorf("rebuild: job %s: %w", j.ID, err)
+		}
+		if err := t.jobs.Put([]byte(j.ID), v); err != nil {
+			return moved, fmt.Errorf("rebuild: job %s: %w", j.ID, err)
+		}
+	}
+	if len(early) > 0 {
+		moved = append(moved, fmt.Sprintf("made %d waiting job(s) due now (a rebuild trusts no due time; the latest was %s)", len(early), latest.Format(time.RFC3339)))
 	}
 	for _, s := range states {
 		if err := t.meta.Put(counterKey(s), binary.BigEndian.AppendUint64(nil, uint64(count[s]))); err != nil {

@@ -325,3 +325,27 @@ func TestOpen_RepairsLastID(t *testing.T) {
 		})
 	}
 }
+
+// A bit flip in a waiting job's due year leaves a record that decodes, due
+// ten years on; the due index, still at the old time, disagrees, and Open
+// rebuilds it. A rebuild trusts no due time: before it did, the job (and
+// the card's later jobs behind it) waited for 2036 (found by the daemon's
+// damaged-file campaign, seed 9695369062673569214). Now it is due at once.
+func TestOpen_RebuildTrustsNoDueTime(t *testing.T) {
+	q, path := openQueue(t, queue.Options{})
+	a := enqueue(t, q, "A", t0)
+	rewrite(t, q, a.ID, replace(`"next_attempt":"2026`, `"next_attempt":"2036`))
+	if err := q.Check(); !errors.Is(err, queue.ErrCorrupt) {
+		t.Fatalf("Check() = %v, want ErrCorrupt (the due index disagrees)", err)
+	}
+	q = reopen(t, q, path)
+	rep := strings.Join(q.Repaired(), "; ")
+	if !strings.Contains(rep, "made 1 waiting job(s) due now") || !strings.Contains(rep, "2036") {
+		t.Errorf("Repaired() = %q, want the job made due now, naming the due time it had", rep)
+	}
+	mustCheck(t, q)
+	if j := mustGet(t, q, a.ID); j.NextAttempt.Year() != time.Now().Year() {
+		t.Errorf("job due %v after the repair, want now", j.NextAttempt)
+	}
+	wantNext(t, q, time.Now(), a.ID)
+}
