@@ -34,7 +34,11 @@ type fleetResult struct {
 
 // settleSkip is how much of a settled fleet's run is left uncounted: the
 // start, which decides a fleet's first minute (see docs/api.md).
-const settleSkip = time.Minute
+// settleCounted is the least of it that must be counted after that.
+const (
+	settleSkip    = time.Minute
+	settleCounted = 30 * time.Second
+)
 
 // fleetDaemons runs tills real daemons at their default config on one key
 // through nginx (burst as given), each with a queued backlog, and counts
@@ -120,8 +124,8 @@ func (r *rig) fleetDaemons(ctx context.Context, driver string, tills, burst int,
 	for _, t := range ts {
 		t.stop()
 	}
-	if skip > 0 && end.Sub(began) < skip+30*time.Second {
-		return fleetResult{}, fmt.Errorf("a till ran out of work after %v, too soon to count %v after the first %v", end.Sub(began).Round(time.Second), 30*time.Second, skip)
+	if skip > 0 && end.Sub(began) < skip+settleCounted {
+		return fleetResult{}, fmt.Errorf("a till ran out of work after %v, too soon to count %v after the first %v", end.Sub(began).Round(time.Second), settleCounted, skip)
 	}
 	tl, err := a.tally(tills, began.Add(skip), end)
 	if err != nil {

@@ -135,8 +135,8 @@ func parseFlags(args []string) (options, error) {
 	if o.settle < 0 {
 		o.settle = map[bool]time.Duration{false: 0, true: 3 * time.Minute}[o.full]
 	}
-	if o.settle != 0 && o.settle < settleSkip+30*time.Second {
-		return o, fmt.Errorf("-settle: %v leaves less than 30s after the first minute to count", o.settle)
+	if o.settle != 0 && o.settle < settleSkip+settleCounted {
+		return o, fmt.Errorf("-settle: %v leaves less than %v after the first %v to count", o.settle, settleCounted, settleSkip)
 	}
 	if o.idle == 0 {
 		o.idle = map[bool]time.Duration{false: 20 * time.Second, true: 60 * time.Second}[o.full]
