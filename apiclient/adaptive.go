@@ -57,21 +57,37 @@ const (
 	// (median 98), 429s about 1 % both.
 	aimdBeta = 0.9
 	// fleetIncrease is how fast the rate grows back after a 429,
-	// (requests/s) per second, the same for every till of a fleet: under
-	// equal growth the till that sends more, refused more often, gives
-	// back more, and the shares converge (Chiu and Jain). A growth that
-	// differed from till to till would settle them unequally: scaled by
-	// each till's first estimate of its share (see share), as it was,
-	// the tills that estimated least grew least and stayed there for as
-	// long as the fleet stayed at the limit (in the simulation the worst
-	// of ten stayed at 58–67 % of its share minute after minute, for ten
+	// (requests/s) per second, for a till whose first cut left it at most
+	// midShare of the ceiling: one of many. Under equal growth the till
+	// that sends more, refused more often, gives back more, and the
+	// shares converge (Chiu and Jain). A growth that differed from till
+	// to till within a fleet would settle them unequally: scaled by each
+	// till's first estimate of its share (see share), as it was, the
+	// tills that estimated least grew least and stayed there for as long
+	// as the fleet stayed at the limit (in the simulation the worst of
+	// ten stayed at 58–67 % of its share minute after minute, for ten
 	// minutes). Its size is the fleet's 429s against how fast shares
 	// settle: N tills at w = L/N each are refused a part fleetIncrease /
-	// ((1−β)·w²) of their requests at the balance (2 % for ten tills, 0.5
-	// % for five) and a share's distance from the balance halves in about
-	// w / (3·fleetIncrease) seconds (three minutes for ten tills): faster
+	// ((1−β)·w²) of their requests at the balance (2 % for ten tills) and
+	// a share's distance from the balance halves in about w /
+	// (3·fleetIncrease) seconds (three minutes for ten tills): faster
 	// costs 429s the ten cannot afford.
 	fleetIncrease = 0.002
+	// midIncrease is the growth of a till whose first cut left it more
+	// than midShare of the ceiling and at most closeShare: one of a
+	// few. Its first estimate comes from two to four answers (see share)
+	// and is as coarse as they are: the tills of five started together
+	// estimated 1.6, 2.2 and 2.8/s against a fair 1.9/s, and at
+	// fleetIncrease the fleet, just under the limit after its cuts,
+	// met too few 429s to even that out within a minute (the worst of
+	// five real daemons through nginx got 49, 49, 50, 53, 59 and 81 % of
+	// its share in six first minutes). Ten tills afford no faster
+	// growth (with every till at 0.004/s: 6–7 % of their requests 429),
+	// but nearly all of them estimate from one answer. midShare lies
+	// between the estimates of one answer (at most 9.4 % of the ceiling)
+	// and of two (16 %).
+	midIncrease = 0.004
+	midShare    = 0.12
 	// aimdIncrease is the growth of a till whose first cut of the episode
 	// left it more than closeShare of the ceiling (alone, or one of two),
 	// and of every till once quietSpan passed without a 429 (the fleet
@@ -81,8 +97,8 @@ const (
 	// through nginx got 29, 40, 51, 87, 93 and 97 % of its share over six
 	// 60 s runs, at this growth 96, 96, 97, 97, 98 and 54 % (the last in
 	// the -full bench at 394be41; the earlier rules gave 93–99 % in seven
-	// runs, which grew a pair's tills at about this rate). Two classes,
-	// not a growth scaled by the estimate: within a fleet every till
+	// runs, which grew a pair's tills at about this rate). Classes, not a
+	// growth scaled by the estimate: within a fleet nearly every till
 	// grows alike. The till of ten that estimated a pair's share (see
 	// share) grows faster and settles at about twice the others', who
 	// lose a tenth of theirs.
@@ -147,7 +163,7 @@ type aimd struct {
 	taken          int       // answers other than 429 since the last cut (or the start)
 	started        int       // starts so far, counted up to softStarts
 	back           float64   // grow fast up to this rate (see throttled); 0: no
-	large          bool      // the first cut of this episode left more than closeShare (see growth)
+	inc            float64   // the growth class the first cut of this episode chose (see growth)
 }
 
 func newAIMD(ceiling float64) *aimd {
@@ -185,15 +201,28 @@ func (a *aimd) start() { a.started = min(a.started+1, softStarts) }
 // the next 429 is a first, and the last episode is over.
 func (a *aimd) quiet(now time.Time) bool { return a.cut.IsZero() || now.Sub(a.cut) >= quietSpan }
 
-// growth is the increase per second at now: aimdIncrease for a till
-// alone or one of two (the first cut of the episode left it more than
-// closeShare of the ceiling) or once quietSpan has passed without a 429,
-// else fleetIncrease.
+// growth is the increase per second at now: the class the first cut of
+// the episode chose (see growthClass), or aimdIncrease once quietSpan has
+// passed without a 429.
 func (a *aimd) growth(now time.Time) float64 {
-	if a.large || a.quiet(now) {
+	if a.inc == 0 || a.quiet(now) {
 		return aimdIncrease
 	}
-	return fleetIncrease
+	return a.inc
+}
+
+// growthClass is the growth for a till whose first cut of an episode
+// left it part of the ceiling: aimdIncrease for a till alone or one of
+// two, midIncrease for one of a few, fleetIncrease for one of many.
+func growthClass(part float64) float64 {
+	switch {
+	case part > closeShare:
+		return aimdIncrease
+	case part > midShare:
+		return midIncrease
+	default:
+		return fleetIncrease
+	}
 }
 
 // throttled cuts the rate for a 429 at now and returns it. sent is the
@@ -227,7 +256,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 		case w >= 0.9*a.ceiling:
 			a.back = w
 		}
-		a.large = a.rate > closeShare*a.ceiling
+		a.inc = growthClass(a.rate / a.ceiling)
 	}
 	a.cut, a.grown, a.taken = now, now, 0
 	return a.rate

@@ -108,16 +108,24 @@ func TestAIMD(t *testing.T) {
 			{70.1, false, 0, 10.0/11 + 59.9*fleetIncrease + 10.1*aimdIncrease},
 		}},
 		// Ten answers, then a 429: a pair's share, 5/s, more than
-		// closeShare of the key: aimdIncrease. Four answers: 2.86/s, a
-		// fleet's till whatever it estimated: fleetIncrease.
+		// closeShare of the key: aimdIncrease. Two to four answers
+		// (1.67 to 2.86/s, more than midShare): midIncrease, also after
+		// a later cut of the episode took it below midShare.
 		{"growth: a pair's till", 10, slices.Concat(
 			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
 			[]step{{1, true, 10, 5}, {11, false, 0, 5 + 10*aimdIncrease}},
 		)},
 		{"growth: a till of three to five", 10, slices.Concat(
 			answers(0, 0.3, 0.1, func(float64) float64 { return 10 }),
-			[]step{{0.4, true, 10, 40.0 / 14}, {10.4, false, 0, 40.0/14 + 10*fleetIncrease}},
+			[]step{{0.4, true, 10, 40.0 / 14}, {10.4, false, 0, 40.0/14 + 10*midIncrease}},
 		)},
+		{"growth: two answers, then cut close", 10, []step{
+			{0, false, 0, 10},
+			{0.1, false, 0, 10},
+			{0.2, true, 10, 20.0 / 12},
+			{0.3, true, 0, 20.0 / 12 * (1 - 20.0/120)},
+			{10.3, false, 0, 20.0/12*(1-20.0/120) + 10*midIncrease},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +140,36 @@ func TestAIMD(t *testing.T) {
 				if !near(got, s.want) || !near(a.rate, got) {
 					t.Fatalf("step %d (%+v): rate = %v; want %v", i, s, got, s.want)
 				}
+			}
+		})
+	}
+}
+
+// The growth classes part a fleet by what its tills' first cuts left
+// them: one answer before the 429 (a share of many), two to four, a pair's.
+func TestGrowthClass(t *testing.T) {
+	if !(fleetIncrease < midIncrease && midIncrease < aimdIncrease) {
+		t.Fatalf("growths %v, %v, %v; want them rising", fleetIncrease, midIncrease, aimdIncrease)
+	}
+	a := newAIMD(9.7)
+	tests := []struct {
+		name  string
+		taken int
+		sent  float64
+		want  float64
+	}{
+		{"one answer at the ceiling", 1, 9.7, fleetIncrease},
+		{"one answer in the soft start", 1, 5, fleetIncrease},
+		{"two answers at the ceiling", 2, 9.7, midIncrease},
+		{"two answers at half the ceiling", 2, 4, midIncrease},
+		{"four answers", 4, 9.7, midIncrease},
+		{"a pair's ten answers", 10, 9.7, aimdIncrease},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			part := a.share(tt.taken, tt.sent) / a.ceiling
+			if got := growthClass(part); got != tt.want {
+				t.Errorf("share %.1f %% of the ceiling: growth %v; want %v", 100*part, got, tt.want)
 			}
 		})
 	}
@@ -260,8 +298,9 @@ func TestClient_Adaptive(t *testing.T) {
 		t.Errorf("rate after a second 429 of the same event = %v; want still %v", r, 4*aimdBeta)
 	}
 	c.answered(now.Add(10 * time.Second))
-	// 3.6/s, under closeShare of the key: a fleet's till's growth.
-	if r, want := c.Status().Rate, 4*aimdBeta+10*fleetIncrease; !near(r, want) {
+	// 3.6/s of 10, under closeShare of the key and over midShare: the
+	// growth of a till of a few.
+	if r, want := c.Status().Rate, 4*aimdBeta+10*midIncrease; !near(r, want) {
 		t.Errorf("rate 10s after the cut = %v; want %v", r, want)
 	}
 	if d, _ := c.rateLimited(http.Header{}, at(20), c.starts.add(at(20))); !near(d.Seconds(), 0.5/c.Status().Rate) {
