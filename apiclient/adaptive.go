@@ -144,7 +144,12 @@ const (
 	// 1 − w/c of it, and the till sending most gives back most. Not above
 	// closeShare of the ceiling: a till sending half the key is in a fleet
 	// of two, where the till refused first would be cut far below the
-	// other, and no later 429 would even them out. In the fleet simulation
+	// other, and no later 429 would even them out; nor for a till whose
+	// first cut of the episode left it more than closeShare, whose cuts
+	// by aimdBeta take it under closeShare within a few 429s (a real
+	// pair's till, refused again and again while the other was not yet
+	// refused at all, went from 4.72/s to 1.09/s within three seconds and
+	// kept 30 % of its share for the minute). In the fleet simulation
 	// (seeds 0–39, then 40–79 held out) the worst of 10 tills rose from 59
 	// and 59 % of its share to 70 and 69 %, of 5 tills from 68 and 64 % to
 	// 70 and 68 %; 2 tills 79 and 84 % against 76 and 84 %; 429s moved by
@@ -163,7 +168,7 @@ type aimd struct {
 	taken          int       // answers other than 429 since the last cut (or the start)
 	started        int       // starts so far, counted up to softStarts
 	back           float64   // grow fast up to this rate (see throttled); 0: no
-	inc            float64   // the growth class the first cut of this episode chose (see growth)
+	part           float64   // the part of the ceiling the first cut of this episode left; 0 before
 }
 
 func newAIMD(ceiling float64) *aimd {
@@ -205,10 +210,10 @@ func (a *aimd) quiet(now time.Time) bool { return a.cut.IsZero() || now.Sub(a.cu
 // the episode chose (see growthClass), or aimdIncrease once quietSpan has
 // passed without a 429.
 func (a *aimd) growth(now time.Time) float64 {
-	if a.inc == 0 || a.quiet(now) {
+	if a.part == 0 || a.quiet(now) {
 		return aimdIncrease
 	}
-	return a.inc
+	return growthClass(a.part)
 }
 
 // growthClass is the growth for a till whose first cut of an episode
@@ -237,7 +242,8 @@ func growthClass(part float64) float64 {
 // share is the whole key (it was alone) is a stray one: the usual cut,
 // then a fast climb back to where it was. A later 429 cuts by aimdBeta,
 // or, close after the last cut, by the till's part of the ceiling if it
-// sends at most closeShare of it (see closeAnswers).
+// sends at most closeShare of it and its first cut of the episode left
+// it no more (see closeAnswers).
 func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	w := a.rate
 	if sent > 0 && sent < w {
@@ -245,7 +251,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 	}
 	first := a.quiet(now)
 	keep := aimdBeta
-	if !first && a.taken < closeAnswers && w <= closeShare*a.ceiling {
+	if !first && a.taken < closeAnswers && w <= closeShare*a.ceiling && a.part <= closeShare {
 		keep = 1 - w/a.ceiling
 	}
 	a.rate, a.back = clamp(w*keep, a.floor, a.ceiling), 0
@@ -256,7 +262,7 @@ func (a *aimd) throttled(now time.Time, sent float64) float64 {
 		case w >= 0.9*a.ceiling:
 			a.back = w
 		}
-		a.inc = growthClass(a.rate / a.ceiling)
+		a.part = a.rate / a.ceiling
 	}
 	a.cut, a.grown, a.taken = now, now, 0
 	return a.rate

@@ -76,6 +76,19 @@ func TestAIMD(t *testing.T) {
 			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
 			[]step{{1, true, 10, 5}, {1.1, true, 0, 5 * aimdBeta}},
 		)},
+		// A pair's till stays one of a pair for the episode: the β cuts
+		// that take it under closeShare do not make its close 429s cut
+		// by w/c (measured with real daemons: 4.72 → 4.25 → 2.39 → …
+		// → 1.09/s within three seconds while the other till, never
+		// refused, kept 8/s).
+		{"close 429s after a pair's first cut: β", 10, slices.Concat(
+			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
+			[]step{
+				{1, true, 10, 5},
+				{1.1, true, 0, 5 * aimdBeta},
+				{1.2, true, 0, 5 * aimdBeta * aimdBeta}, // 4.05/s: under closeShare now
+			},
+		)},
 		// A till alone at full speed for a while: a stray 429, the usual
 		// cut and a fast climb back (recoverIncrease), then the slow one.
 		{"a stray 429 alone", 9.6, append(append(
