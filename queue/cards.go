@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -142,25 +143,42 @@ func (t *txn) checkCaches(f *findings) {
 	}
 }
 
-// dropDamagedCaches deletes the entries checkCaches reports: the caches
-// hold nothing pos cannot learn again from the API.
+// dropDamagedCaches drops the entries checkCaches reports: the caches
+// hold nothing pos cannot learn again from the API. A cache with any is
+// written afresh from its good entries rather than by deleting the bad
+// ones: a bit flip in a key leaves the entry where the old key sorted,
+// out of order in its page, where Delete's search does not find it (and
+// the repair said "dropped" while the entry stayed and stopped the start).
 func (t *txn) dropDamagedCaches() ([]string, error) {
 	var dropped []string
 	for _, c := range caches {
-		b := t.tx.Bucket(c.bucket)
-		var bad [][]byte
-		_ = b.ForEach(func(k, v []byte) error {
-			if !cacheEntryOK(k, v) {
-				bad = append(bad, append([]byte(nil), k...))
+		type entry struct{ k, v []byte }
+		var good []entry
+		var bad []string
+		_ = t.tx.Bucket(c.bucket).ForEach(func(k, v []byte) error {
+			if cacheEntryOK(k, v) {
+				good = append(good, entry{bytes.Clone(k), bytes.Clone(v)})
+			} else {
+				bad = append(bad, fmt.Sprintf("dropped damaged %s cache entry %.40q (pos learns it again)", c.kind, k))
 			}
 			return nil
 		})
-		for _, k := range bad {
-			if err := b.Delete(k); err != nil {
-				return dropped, fmt.Errorf("%w: %s cache: drop %.40q: %w", ErrCorrupt, c.kind, k, err)
-			}
-			dropped = append(dropped, fmt.Sprintf("dropped damaged %s cache entry %.40q (pos learns it again)", c.kind, k))
+		if len(bad) == 0 {
+			continue
 		}
+		if err := t.tx.DeleteBucket(c.bucket); err != nil {
+			return dropped, fmt.Errorf("%w: %s cache: drop: %w", ErrCorrupt, c.kind, err)
+		}
+		b, err := t.tx.CreateBucket(c.bucket)
+		if err != nil {
+			return dropped, fmt.Errorf("%w: %s cache: create: %w", ErrCorrupt, c.kind, err)
+		}
+		for _, e := range good {
+			if err := b.Put(e.k, e.v); err != nil {
+				return dropped, fmt.Errorf("%w: %s cache: put %.40q: %w", ErrCorrupt, c.kind, e.k, err)
+			}
+		}
+		dropped = append(dropped, bad...)
 	}
 	return dropped, nil
 }

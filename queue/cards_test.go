@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +137,52 @@ func TestCardCache_DamagedEntryDropped(t *testing.T) {
 	}
 	if got := allCards(t, q); len(got) != 1 || got[0].number != "544256-439-856" {
 		t.Errorf("Cards() = %v, want the undamaged entry only", got)
+	}
+	mustCheck(t, q)
+}
+
+// A bit flip in a cache entry's key leaves the entry where its old key
+// sorted, out of order in its page, where a search for the key does not
+// find it: the repair drops it all the same, and the cache reads after.
+func TestCardCache_DamagedKeyOutOfOrder(t *testing.T) {
+	q, path := openQueue(t, queue.Options{})
+	for _, n := range []string{"700000-000-000", "700000-000-001", "700000-000-002", "700000-000-003"} {
+		if err := q.PutCard(n, []byte("stamp"), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "700000-000-001" becomes "700000-000-0\xb01": it now sorts after
+	// every other key but sits second. Every copy of it, also in pages
+	// an earlier transaction freed.
+	key := []byte("700000-000-001")
+	if !bytes.Contains(b, key) {
+		t.Fatal("the key is not in the file")
+	}
+	for i := bytes.Index(b, key); i >= 0; i = bytes.Index(b, key) {
+		b[i+12] ^= 0x80
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err = queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	if rep := strings.Join(q.Repaired(), "\n"); !strings.Contains(rep, `dropped damaged card cache entry "700000-000-0\xb01"`) {
+		t.Errorf("Repaired() = %q, want the dropped entry", rep)
+	}
+	var got []string
+	for _, c := range allCards(t, q) {
+		got = append(got, c.number)
+	}
+	if want := []string{"700000-000-000", "700000-000-002", "700000-000-003"}; !slices.Equal(got, want) {
+		t.Errorf("Cards() = %q; want %q", got, want)
 	}
 	mustCheck(t, q)
 }
