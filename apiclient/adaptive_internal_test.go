@@ -132,6 +132,15 @@ func TestAIMD(t *testing.T) {
 			answers(0, 0.3, 0.1, func(float64) float64 { return 10 }),
 			[]step{{0.4, true, 10, 40.0 / 14}, {10.4, false, 0, 40.0/14 + 10*midIncrease}},
 		)},
+		// A till of a few grows by midIncrease for the first minute of
+		// its episode, then by fleetIncrease as a fleet's till does.
+		{"growth: a till of a few after the episode's first minute", 10, slices.Concat(
+			[]step{{0, false, 0, 10}, {0.1, false, 0, 10}, {0.2, true, 10, 20.0 / 12}},
+			answers(1.2, 29.2, 1, func(s float64) float64 { return 20.0/12 + (s-0.2)*midIncrease }),
+			[]step{{30.2, true, 0, (20.0/12 + 29*midIncrease) * aimdBeta}},
+			answers(31.2, 59.2, 1, func(s float64) float64 { return (20.0/12+29*midIncrease)*aimdBeta + (s-30.2)*midIncrease }),
+			[]step{{70.2, false, 0, (20.0/12+29*midIncrease)*aimdBeta + 29*midIncrease + 11*fleetIncrease}},
+		)},
 		{"growth: two answers, then cut close", 10, []step{
 			{0, false, 0, 10},
 			{0.1, false, 0, 10},

@@ -319,9 +319,12 @@ func TestFleet_StaggeredStart(t *testing.T) {
 // Past the start the shares settle, and a till's share in a minute swings
 // only with its own cuts: ten tills at the limit for three minutes, the
 // worst till's share in the second and third, averaged over eight runs.
-// Three runs of the test gave 73–75 %; with the earlier rules (a growth
-// scaled by each till's first estimate of its share, which kept the till
-// that overestimated ahead, and cuts to 80 %, see aimdBeta) 64–65 %.
+// Five runs of the test gave 69–70 % (73 % without midIncrease, which
+// lets a ten-till fleet's tills that estimated from two answers grow
+// faster for the first minute, see midShare); with the earlier rules (a
+// growth scaled by each till's first estimate of its share, which kept
+// the till that overestimated ahead, and cuts to 80 %, see aimdBeta)
+// 64–65 %.
 func TestFleet_SettlesInTheLongRun(t *testing.T) {
 	const runs = 8
 	var worst float64
@@ -333,7 +336,7 @@ func TestFleet_SettlesInTheLongRun(t *testing.T) {
 		}
 	}
 	t.Logf("mean worst till in minutes 2 and 3: %.0f %%", 100*worst)
-	if worst < 0.68 {
-		t.Errorf("worst till in minutes 2 and 3: %.3f of its share; want ≥ 0.68", worst)
+	if worst < 0.665 {
+		t.Errorf("worst till in minutes 2 and 3: %.3f of its share; want ≥ 0.665", worst)
 	}
 }
