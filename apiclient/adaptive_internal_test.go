@@ -59,15 +59,16 @@ func TestAIMD(t *testing.T) {
 				{8, false, 0, 5*aimdBeta + 3*aimdIncrease},
 			},
 		)},
-		// 5 answers, then a 429: share 10·10·5/(10·5 + 10·10) = 10/3.
-		// 429s right after it are close: a till sending w keeps 1 − w/10.
+		// 7 answers, then a 429: share 10·10·7/(10·7 + 10·10) = 70/17.
+		// 429s right after it are close: a till sending the part x of
+		// the key keeps 1 − 5x², at least 40 %.
 		{"close 429s: the till sending most gives back most", 10, slices.Concat(
-			answers(0, 0.4, 0.1, func(float64) float64 { return 10 }),
+			answers(0, 0.6, 0.1, func(float64) float64 { return 10 }),
 			[]step{
-				{0.5, true, 10, 10.0 / 3},
-				{0.6, true, 3, 3 * 0.7},           // sending 3/s: keeps 70 %
-				{0.7, true, 1, 1 * 0.9},           // sending 1/s: keeps 90 %
-				{0.8, true, 0.4, minAdaptiveRate}, // never below the floor
+				{0.7, true, 10, 70.0 / 17},
+				{0.8, true, 0, 70.0 / 17 * closeKeep}, // 41 % of the key: 1 − 5x² is under closeKeep
+				{0.9, true, 1, 1 * 0.95},              // sending 1/s, a tenth: keeps 95 %
+				{1.0, true, 0.4, minAdaptiveRate},     // never below the floor
 			},
 		)},
 		// 10 answers, then a 429: share 5, half the key, over closeShare:
@@ -145,8 +146,8 @@ func TestAIMD(t *testing.T) {
 			{0, false, 0, 10},
 			{0.1, false, 0, 10},
 			{0.2, true, 10, 20.0 / 12},
-			{0.3, true, 0, 20.0 / 12 * (1 - 20.0/120)},
-			{10.3, false, 0, 20.0/12*(1-20.0/120) + 10*midIncrease},
+			{0.3, true, 0, 20.0 / 12 * (1 - closeCut/36.0)}, // a sixth of the key
+			{10.3, false, 0, 20.0/12*(1-closeCut/36.0) + 10*midIncrease},
 		}},
 	}
 	for _, tt := range tests {

@@ -64,12 +64,12 @@ type Config struct {
 	// MaxBodyBytes bounds the answer body read into memory; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// Adaptive lets the send rate follow the server, for several tills
-	// sharing one key: a 429 cuts the rate to 80 % of what was being sent
+	// sharing one key: a 429 cuts the rate to 90 % of what was being sent
 	// (a first 429 straight to the till's estimated share of the key; one
-	// fewer than 10 answers after the last cut keeps 1 − w/c of the rate
-	// w, for a till sending under 45 % of the ceiling c; a till sending
-	// more keeps 90 %), and it grows back by 0.01 requests/s each second
-	// (less for a till whose share is under half the key), never below
+	// fewer than 10 answers after the last cut, to a till sending the part
+	// x ≤ 45 % of the ceiling, keeps 1 − 5x² of the rate, at least 40 %),
+	// and it grows back by 0.01 requests/s each second (less for a till
+	// whose share is under 45 % of the key), never below
 	// 0.5/s nor above RateLimit less Headroom. The pause after a 429 is a
 	// random part of one interval (added to Retry-After, if sent, so that
 	// tills refused together do not resume together) until 3 come in a

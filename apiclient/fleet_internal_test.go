@@ -254,13 +254,14 @@ func traceFleet(ctx context.Context, t *testing.T, l *limitReq, clients []*Clien
 // till ≥ 70 % of its share) are measured by tools/bench with real
 // daemons. Before this design (a cubic curve and client-side throttling)
 // the same model gave about 3 / 10 / 18 % 429s for 2 / 5 / 10 tills and a
-// worst till of about 78 / 54 / 43 %; over 40 runs it now gives 0.6 / 1.7
-// / 4.7 % and 86 / 69 / 70 %. Over the default 4 runs ten tills' 429s
-// come to 4.4–5.1 % from run to run (goroutines on the fake clock still
+// worst till of about 78 / 54 / 43 %; over 40 runs it now gives 0.8 / 1.9
+// / 4.8 % and 91 / 72 / 76 %. Over the default 4 runs ten tills' 429s
+// come to 4.3–5.1 % from run to run (goroutines on the fake clock still
 // interleave differently), hence their bound of 5.5 %; the real daemons
 // meet 4–5 % or more, which tools/bench measures against the target. For
-// the same reason the worst of five tills comes to 59–65 %, hence its
-// bound of 55 %.
+// the same reason the worst of five tills comes to 59–69 %, hence its
+// bound of 55 %. The worst of ten comes to 77 % over 4 runs (68 % with
+// the close cuts of 1 − w/c that came before closeCut), hence 72 %.
 func TestFleet_SharesOneKey(t *testing.T) {
 	tests := []struct {
 		tills        int
@@ -271,7 +272,7 @@ func TestFleet_SharesOneKey(t *testing.T) {
 		{1, 0.93, 0, 0.93},
 		{2, 0.90, 0.02, 0.70},
 		{5, 0.95, 0.04, 0.55},
-		{10, 0.95, 0.055, 0.60},
+		{10, 0.95, 0.055, 0.72},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d tills", tt.tills), func(t *testing.T) {
@@ -319,12 +320,11 @@ func TestFleet_StaggeredStart(t *testing.T) {
 // Past the start the shares settle, and a till's share in a minute swings
 // only with its own cuts: ten tills at the limit for three minutes, the
 // worst till's share in the second and third, averaged over eight runs.
-// Five runs of the test gave 69–70 % (73 % without midIncrease, which
-// lets a ten-till fleet's tills that estimated from two answers grow
-// faster for the first minute, see midShare); with the earlier rules (a
-// growth scaled by each till's first estimate of its share, which kept
-// the till that overestimated ahead, and cuts to 80 %, see aimdBeta)
-// 64–65 %.
+// Four runs of the test gave 73–75 % (69–70 % with the close cuts of
+// 1 − w/c that came before closeCut, which pushed the tills that had
+// estimated their share well below it; with the earlier rules still, a
+// growth scaled by each till's first estimate of its share and cuts to
+// 80 %, see aimdBeta, 64–65 %).
 func TestFleet_SettlesInTheLongRun(t *testing.T) {
 	const runs = 8
 	var worst float64
@@ -336,7 +336,7 @@ func TestFleet_SettlesInTheLongRun(t *testing.T) {
 		}
 	}
 	t.Logf("mean worst till in minutes 2 and 3: %.0f %%", 100*worst)
-	if worst < 0.665 {
-		t.Errorf("worst till in minutes 2 and 3: %.3f of its share; want ≥ 0.665", worst)
+	if worst < 0.71 {
+		t.Errorf("worst till in minutes 2 and 3: %.3f of its share; want ≥ 0.71", worst)
 	}
 }
