@@ -79,9 +79,9 @@ func TestAIMD(t *testing.T) {
 		)},
 		// A pair's till stays one of a pair for the episode: the β cuts
 		// that take it under closeShare do not make its close 429s cut
-		// by w/c (measured with real daemons: 4.72 → 4.25 → 2.39 → …
-		// → 1.09/s within three seconds while the other till, never
-		// refused, kept 8/s).
+		// by closeCut·x² (with cuts by x, measured with real daemons:
+		// 4.72 → 4.25 → 2.39 → … → 1.09/s within three seconds while the
+		// other till, never refused, kept 8/s).
 		{"close 429s after a pair's first cut: β", 10, slices.Concat(
 			answers(0, 0.9, 0.1, func(float64) float64 { return 10 }),
 			[]step{
