@@ -99,13 +99,23 @@ func NewCache(store CardStore, log zerolog.Logger) (*Cache, error) {
 	return c, nil
 }
 
+// storedCard is a card's entry in the store: its number as well as its
+// key, so that a key damaged into another valid number (one flipped bit
+// turns a 4 into a 5) is not read as that card's type. Entries stored
+// before the number was added have none and are taken as they are.
+type storedCard struct {
+	Card string `json:"card,omitempty"`
+	CardInfo
+}
+
 // decodeCard returns a card's stored entry, if it is one the cache keeps.
 func decodeCard(card string, data []byte) (CardInfo, bool) {
-	var info CardInfo
-	if json.Unmarshal(data, &info) != nil || apiclient.ValidCardNumber(card) != nil || !info.Type.Valid() {
+	var e storedCard
+	if json.Unmarshal(data, &e) != nil || apiclient.ValidCardNumber(card) != nil || !e.Type.Valid() ||
+		(e.Card != "" && e.Card != card) {
 		return CardInfo{}, false
 	}
-	return info, true
+	return e.CardInfo, true
 }
 
 // CardTypes returns the card types the cache in store remembers, by card
@@ -239,7 +249,7 @@ func (c *Cache) storeAll(keys []string, cards map[string]CardInfo) ([]string, er
 
 // storeCard writes card's entry to the store.
 func (c *Cache) storeCard(card string, info CardInfo) error {
-	b, err := json.Marshal(info)
+	b, err := json.Marshal(storedCard{card, info})
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,49 @@ func TestCache_Store(t *testing.T) {
 
 }
 
+// TestCache_KeyDamagedIntoAnotherNumber: an entry whose key no longer names
+// the card it was stored for (one flipped bit in the file turned 856 into
+// 857, another valid number) is skipped, not read as the other card's
+// type; an entry stored before entries named their card is still read.
+func TestCache_KeyDamagedIntoAnotherNumber(t *testing.T) {
+	q, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	c, err := NewCache(q, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put("544256-439-856", CardInfo{Type: apiclient.Stamp, TemplateID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var stored []byte
+	if err := q.Cards(func(_ string, data []byte, _ time.Time) error { stored = data; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := q.PutCard("544256-439-857", stored, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.PutCard("612001-100-207", []byte(`{"type":"coupon","template_id":5}`), now); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := NewCache(q, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, ok := c2.Get("544256-439-857"); ok {
+		t.Errorf("Get(damaged key) = %+v; want it skipped", info)
+	}
+	if info, ok := c2.Get("544256-439-856"); !ok || info.Type != apiclient.Stamp {
+		t.Errorf("Get(stored card) = %+v, %v; want the stamp card", info, ok)
+	}
+	if info, ok := c2.Get("612001-100-207"); !ok || info.Type != apiclient.Coupon || info.TemplateID != 5 {
+		t.Errorf("Get(entry without its number) = %+v, %v; want the coupon card", info, ok)
+	}
+}
+
 // checkReloaded checks what a cache reloaded from its store holds after the
 // tests' Put of info as 612001-100-207, Forget of 544256-439-856 and the
 // learned mechanics of template 7.
