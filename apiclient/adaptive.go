@@ -135,10 +135,11 @@ const (
 	// are counted as starts, not answers: the server sees starts, and at
 	// 1 s answer time a count of answers jittered ten starts more (about
 	// 0.3 s of a lone till's drain). Only a start that had to wait for
-	// the limiter is jittered: a till at a cashier's pace finds its token
-	// ready and keeps its answer time; but every start counts, or such a
-	// till's soft start would last until 20 of its starts had waited
-	// (a new card's second request, say), each paying the jitter. It
+	// the limiter, half an interval or more (softWait), is jittered: a
+	// till at a cashier's pace finds its token ready and keeps its answer
+	// time, and so does a new card's action right after its look-up; but
+	// every start counts, or such a till's soft start would last until 20
+	// of its starts had waited, each paying the jitter. It
 	// costs a till alone with a backlog about half a second of requests.
 	softStarts = 20
 	softJitter = 0.6
@@ -217,6 +218,17 @@ func (a *aimd) share(taken int, r float64) float64 {
 // soft reports whether a paced start is in the soft start: before the
 // first 429 and within the first softStarts starts.
 func (a *aimd) soft() bool { return a.cut.IsZero() && a.started < softStarts }
+
+// softWait is how long a start must have waited, at pace requests/s, to
+// be jittered in the soft start: half an interval. A till with a backlog
+// waits a whole one for each start; a new card's action, ready when the
+// look-up's answer comes, waits only what is left of the interval (3 ms
+// at 100 ms answer time), and jittered it waited 31 ms more on average
+// (measured: a new card applied in 222.8 ms p50 at 100 ms answer time
+// against the target's 210).
+func softWait(pace float64) time.Duration {
+	return time.Duration(float64(time.Second) / (2 * pace))
+}
 
 // start counts a start for the soft start.
 func (a *aimd) start() { a.started = min(a.started+1, softStarts) }

@@ -408,4 +408,24 @@ func TestWait_SoftStart(t *testing.T) {
 			t.Errorf("a start right after the %dth waited %v; want the gap %v, no jitter", softStarts, d, c.starts.gap)
 		}
 	})
+	// A new card: its action's turn comes 3 ms after the look-up's answer
+	// (100 ms), and it waits those 3 ms, not a jitter more.
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient(t, Config{Adaptive: true, Headroom: DefaultHeadroom})
+		c.jitter = func() float64 { return 0.5 }
+		time.Sleep(2 * time.Second) // past the restart window: the token is ready
+		if _, err := c.waitSent(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		before := time.Now()
+		if _, err := c.waitSent(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		paced := 10 * (1 - DefaultHeadroom)
+		interval := time.Duration(float64(time.Second) / paced)
+		if d, want := time.Since(before), interval-100*time.Millisecond; d < want-time.Microsecond || d > want+time.Microsecond {
+			t.Errorf("a new card's action waited %v; want the rest of the interval, %v", d, want)
+		}
+	})
 }

@@ -75,8 +75,8 @@ type Config struct {
 	// tills refused together do not resume together) until 3 come in a
 	// row; a new Client keeps the window its previous process left (see
 	// Handover), and adds a random part of an interval to each of its
-	// first 20 starts that had to wait for the limiter. false
-	// (the default) keeps the fixed rate. See adaptive.go.
+	// first 20 starts that waited half an interval or more for the
+	// limiter. false (the default) keeps the fixed rate. See adaptive.go.
 	Adaptive bool
 	// Shared, if set, paces every request start across all the tills that
 	// use the key (see SharedLimiter; apiclient/redislimit keeps the

@@ -89,6 +89,7 @@ func (c *Client) answered(now time.Time) {
 // returns ctx's error, or the limiter's when
 // ctx's deadline is too near to wait for a token.
 func (c *Client) wait(ctx context.Context) (uint64, error) {
+	began := time.Now()
 	select {
 	case c.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -152,7 +153,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				}
 			}
 			continue
-		case token && paced && !jittered && c.softLocked():
+		case token && paced && !jittered && c.softLocked() && now.Sub(began) >= softWait(c.paceLocked()):
 			// The soft start: a random part of one paced interval more, so
 			// that tills started together do not keep one rhythm (see
 			// softStarts).
