@@ -298,13 +298,15 @@ func grepLines(page, prefix string) string {
 // connected one.
 func TestMetrics_HIDScannerAbsent(t *testing.T) {
 	o := startOpsDaemon(t, false, nil, "  - {name: back, type: hid, vid: 0x0c2e, pid: 0x7fff}")
-	waitFor(t, "the HID source to report that no device is open", func() bool {
+	// The two sources open concurrently: the HID one may report its
+	// missing device before the serial one has opened its pty.
+	waitFor(t, "the HID source to report that no device is open, and the serial one open", func() bool {
+		back, front := false, false
 		for _, sc := range (statusBackend{o.d}).Status(t.Context()).Scanners {
-			if sc.Name == "back" && sc.Error != "" {
-				return true
-			}
+			back = back || sc.Name == "back" && sc.Error != ""
+			front = front || sc.Name == "front" && sc.Connected
 		}
-		return false
+		return back && front
 	})
 	_, page := o.get(t, "/metrics")
 	for _, line := range []string{`tillscan_scanner_connected{scanner="back"} 0`, `tillscan_scanner_connected{scanner="front"} 1`} {
