@@ -22,10 +22,11 @@ package apiclient
 // start), so that no till holds the bucket's rhythm while the fleet meets
 // the limit; and a 429 soon after a cut, while the fleet is still over
 // the limit, cuts a till by the square of its part of the key, so that
-// the ones that overestimated give back most (see closeAnswers). In the simulation (40
-// runs) the two, with a growth then scaled by the estimated share, took
-// 10 tills from 6.9 % of requests 429 to 4.2 % and the worst of them from
-// 59 % of its share to 70 %, the worst of 5 tills from 65 % to 70 %.
+// the ones that overestimated give back most (see closeAnswers). In the
+// simulation (40 runs) the two, with a growth then scaled by the
+// estimated share and close cuts by the part itself, took 10 tills from
+// 6.9 % of requests 429 to 4.2 % and the worst of them from 59 % of its
+// share to 70 %, the worst of 5 tills from 65 % to 70 %.
 //
 // What remains is slow: a fleet's shares converge over minutes (see
 // fleetIncrease), and within one minute a till's share swings with its
