@@ -135,12 +135,12 @@ const (
 	// started together meet nginx's burst of 10 within 20 starts. They
 	// are counted as starts, not answers: the server sees starts, and at
 	// 1 s answer time a count of answers jittered ten starts more (about
-	// 0.3 s of a lone till's drain). Only a start that had to wait for
-	// the limiter, half an interval or more (softWait), is jittered: a
-	// till at a cashier's pace finds its token ready and keeps its answer
-	// time, and so does a new card's action right after its look-up; but
-	// every start counts, or such a till's soft start would last until 20
-	// of its starts had waited, each paying the jitter. It
+	// 0.3 s of a lone till's drain). Only a start that waited for the
+	// limiter and the start window half an interval or more (softWait) is
+	// jittered: a till at a cashier's pace finds its token ready and keeps
+	// its answer time, and so does a new card's action right after its
+	// look-up; but every start counts, or such a till's soft start would
+	// last until 20 of its starts had waited, each paying the jitter. It
 	// costs a till alone with a backlog about half a second of requests.
 	softStarts = 20
 	softJitter = 0.6

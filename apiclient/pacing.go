@@ -89,15 +89,15 @@ func (c *Client) answered(now time.Time) {
 // returns ctx's error, or the limiter's when
 // ctx's deadline is too near to wait for a token.
 func (c *Client) wait(ctx context.Context) (uint64, error) {
-	began := time.Now()
 	select {
 	case c.turn <- struct{}{}:
 	case <-ctx.Done():
 		return 0, context.Cause(ctx)
 	}
 	defer func() { <-c.turn }()
-	token, jittered, paced := false, false, false // paced: this start waited for the window or the limiter
-	granted := c.shared == nil                    // by the shared limiter, for the token held
+	token, jittered := false, false
+	var paced time.Duration    // how long this start waited for the window and the limiter
+	granted := c.shared == nil // by the shared limiter, for the token held
 	for {
 		var d time.Duration
 		c.mu.Lock()
@@ -121,7 +121,8 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			// The window is full (or the last start too recent): wait
 			// before taking a token, so the limiter's pace counts from
 			// when a start may go, not from a grant that sat idle.
-			d, paced = c.starts.delay(now), true
+			d = c.starts.delay(now)
+			paced += d
 		case token && c.starts.unwritten != nil:
 			// The last start has not reached the wire yet (its goroutine
 			// ran late, or it is dialling): the gap counts from its write.
@@ -153,7 +154,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 				}
 			}
 			continue
-		case token && paced && !jittered && c.softLocked() && now.Sub(began) >= softWait(c.paceLocked()):
+		case token && !jittered && c.softLocked() && paced >= softWait(c.paceLocked()):
 			// The soft start: a random part of one paced interval more, so
 			// that tills started together do not keep one rhythm (see
 			// softStarts).
@@ -184,12 +185,11 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 			}
 			continue
 		}
-		if c.lim.TokensAt(time.Now()) < 1 {
-			paced = true
-		}
+		asked := time.Now()
 		if err := c.lim.Wait(ctx); err != nil {
 			return 0, err
 		}
+		paced += time.Since(asked)
 		token = true
 	}
 }
