@@ -83,7 +83,9 @@ const (
 	// met too few 429s to even that out within a minute (the worst of
 	// five real daemons through nginx got 49, 49, 50, 53, 59 and 81 % of
 	// its share in six first minutes; with this class 48–82 %, median 71
-	// %, in nine). Ten tills afford no faster
+	// %, in nine; at twice it, 59–78 %, median 66 %, in six, with 3 % of
+	// requests 429 against 2 %: what holds a five-till start back is its
+	// till that estimated half the key, see share). Ten tills afford no faster
 	// growth (with every till at 0.004/s: 6–7 % of their requests 429),
 	// but nearly all of them estimate from one answer. midShare lies
 	// between the estimates of one answer (at most 9.4 % of the ceiling)

@@ -61,3 +61,31 @@ func TestParseFlags_Repeat(t *testing.T) {
 		}
 	}
 }
+
+// The fixed rate is the "before", not a row that aims at a target; at
+// burst 0 only the shared limiter has one.
+func TestFleetTarget(t *testing.T) {
+	fair := tally{window: 10 * time.Second, accepted: []int{50, 49}, limited: []int{0, 1}}
+	skewed := tally{window: 10 * time.Second, accepted: []int{70, 30}, limited: []int{0, 1}}
+	tests := []struct {
+		driver string
+		burst  int
+		tally  tally
+		want   string
+	}{
+		{"daemon-fixed", 10, fair, "before"},
+		{"fixed", 0, fair, "before"},
+		{"daemon-adaptive", 10, fair, "met"},
+		{"daemon-adaptive", 10, skewed, "**missed**"},
+		{"daemon-adaptive-clean", 10, skewed, "**missed**"},
+		{"daemon-adaptive", 0, fair, "report"},
+		{"daemon-shared", 0, fair, "met"},
+		{"shared", 0, skewed, "met"},
+	}
+	for _, tt := range tests {
+		f := fleetResult{tills: 2, burst: tt.burst, driver: tt.driver, tally: tt.tally}
+		if got := fleetTarget(f); got != tt.want {
+			t.Errorf("fleetTarget(%s, burst %d, worst %.0f %%) = %q, want %q", tt.driver, tt.burst, 100*tt.tally.worstFair(), got, tt.want)
+		}
+	}
+}
