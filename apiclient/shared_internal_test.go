@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -70,6 +71,41 @@ func TestWait_SharedWaitCountsFromTheQuestion(t *testing.T) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// While the shared limiter paces the till, a 429 pauses it but leaves its
+// rate to the schedule; once the till paces itself again (Redis
+// unreachable) a 429 cuts its adaptive rate, as without a shared limiter.
+func TestRateLimited_SharedScheduleKeepsTheRate(t *testing.T) {
+	tests := []struct {
+		state   SharedState
+		wantCut bool
+	}{
+		{SharedOK, false},
+		{SharedUnreachable, true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.state), func(t *testing.T) {
+			c := testClient(t, Config{Shared: &schedule{interval: 100 * time.Millisecond, ahead: time.Second}})
+			c.mu.Lock()
+			c.sharedState = tt.state
+			c.mu.Unlock()
+			before := c.Status().Rate
+			now := time.Now()
+			if d, _ := c.rateLimited(http.Header{}, now, 1); d < 0 {
+				t.Fatalf("rateLimited paused for %v", d)
+			}
+			if got := c.Status().Rate; (got < before) != tt.wantCut {
+				t.Errorf("rate %v after a 429, %v before; want a cut: %t", got, before, tt.wantCut)
+			}
+			c.mu.Lock()
+			paused := c.pausedUntil.After(now)
+			c.mu.Unlock()
+			if !paused {
+				t.Error("the 429 did not pause the till")
+			}
 		})
 	}
 }
