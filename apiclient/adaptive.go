@@ -339,14 +339,13 @@ func clamp(v, lo, hi float64) float64 { return max(lo, min(v, hi)) }
 // the schedule gave it for minutes: five daemons on Redis behind nginx at
 // burst 0, 60 s, gave one till 27 and 35 % of its share in two of five
 // runs (95 % in the others); in the one kept for reading its first
-// request had met a 429 and its rate was cut to 0.66/s. It returns the
-// rate in use. c.mu must be held.
+// request had met a 429 and its rate was cut to 0.66/s. Nor does the
+// adaptive rate pace the till then (see paceLocked), so the cuts of a
+// spell without Redis do not hold it back once Redis answers again. It
+// returns the rate in use. c.mu must be held.
 func (c *Client) adaptThrottledLocked(now time.Time, seq uint64) float64 {
-	if c.adapt == nil {
-		return c.paced
-	}
-	if c.shared != nil && c.sharedState == SharedOK {
-		return c.adapt.rate
+	if c.adapt == nil || c.sharedPacesLocked() {
+		return c.paceLocked()
 	}
 	if seq > c.cutSeq {
 		r := c.adapt.throttled(now, c.starts.rate(now))

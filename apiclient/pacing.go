@@ -198,7 +198,7 @@ func (c *Client) wait(ctx context.Context) (uint64, error) {
 // start jitter; not while the shared limiter paces the starts. c.mu must
 // be held.
 func (c *Client) softLocked() bool {
-	return c.adapt != nil && (c.shared == nil || c.sharedState != SharedOK) && c.adapt.soft()
+	return c.adapt != nil && !c.sharedPacesLocked() && c.adapt.soft()
 }
 
 // window remembers the last n request starts and admits a start only if

@@ -86,6 +86,7 @@ func (c *Client) askShared(ctx context.Context) (time.Duration, bool) {
 		c.sharedErr = err
 		if c.sharedState != SharedUnreachable {
 			c.sharedState = SharedUnreachable
+			c.repaceLocked(time.Now())
 			c.log.Warn().Err(err).Msg("shared rate limiter unreachable: this till paces its requests by itself (adaptive rate) until it answers again")
 		}
 		return 0, true
@@ -94,6 +95,7 @@ func (c *Client) askShared(ctx context.Context) (time.Duration, bool) {
 			c.log.Info().Msg("shared rate limiter reachable again: requests are paced across the tills again")
 		}
 		c.sharedState, c.sharedErr = SharedOK, nil
+		c.repaceLocked(time.Now())
 	}
 	return d, booked
 }

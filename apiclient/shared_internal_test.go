@@ -109,3 +109,34 @@ func TestRateLimited_SharedScheduleKeepsTheRate(t *testing.T) {
 		})
 	}
 }
+
+// The cuts of a spell without the shared limiter pace the till only until
+// the limiter answers again: then the schedule sets its share, and its own
+// limiter is back at the configured pace.
+func TestAskShared_BackOnTheScheduleLeavesTheFallbackRate(t *testing.T) {
+	c := testClient(t, Config{Shared: &schedule{interval: 100 * time.Millisecond, ahead: time.Second}})
+	c.mu.Lock()
+	c.sharedState = SharedUnreachable
+	c.repaceLocked(time.Now())
+	c.mu.Unlock()
+	full := c.Status().Rate
+	c.rateLimited(http.Header{}, time.Now(), 1)
+	if cut := c.Status().Rate; cut >= full {
+		t.Fatalf("rate %v after a 429 without the shared limiter, %v before; want a cut", cut, full)
+	}
+	if _, booked := c.askShared(t.Context()); !booked {
+		t.Fatal("the shared limiter did not book a start")
+	}
+	c.mu.Lock()
+	state, limit := c.sharedState, float64(c.lim.Limit())
+	c.mu.Unlock()
+	if state != SharedOK {
+		t.Fatalf("shared state %q after a booking; want %q", state, SharedOK)
+	}
+	if got := c.Status().Rate; got != full {
+		t.Errorf("rate %v back on the schedule; want the configured pace %v", got, full)
+	}
+	if lo := full * (1 - spreadJitter/2); limit < lo {
+		t.Errorf("the till's own limiter at %v/s back on the schedule; want the configured pace (%v/s, spread down to %v)", limit, full, lo)
+	}
+}

@@ -37,13 +37,19 @@ import (
 const spreadJitter = 0.3
 
 // paceLocked is the rate starts are paced at, on average: the adaptive
-// rate, or the configured pace. c.mu must be held.
+// rate, or the configured pace; the configured pace while the shared
+// limiter paces the starts, whose schedule then sets the till's share (the
+// adaptive rate is the fallback's). c.mu must be held.
 func (c *Client) paceLocked() float64 {
-	if c.adapt != nil {
+	if c.adapt != nil && !c.sharedPacesLocked() {
 		return c.adapt.rate
 	}
 	return c.paced
 }
+
+// sharedPacesLocked reports whether the shared limiter paces the starts:
+// configured and answering. c.mu must be held.
+func (c *Client) sharedPacesLocked() bool { return c.shared != nil && c.sharedState == SharedOK }
 
 // repaceLocked sets the limiter to the pace, keeping the current
 // interval's spread: after the adaptive rate changed. c.mu must be held.
